@@ -1,0 +1,51 @@
+"""The FastAPI application factory. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import (
+    audit,
+    console,
+    errors,
+    evidence,
+    intake,
+    issues,
+    open311,
+    ops,
+    org,
+    privacy,
+    subscriptions,
+    views,
+)
+from api.deps import Services
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="gridflow",
+        version="0.1.0",
+        description=(
+            "Event-sourced workflow service for community grid governance: small matters "
+            "settled on the spot, big matters coordinated, hard matters escalated by blowing "
+            "the whistle (吹哨报到). Every change is an event in an append-only log."
+        ),
+    )
+    app.state.services = services
+    app.state.metrics = ops.Metrics()
+    errors.install(app)
+    open311.install(app)
+    app.middleware("http")(ops.middleware)
+    app.include_router(views.router)
+    app.include_router(issues.router)
+    app.include_router(views.supervision)
+    app.include_router(org.router)
+    app.include_router(open311.router)
+    app.include_router(audit.router)
+    app.include_router(privacy.router)
+    app.include_router(intake.router)
+    app.include_router(evidence.router)
+    app.include_router(subscriptions.router)
+    console.install(app)
+    app.include_router(ops.router)
+    return app

@@ -1,0 +1,94 @@
+"""Audit: the whole log with leaf hashes, chain verification, signed checkpoints,
+Merkle proofs (docs/audit.md). For auditors, city supervisors and admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from api.deps import Services, principal, services, utc_param
+from api.errors import ApiError
+from api.openapi import ERRORS
+from domain.errors import ValidationFailed
+from domain.principals import Principal, Role
+from projections import audit_read
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+AUDITORS = (Role.AUDITOR, Role.CITY_SUPERVISOR, Role.ADMIN)
+
+
+def auditor(p: Principal = Depends(principal), s: Services = Depends(services)) -> Services:
+    s.service.require_role(p, *AUDITORS)
+    return s
+
+
+@router.get("/events", responses=ERRORS, summary="The log in order, with leaf hashes")
+def events(
+    s: Services = Depends(auditor),
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    node: Annotated[str | None, Query(max_length=200)] = None,
+    department: Annotated[str | None, Query(max_length=200)] = None,
+    issue: Annotated[str | None, Query(max_length=64)] = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+) -> dict[str, Any]:
+    grids = None
+    if node is not None:
+        org = s.service.org()
+        if node not in org.nodes:
+            raise ValidationFailed({"node": f"no node {node!r}"})
+        grids = sorted(g for g in org.grids() if org.covers(node, g))
+    items = audit_read.trail(
+        s.audit,
+        after=after,
+        limit=limit,
+        actor=actor,
+        grids=grids,
+        department=department,
+        issue=issue,
+        start=utc_param(from_, "from"),
+        end=utc_param(to, "to"),
+    )
+    return {"items": items, "next_after": items[-1]["position"] if len(items) == limit else None}
+
+
+@router.get("/verify", responses=ERRORS, summary="Recompute the chain over the stored log")
+def verify(s: Services = Depends(auditor)) -> dict[str, Any]:
+    return audit_read.verify(s.audit)
+
+
+@router.get("/checkpoints", responses=ERRORS, summary="Signed checkpoints and the public key")
+def checkpoints(s: Services = Depends(auditor)) -> dict[str, Any]:
+    return audit_read.checkpoints(s.audit)
+
+
+@router.get("/proofs/inclusion", responses=ERRORS, summary="Merkle inclusion proof (RFC 6962)")
+def inclusion(
+    position: Annotated[int, Query(ge=1)],
+    tree_size: Annotated[int, Query(ge=1)],
+    s: Services = Depends(auditor),
+) -> dict[str, Any]:
+    try:
+        return audit_read.inclusion(s.audit, position, tree_size)
+    except LookupError as exc:
+        raise ApiError(404, "not_in_tree", str(exc)) from None
+
+
+@router.get(
+    "/proofs/consistency",
+    responses=ERRORS,
+    summary="Merkle consistency proof between two tree sizes (RFC 6962)",
+)
+def consistency(
+    from_: Annotated[int, Query(alias="from", ge=1)],
+    to: Annotated[int, Query(ge=1)],
+    s: Services = Depends(auditor),
+) -> dict[str, Any]:
+    try:
+        return audit_read.consistency(s.audit, from_, to)
+    except LookupError as exc:
+        raise ApiError(404, "not_in_tree", str(exc)) from None

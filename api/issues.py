@@ -1,0 +1,228 @@
+"""Issues: report, read (now, at a version, as of a time), act, history."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import Services, json_body, principal, services
+from api.errors import ApiError
+from api.openapi import ACTION_BODY, ERRORS, REPORT_BODY
+from api.schemas import History, IssueOut, issue_out
+from domain.access import may_see_personal
+from domain.errors import IssueNotFound, ValidationFailed, VersionConflict
+from domain.issue import Issue
+from domain.principals import Principal
+from domain.service import Result
+from domain.workflow import CLIENT_ACTIONS
+from projections.idempotency import StoredAnswer
+
+router = APIRouter(tags=["issues"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="a retry with the same key and body returns the first answer",
+    ),
+]
+
+
+def parse_issue_id(issue_id: str) -> UUID:
+    try:
+        return UUID(issue_id)
+    except ValueError:
+        raise IssueNotFound(f"no issue {issue_id}") from None
+
+
+def shown(s: Services, issue: Issue, p: Principal) -> dict[str, Any]:
+    personal = may_see_personal(p, issue, s.service.org())
+    reporter = s.service.vault.open(issue.reporter) if personal else None
+    out = issue_out(
+        issue,
+        s.service.allowed_actions(issue, p),
+        s.service.clock(),
+        show_personal=personal,
+        reporter=reporter,
+    )
+    return out
+
+
+def answer(s: Services, result: Result, p: Principal, status: int) -> JSONResponse:
+    body = json.loads(IssueOut.model_validate(shown(s, result.issue, p)).model_dump_json())
+    return JSONResponse(
+        body,
+        status,
+        {
+            "ETag": f'"{result.issue.version}"',
+            "X-Log-Position": str(result.position),
+            **({"Location": f"/issues/{result.issue.id}"} if status == 201 else {}),
+        },
+    )
+
+
+def request_hash(request: Request, body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{request.method} {request.url.path}\n{canonical}".encode()).hexdigest()
+
+
+def replay_answer(s: Services, p: Principal, key: str | None, digest: str) -> JSONResponse | None:
+    if key is None:
+        return None
+    stored = s.idempotency.get(p.id, key)
+    if stored is None:
+        return None
+    if stored.request_hash != digest:
+        raise ApiError(
+            422, "idempotency_key_reused", "this Idempotency-Key was used with a different request"
+        )
+    return JSONResponse(stored.body, stored.status, stored.headers)
+
+
+def remember(s: Services, p: Principal, key: str | None, digest: str, resp: JSONResponse) -> None:
+    if key is not None:
+        headers = {
+            k: resp.headers[k] for k in ("etag", "x-log-position", "location") if k in resp.headers
+        }
+        s.idempotency.put(
+            p.id, key, StoredAnswer(digest, resp.status_code, json.loads(bytes(resp.body)), headers)
+        )
+
+
+@router.post(
+    "/issues",
+    status_code=201,
+    response_model=IssueOut,
+    responses={**ERRORS, 201: {"description": "the issue as reported"}},
+    openapi_extra=REPORT_BODY,
+    summary="Report an issue (`report`)",
+)
+def report(
+    request: Request,
+    body: Any = Depends(json_body),
+    p: Principal = Depends(principal),
+    s: Services = Depends(services),
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    digest = request_hash(request, body)
+    if (again := replay_answer(s, p, idempotency_key, digest)) is not None:
+        return again
+    issue_id = (
+        uuid5(NAMESPACE_URL, f"gridflow:report:{p.id}:{idempotency_key}")
+        if idempotency_key
+        else None
+    )
+    try:
+        result = s.service.report(p, body, issue_id=issue_id)
+    except VersionConflict:
+        if issue_id is None:
+            raise
+        # Recorded before a crash, answer never kept: answer from the log.
+        first = s.service.get(issue_id)
+        steps = 3 if isinstance(body, dict) and body.get("settled_on_spot") else 1
+        result = Result(
+            s.service.get(issue_id, version=min(steps, first.version)), s.service.head()
+        )
+    resp = answer(s, result, p, 201)
+    remember(s, p, idempotency_key, digest, resp)
+    return resp
+
+
+@router.get(
+    "/issues/{issue_id}",
+    response_model=IssueOut,
+    responses=ERRORS,
+    summary="The issue now, or as it was at a version or a time",
+)
+def read(
+    issue_id: str,
+    p: Principal = Depends(principal),
+    s: Services = Depends(services),
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    as_of: Annotated[datetime | None, Query(description="RFC 3339 with offset")] = None,
+) -> JSONResponse:
+    if version is not None and as_of is not None:
+        raise ValidationFailed({"version": "give version or as_of, not both"})
+    if as_of is not None and as_of.tzinfo is None:
+        raise ValidationFailed({"as_of": "needs a UTC offset"})
+    issue = s.service.get(parse_issue_id(issue_id), p, version=version, as_of=as_of)
+    out = shown(s, issue, p)
+    if version is None and as_of is None:  # likely duplicates, as the views see them now
+        out["merge_candidates"] = s.views.merge_candidates(str(issue.id))
+    body = json.loads(IssueOut.model_validate(out).model_dump_json())
+    return JSONResponse(body, headers={"ETag": f'"{issue.version}"'})
+
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+
+
+def expected_version(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    m = _ETAG.match(if_match)
+    if not m:
+        raise ValidationFailed({"If-Match": 'the ETag of the issue, e.g. "3", or a bare version'})
+    return int(m.group(1))
+
+
+@router.post(
+    "/issues/{issue_id}/actions/{action}",
+    response_model=IssueOut,
+    responses={
+        **ERRORS,
+        412: {"model": ERRORS[409]["model"], "description": "`If-Match` names an older version"},
+    },
+    openapi_extra=ACTION_BODY,
+    summary="Take an action of the workflow",
+)
+def act(
+    request: Request,
+    issue_id: str,
+    action: Annotated[str, Path(description=", ".join(CLIENT_ACTIONS))],
+    body: Any = Depends(json_body),
+    p: Principal = Depends(principal),
+    s: Services = Depends(services),
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    digest = request_hash(request, body)
+    if (again := replay_answer(s, p, idempotency_key, digest)) is not None:
+        return again
+    uid = parse_issue_id(issue_id)
+    request_key = f"{p.id}:{idempotency_key}" if idempotency_key else None
+    if request_key and (version := s.service.find_request(uid, request_key)) is not None:
+        result = Result(s.service.get(uid, version=version), s.service.head())
+    else:
+        result = s.service.act(
+            uid,
+            action,
+            p,
+            body,
+            expected_version=expected_version(if_match),
+            client=True,
+            request_key=request_key,
+        )
+    resp = answer(s, result, p, 200)
+    remember(s, p, idempotency_key, digest, resp)
+    return resp
+
+
+@router.get(
+    "/issues/{issue_id}/history",
+    response_model=History,
+    responses=ERRORS,
+    summary="Every event of the issue, in order, from the log",
+)
+def history(
+    issue_id: str, p: Principal = Depends(principal), s: Services = Depends(services)
+) -> History:
+    uid = parse_issue_id(issue_id)
+    return History.model_validate({"issue_id": str(uid), "events": s.service.history(uid, p)})

@@ -1,0 +1,128 @@
+"""OpenAPI pieces: request bodies from the domain's action schemas, with examples,
+and the contract's error responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from api.schemas import Error
+from domain.actions import SCHEMAS
+from domain.workflow import CLIENT_ACTIONS
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Error, "description": "`malformed_request`: the body is not JSON"},
+    401: {"model": Error, "description": "`unauthenticated`"},
+    403: {"model": Error, "description": "`forbidden_role` / `outside_jurisdiction`"},
+    404: {"model": Error, "description": "`issue_not_found` / `unknown_action`"},
+    409: {"model": Error, "description": "`transition_not_allowed` / `version_conflict`"},
+    422: {"model": Error, "description": "`validation_failed`: `details.fields` per field"},
+    503: {"model": Error, "description": "`store_unavailable` / `views_behind`, with Retry-After"},
+}
+
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "handle_on_spot": {"note": "on my way"},
+    "coordinate": {
+        "lead_party": "物业公司 property company",
+        "parties": ["业委会 owners' committee"],
+        "note": "meeting at 3pm",
+    },
+    "blow_whistle": {"departments": ["housing", "water"], "grade": "urgent"},
+    "acknowledge": {},
+    "report_in": {"note": "on site", "location": {"lat": 37.5, "lon": 122.1}},
+    "summon": {"departments": ["police"]},
+    "resolve": {"resolution": "bins emptied, area cleaned"},
+    "verify": {"note": "checked on site"},
+    "rework": {"reason": "rubbish still there"},
+    "record_callback": {"contacted": True, "solved": True, "satisfaction": "satisfied"},
+    "reject": {"reason": "not a grid matter"},
+    "transfer": {"grid_id": "huancui-s1-c1-g2", "reason": "wrong grid"},
+    "release": {"department_id": "water", "reason": "not its remit"},
+    "merge": {"duplicate_of": "6f1c2a9e-8d1b-4c7a-9a43-2b8f3f8e1d10"},
+    "urge": {"message": "please report in today"},
+    "suspend": {"reason": "waiting for access to the flat"},
+    "resume": {},
+    "comment": {"text": "resident called again"},
+}
+
+
+def _schema(model: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = TypeAdapter(model).json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    defs = schema.pop("$defs", {})
+    return {**schema, "$defs": defs} if defs else schema
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """Resolve local `$defs` so the body schema stands alone in the document."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/components/schemas/") and ref.split("/")[-1] in defs:
+                return walk(dict(defs[ref.split("/")[-1]]))
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    out: dict[str, Any] = walk(schema)
+    return out
+
+
+REPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": _inline(_schema(SCHEMAS["report"])),
+                "examples": {
+                    "patrol": {
+                        "value": {
+                            "grid_id": "huancui-s1-c1-g1",
+                            "category": "sanitation",
+                            "description": "垃圾桶满溢 Overflowing bins",
+                        }
+                    },
+                    "settled_on_spot": {
+                        "value": {
+                            "grid_id": "huancui-s1-c1-g1",
+                            "category": "parking",
+                            "description": "Car blocking the fire lane",
+                            "settled_on_spot": True,
+                            "resolution": "owner moved the car",
+                        }
+                    },
+                    "by_coordinates": {
+                        "value": {
+                            "category": "road",
+                            "description": "pothole",
+                            "location": {"lat": 37.502, "lon": 122.122, "crs": "gcj02"},
+                        }
+                    },
+                },
+            }
+        },
+    }
+}
+
+ACTION_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        _inline(_schema(model))
+                        for model in dict.fromkeys(SCHEMAS[a] for a in CLIENT_ACTIONS)
+                    ]
+                },
+                "examples": {a: {"summary": a, "value": v} for a, v in EXAMPLES.items()},
+            }
+        },
+        "description": "the action's data (see the contract's table of action fields)",
+    }
+}

@@ -1,0 +1,161 @@
+"""Response models of the HTTP contract, and how an issue is shown."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.deadlines import effective_due, light, status
+from domain.issue import Issue
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["transition_not_allowed"])
+    message: str = Field(examples=["verify is not allowed: the issue is on_spot"])
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        examples=[{"state": "on_spot", "allowed_actions": ["resolve", "comment"]}],
+    )
+
+
+class Error(BaseModel):
+    error: ErrorBody
+
+
+class Deadline(BaseModel):
+    kind: str = Field(examples=["small_resolution"])
+    department_id: str | None = None
+    limit: str = Field(examples=["1wd"])
+    started_at: datetime
+    due_at: datetime = Field(description="the original due time; it never moves")
+    paused_seconds: float = Field(description="how far suspensions moved the due time")
+    effective_due_at: datetime
+    status: Literal["open", "paused", "met", "missed", "cancelled"]
+    light: Literal["green", "yellow", "red"]
+
+
+class Department(BaseModel):
+    department_id: str
+    summoned_at: datetime
+    acknowledged_at: datetime | None
+    reported_in_at: datetime | None
+    released_at: datetime | None
+
+
+class SupervisionFlag(BaseModel):
+    flagged: bool
+    reasons: list[str] = Field(description="why the issue is followed up by the city (督办)")
+
+
+class Location(BaseModel):
+    address: str | None = None
+    lat: float | None = Field(None, description="WGS-84")
+    lon: float | None = Field(None, description="WGS-84")
+
+
+class IssueOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": []})
+
+    id: str
+    state: str = Field(examples=["whistle_blown"])
+    tier: Literal["small", "big", "hard"] | None
+    version: int
+    grid_id: str
+    original_grid_id: str
+    category: str
+    description: str
+    channel: str
+    location: Location | None
+    reporter: dict[str, Any] | None = Field(
+        None, description="contact details: shown only within the issue's jurisdiction"
+    )
+    reported_at: datetime
+    reported_by: dict[str, str]
+    occurred_at: str | None
+    deadlines: list[Deadline]
+    departments: list[Department]
+    grade: str | None
+    coordination: dict[str, Any] | None
+    resolution: str | None
+    suspended_since: datetime | None
+    supervision_flag: SupervisionFlag
+    merged_into: str | None
+    duplicates: list[str]
+    evidence: list[str]
+    counts: dict[str, int] = Field(description="how often each action was taken (urges, …)")
+    allowed_actions: list[str] = Field(description="what the caller may do now")
+    merge_candidates: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="open issues from other channels that are likely the same matter "
+        "(hotline against patrol and residents: same grid and category, close in time "
+        "and place), as the views see them now",
+    )
+
+
+class HistoryEntry(BaseModel):
+    version: int
+    action: str
+    actor: dict[str, str]
+    at: datetime
+    from_state: str | None
+    to_state: str
+    data: dict[str, Any]
+
+
+class History(BaseModel):
+    issue_id: str
+    events: list[HistoryEntry]
+
+
+def deadline_out(d: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {
+        "kind": d["kind"],
+        "department_id": d["department_id"],
+        "limit": d["limit"],
+        "started_at": d["started_at"],
+        "due_at": d["due_at"],
+        "paused_seconds": d.get("paused_seconds", 0),
+        "effective_due_at": effective_due(d),
+        "status": status(d),
+        "light": light(d, now),
+    }
+
+
+def issue_out(
+    issue: Issue,
+    allowed: list[str],
+    now: datetime,
+    *,
+    show_personal: bool,
+    reporter: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": str(issue.id),
+        "state": issue.state,
+        "tier": issue.tier,
+        "version": issue.version,
+        "grid_id": issue.grid_id,
+        "original_grid_id": issue.original_grid_id,
+        "category": issue.category,
+        "description": issue.description,
+        "channel": issue.channel,
+        "location": issue.location,
+        "reporter": reporter if show_personal else None,
+        "reported_at": issue.reported_at,
+        "reported_by": issue.reported_by,
+        "occurred_at": issue.occurred_at,
+        "deadlines": [deadline_out(d, now) for d in issue.deadlines],
+        "departments": list(issue.departments.values()),
+        "grade": issue.grade,
+        "coordination": issue.coordination,
+        "resolution": issue.resolution,
+        "suspended_since": issue.suspended_since,
+        "supervision_flag": {"flagged": bool(issue.flags), "reasons": issue.flags},
+        "merged_into": issue.merged_into,
+        "duplicates": issue.duplicates,
+        "evidence": issue.evidence,
+        "counts": issue.counts,
+        "allowed_actions": allowed,
+    }

@@ -1,0 +1,104 @@
+"""Webhook subscriptions: who is told what, and every delivery attempt."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from api.deps import Services, principal, services
+from api.errors import ApiError
+from api.openapi import ERRORS
+from domain.errors import ForbiddenRole, ValidationFailed
+from domain.principals import SEE_ALL, Principal, Role
+from domain.workflow import ACTIONS
+
+router = APIRouter(prefix="/subscriptions", tags=["notifications"])
+
+
+class Filter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    nodes: Annotated[list[str], Field(max_length=100)] = []
+    departments: Annotated[list[str], Field(max_length=100)] = []
+    actions: Annotated[list[str], Field(max_length=50)] = []
+    deadline_warnings: bool = False
+
+
+class NewSubscription(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: HttpUrl
+    secret: Annotated[
+        str,
+        Field(min_length=16, max_length=200, description="the HMAC-SHA256 key of the signatures"),
+    ]
+    filter: Filter = Filter()
+
+
+@router.post("", status_code=201, responses=ERRORS, summary="Subscribe a webhook")
+def subscribe(
+    body: NewSubscription, p: Principal = Depends(principal), s: Services = Depends(services)
+) -> dict[str, Any]:
+    if p.role in (Role.RESIDENT, Role.AUDITOR):
+        raise ForbiddenRole(f"a {p.role} may not subscribe to notifications")
+    org = s.service.org()
+    f = body.filter
+    bad = {
+        f"filter.actions.{i}": "no such action" for i, a in enumerate(f.actions) if a not in ACTIONS
+    }
+    bad |= {
+        f"filter.nodes.{i}": "no such node" for i, n in enumerate(f.nodes) if n not in org.nodes
+    }
+    bad |= {
+        f"filter.departments.{i}": "no such department"
+        for i, d in enumerate(f.departments)
+        if d not in org.departments
+    }
+    if bad:
+        raise ValidationFailed(bad)
+    if p.role not in SEE_ALL:  # nobody is told about what they may not see
+        if p.role is Role.DEPARTMENT_OFFICER and f.departments != [p.scope]:
+            raise ApiError(
+                403,
+                "outside_jurisdiction",
+                f"a department officer subscribes to departments: [{p.scope!r}]",
+            )
+        if p.role is not Role.DEPARTMENT_OFFICER and (
+            not f.nodes or not all(org.covers(p.scope, n) for n in f.nodes)
+        ):
+            raise ApiError(403, "outside_jurisdiction", "filter.nodes must lie in your scope")
+    return s.outbox.subscribe(p.id, str(body.url), body.secret, f.model_dump())
+
+
+def _owner(p: Principal) -> str | None:
+    return None if p.role is Role.ADMIN else p.id
+
+
+@router.get("", responses=ERRORS, summary="Your subscriptions")
+def listing(p: Principal = Depends(principal), s: Services = Depends(services)) -> dict[str, Any]:
+    return {"items": s.outbox.subscriptions(_owner(p))}
+
+
+def _mine(s: Services, p: Principal, sub_id: str) -> None:
+    if not any(x["id"] == sub_id for x in s.outbox.subscriptions(_owner(p))):
+        raise ApiError(404, "subscription_not_found", f"no subscription {sub_id}")
+
+
+@router.delete("/{sub_id}", status_code=204, responses=ERRORS, summary="Unsubscribe")
+def unsubscribe(
+    sub_id: str, p: Principal = Depends(principal), s: Services = Depends(services)
+) -> None:
+    _mine(s, p, sub_id)
+    s.outbox.unsubscribe(sub_id, _owner(p))
+
+
+@router.get(
+    "/{sub_id}/deliveries",
+    responses=ERRORS,
+    summary="Every delivery and each attempt, newest first",
+)
+def deliveries(
+    sub_id: str, p: Principal = Depends(principal), s: Services = Depends(services)
+) -> dict[str, Any]:
+    _mine(s, p, sub_id)
+    return {"items": s.outbox.deliveries(sub_id)}

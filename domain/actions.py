@@ -1,0 +1,206 @@
+"""The data each action takes, as pydantic models (one per action).
+
+The same models validate commands from every entry point (HTTP, command line,
+workers) and describe the request bodies in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from domain.errors import ValidationFailed
+from domain.geo import CRS
+
+Text = Annotated[str, Field(min_length=1, max_length=4000)]
+Short = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _evidence_id(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise ValueError("an evidence id is the file's SHA-256 in hex")
+    return value
+
+
+EvidenceId = Annotated[str, AfterValidator(_evidence_id)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Location(Strict):
+    address: Annotated[str, Field(max_length=500)] | None = None
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    crs: CRS = Field(CRS.WGS84, description="coordinate system of lat/lon; stored as WGS-84")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Location:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon go together")
+        return self
+
+
+class Reporter(Strict):
+    """Contact details of whoever raised the matter: personal data."""
+
+    name: Annotated[str, Field(max_length=100)] | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    email: Annotated[str, Field(max_length=200)] | None = None
+    principal_id: Annotated[str, Field(max_length=200)] | None = None
+
+
+class ActionData(Strict):
+    note: Annotated[str, Field(max_length=4000)] | None = None
+
+
+class WithEvidence(ActionData):
+    evidence: Annotated[list[EvidenceId], Field(max_length=20)] = []
+
+
+class Report(WithEvidence):
+    grid_id: Short | None = None
+    category: Short
+    description: Text
+    location: Location | None = None
+    channel: Literal["patrol", "resident", "hotline", "open311"] | None = None
+    reporter: Reporter | None = None
+    occurred_at: datetime | None = None
+    settled_on_spot: bool = False
+    resolution: Text | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> Report:
+        located = self.location is not None and (
+            self.location.lat is not None or self.location.address
+        )
+        if self.grid_id is None and not located:
+            raise ValueError(
+                "give grid_id, or a location: lat/lon inside a grid's boundary or a known address"
+            )
+        if self.settled_on_spot and not self.resolution:
+            raise ValueError("settled_on_spot needs a resolution")
+        if self.occurred_at is not None and self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at needs a UTC offset")
+        return self
+
+
+class Coordinate(ActionData):
+    lead_party: Short
+    parties: Annotated[list[Short], Field(max_length=50)] = []
+
+
+class BlowWhistle(ActionData):
+    departments: Annotated[list[Short], Field(min_length=1, max_length=50)]
+    grade: Literal["urgent", "standard", "crucial"] = "standard"
+
+
+class Summon(ActionData):
+    departments: Annotated[list[Short], Field(min_length=1, max_length=50)]
+
+
+class ReportIn(WithEvidence):
+    location: Location | None = None
+
+
+class Resolve(WithEvidence):
+    resolution: Text
+
+
+class Reasoned(ActionData):
+    reason: Text
+
+
+class RecordCallback(ActionData):
+    contacted: bool
+    solved: bool | None = None
+    satisfaction: Literal["satisfied", "basically_satisfied", "dissatisfied"] | None = None
+    comment: Annotated[str, Field(max_length=4000)] | None = None
+
+    @model_validator(mode="after")
+    def _contacted_needs_answers(self) -> RecordCallback:
+        if self.contacted and (self.solved is None or self.satisfaction is None):
+            raise ValueError("a callback that reached the resident records solved and satisfaction")
+        if not self.contacted and (self.solved is not None or self.satisfaction is not None):
+            raise ValueError("a callback that did not reach the resident records no answers")
+        return self
+
+
+class Merge(ActionData):
+    duplicate_of: Short
+
+
+class Transfer(ActionData):
+    grid_id: Short
+    reason: Text
+
+
+class Release(ActionData):
+    department_id: Short
+    reason: Text
+
+
+class Urge(ActionData):
+    message: Text
+
+
+class Comment(ActionData):
+    text: Text
+
+
+class MissDeadline(ActionData):
+    deadline: Short
+
+
+SCHEMAS: dict[str, type[ActionData]] = {
+    "report": Report,
+    "handle_on_spot": ActionData,
+    "coordinate": Coordinate,
+    "blow_whistle": BlowWhistle,
+    "acknowledge": ActionData,
+    "report_in": ReportIn,
+    "summon": Summon,
+    "resolve": Resolve,
+    "verify": WithEvidence,
+    "rework": Reasoned,
+    "record_callback": RecordCallback,
+    "reject": Reasoned,
+    "transfer": Transfer,
+    "release": Release,
+    "merge": Merge,
+    "urge": Urge,
+    "suspend": Reasoned,
+    "resume": ActionData,
+    "comment": Comment,
+    "miss_deadline": MissDeadline,
+}
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "body"
+        fields.setdefault(path, err["msg"])
+    return fields
+
+
+def parse(action: str, data: Any) -> ActionData:
+    """Validate an action's data; ValidationFailed lists every bad field."""
+    schema = SCHEMAS[action]
+    if isinstance(data, schema):
+        return data
+    try:
+        return schema.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        raise ValidationFailed(field_errors(exc)) from None

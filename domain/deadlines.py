@@ -1,0 +1,160 @@
+"""Deadlines: limits, due times in working or wall-clock time, traffic lights.
+
+Limits are written `30m`, `4h`, `2d` (wall clock) and `4wh`, `5wd` (working time).
+A deadline is computed when its clock starts and recorded in the event that starts
+it: due time, the 75% warning instant, the limit. Replay never consults a calendar.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.calendar import WorkingCalendar
+
+DEADLINE_KINDS = (
+    "triage",
+    "small_resolution",
+    "big_resolution",
+    "hard_resolution",
+    "department_acknowledge",
+    "department_report_in",
+    "verification",
+    "callback",
+)
+RESOLUTION_KIND = {"small": "small_resolution", "big": "big_resolution", "hard": "hard_resolution"}
+
+DEFAULT_LIMITS: dict[str, str] = {
+    "triage": "2wh",
+    "small_resolution": "1wd",
+    "big_resolution": "5wd",
+    "hard_resolution": "15wd",
+    "department_acknowledge": "1wh",
+    "department_acknowledge.urgent": "30m",
+    "department_report_in": "3wd",
+    "department_report_in.urgent": "30m",
+    "department_report_in.standard": "3wd",
+    "department_report_in.crucial": "5wd",
+    "verification": "1wd",
+    "callback": "1wd",
+}
+WARN_FRACTION = 0.75
+
+_LIMIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|d|wh|wd)\s*$")
+
+
+@dataclass(frozen=True)
+class Limit:
+    amount: float
+    unit: str  # m, h, d (wall clock) or wh, wd (working time)
+
+    @property
+    def working(self) -> bool:
+        return self.unit in ("wh", "wd")
+
+    def __str__(self) -> str:
+        amount = int(self.amount) if self.amount == int(self.amount) else self.amount
+        return f"{amount}{self.unit}"
+
+
+def parse_limit(text: Any) -> Limit:
+    match = _LIMIT.match(text) if isinstance(text, str) else None
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a limit such as 30m, 4h, 2d, 4wh or 5wd")
+    amount, unit = float(match.group(1)), match.group(2)
+    if unit == "wd" and amount != int(amount):
+        raise ValueError(f"{text!r}: working days are whole days")
+    return Limit(amount, unit)
+
+
+def due_at(start: datetime, limit: Limit, calendar: WorkingCalendar) -> datetime:
+    if limit.unit == "m":
+        return start + timedelta(minutes=limit.amount)
+    if limit.unit == "h":
+        return start + timedelta(hours=limit.amount)
+    if limit.unit == "d":
+        return start + timedelta(days=limit.amount)
+    if limit.unit == "wh":
+        return calendar.add_working_seconds(start, limit.amount * 3600)
+    return calendar.add_working_days(start, int(limit.amount))
+
+
+def warn_at(start: datetime, due: datetime, limit: Limit, calendar: WorkingCalendar) -> datetime:
+    """The instant when 75% of the limit is used (yellow light)."""
+    if not limit.working:
+        return start + (due - start) * WARN_FRACTION
+    total = calendar.working_seconds_between(start, due)
+    return calendar.add_working_seconds(start, total * WARN_FRACTION)
+
+
+class LimitPolicy:
+    """Which limit applies: category's own, then configuration, then the defaults."""
+
+    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
+        self.limits = {**DEFAULT_LIMITS, **(overrides or {})}
+        for key, value in self.limits.items():
+            if key.split(".")[0] not in DEADLINE_KINDS:
+                raise ValueError(f"unknown deadline kind {key!r}")
+            parse_limit(value)
+
+    def limit(
+        self, kind: str, category_limits: Mapping[str, str], grade: str | None = None
+    ) -> Limit:
+        keys = [f"{kind}.{grade}", kind] if grade else [kind]
+        for source in (category_limits, self.limits):
+            for key in keys:
+                if key in source:
+                    return parse_limit(source[key])
+        raise KeyError(kind)  # pragma: no cover - every kind has a default
+
+
+def new_deadline(
+    kind: str,
+    start: datetime,
+    limit: Limit,
+    calendar: WorkingCalendar,
+    department_id: str | None = None,
+) -> dict[str, Any]:
+    """The record an event carries when a clock starts."""
+    due = due_at(start, limit, calendar)
+    return {
+        "key": f"{kind}:{department_id}" if department_id else kind,
+        "kind": kind,
+        "department_id": department_id,
+        "limit": str(limit),
+        "started_at": start,
+        "due_at": due,
+        "warn_at": warn_at(start, due, limit, calendar),
+    }
+
+
+def status(deadline: Mapping[str, Any]) -> str:
+    """open, paused, met, missed — or cancelled when its step was cut short."""
+    if deadline.get("missed"):
+        return "missed"
+    if deadline.get("ended_at") is not None:
+        return str(deadline.get("outcome", "met"))
+    return "paused" if deadline.get("paused_since") is not None else "open"
+
+
+def effective_due(deadline: Mapping[str, Any]) -> datetime:
+    return deadline["due_at"] + timedelta(seconds=deadline.get("paused_seconds", 0))
+
+
+def light(deadline: Mapping[str, Any], now: datetime) -> str:
+    """green, yellow (75% of the limit used) or red (passed)."""
+    st = status(deadline)
+    if st == "missed":
+        return "red"
+    if st in ("met", "cancelled"):
+        return "green"
+    shift = timedelta(seconds=deadline.get("paused_seconds", 0))
+    at = deadline.get("paused_since") or now
+    if at >= deadline["due_at"] + shift:
+        return "red"
+    if at >= deadline["warn_at"] + shift:
+        return "yellow"
+    return "green"

@@ -1,0 +1,77 @@
+"""One hierarchy of domain errors, each with a code of the HTTP contract and details.
+
+`api/errors.py` maps each class to a status; nothing else catches them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "domain_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class IssueNotFound(DomainError):
+    code = "issue_not_found"
+
+
+class UnknownAction(DomainError):
+    code = "unknown_action"
+
+
+class Forbidden(DomainError):
+    """The caller may see the issue but may not take this action."""
+
+    code = "forbidden"
+
+
+class ForbiddenRole(Forbidden):
+    code = "forbidden_role"
+
+
+class OutsideJurisdiction(Forbidden):
+    code = "outside_jurisdiction"
+
+
+class ResolverCannotVerify(Forbidden):
+    """Separation of duties: whoever resolved an issue never verifies it."""
+
+    code = "resolver_cannot_verify"
+
+
+class ValidationFailed(DomainError):
+    """Bad data; `details["fields"]` maps each field path to its problem."""
+
+    code = "validation_failed"
+
+    def __init__(self, fields: dict[str, str], message: str = "invalid data") -> None:
+        super().__init__(message, fields=fields)
+        self.fields = fields
+
+
+class TransitionNotAllowed(DomainError):
+    code = "transition_not_allowed"
+
+
+class VersionConflict(DomainError):
+    """Another write got there first (stale `If-Match`, or retries ran out)."""
+
+    code = "version_conflict"
+
+    def __init__(self, message: str, *, current_version: int, stale: bool) -> None:
+        super().__init__(message, current_version=current_version)
+        self.stale = stale
+
+
+class InvalidOrganisation(DomainError):
+    code = "invalid_organisation"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in the organisation", problems=problems)
+        self.problems = problems

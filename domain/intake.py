@@ -1,0 +1,96 @@
+"""12345 hotline tickets: rows of a bulk import turned into `report` data.
+
+A row has `ticket_no`, `received_at`, one of `grid_id`, `address` or `lat` + `lon`
+(with `crs`: wgs84, gcj02 or bd09), `category`, `text`, and optionally `caller`
+(personal data: a phone number, or `{name, phone}`). The issue's id is derived from the
+ticket number, so a ticket already imported is recognised and never imported twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+
+def ticket_issue_id(ticket_no: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"gridflow:hotline:{ticket_no}")
+
+
+@dataclass(frozen=True)
+class Ticket:
+    row: int
+    ticket_no: str
+    issue_id: UUID
+    report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BadRow:
+    row: int
+    ticket_no: str | None
+    reason: str
+
+
+def parse_csv(text: str) -> list[dict[str, Any]]:
+    """UTF-8 CSV with a header row → row dicts; ValueError when it is not CSV."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    if not reader.fieldnames or "ticket_no" not in reader.fieldnames:
+        raise ValueError("a CSV header row with ticket_no, received_at, category, text, …")
+    return [
+        {k: v for k, v in row.items() if k is not None and v not in (None, "")} for row in reader
+    ]
+
+
+def _number(value: Any, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number") from None
+
+
+def ticket(row: int, raw: Any) -> Ticket | BadRow:
+    """One row, checked for shape; the domain checks the rest when it reports."""
+    if not isinstance(raw, dict):
+        return BadRow(row, None, "a row is an object with the ticket's fields")
+    no = raw.get("ticket_no")
+    if not isinstance(no, str | int) or not str(no).strip():
+        return BadRow(row, None, "ticket_no is required")
+    no = str(no).strip()
+    try:
+        received = raw.get("received_at")
+        if not isinstance(received, str):
+            raise ValueError("received_at is required (RFC 3339 with offset)")
+        when = datetime.fromisoformat(received.replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            raise ValueError("received_at needs a UTC offset")
+        body: dict[str, Any] = {
+            "category": raw.get("category"),
+            "description": raw.get("text"),
+            "channel": "hotline",
+            "occurred_at": when.isoformat(),
+        }
+        if raw.get("grid_id"):
+            body["grid_id"] = raw["grid_id"]
+        location: dict[str, Any] = {}
+        if raw.get("lat") not in (None, "") or raw.get("lon") not in (None, ""):
+            location = {
+                "lat": _number(raw.get("lat"), "lat"),
+                "lon": _number(raw.get("lon"), "lon"),
+                "crs": raw.get("crs") or "wgs84",
+            }
+        if raw.get("address"):
+            location["address"] = raw["address"]
+        if location:
+            body["location"] = location
+        caller = raw.get("caller")
+        if isinstance(caller, str) and caller.strip():
+            body["reporter"] = {"phone": caller.strip()}
+        elif isinstance(caller, dict):
+            body["reporter"] = caller
+    except ValueError as exc:
+        return BadRow(row, no, str(exc))
+    return Ticket(row, no, ticket_issue_id(no), body)

@@ -1,0 +1,275 @@
+"""The grid issue aggregate: its state and the events that change it.
+
+Every event carries what replay needs and nothing replay must compute: the actor,
+the action's data, the state and tier it leads to, the deadlines it starts (with their
+due times) and ends (with their outcome), and a few derived facts. `apply` only
+assigns; the checks live in `domain.commands`, which decides and then triggers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+
+class Issue(Aggregate):
+    def __init__(self) -> None:
+        self.state = "reported"
+        self.tier: str | None = None
+        self.grid_id = ""
+        self.original_grid_id = ""
+        self.category = ""
+        self.description = ""
+        self.channel = ""
+        self.location: dict[str, Any] | None = None
+        self.reporter: dict[str, Any] | None = None
+        self.reporter_principal: str | None = None
+        self.reported_by: dict[str, str] = {}
+        self.reported_at: datetime | None = None
+        self.occurred_at: str | None = None
+        self.deadlines: list[dict[str, Any]] = []
+        self.departments: dict[str, dict[str, Any]] = {}
+        self.grade: str | None = None
+        self.coordination: dict[str, Any] | None = None
+        self.resolution: str | None = None
+        self.resolver_id: str | None = None
+        self.verifier_id: str | None = None
+        self.suspended_since: datetime | None = None
+        self.flags: list[str] = []
+        self.merged_into: str | None = None
+        self.duplicates: list[str] = []
+        self.evidence: list[str] = []
+        self.counts: dict[str, int] = {}
+
+    # -- events -------------------------------------------------------------------
+
+    class Event(Aggregate.Event):
+        actor: dict[str, str]
+        data: dict[str, Any]
+        facts: dict[str, Any]
+        to_state: str
+        tier: str | None
+        starts: list[dict[str, Any]]
+        ends: list[dict[str, Any]]
+
+        ACTION: ClassVar[str] = ""
+
+        def apply(self, aggregate: Any) -> None:
+            issue: Issue = aggregate
+            if self.to_state != issue.state:
+                issue.suspended_since = None
+            issue.state, issue.tier = self.to_state, self.tier
+            for end in self.ends:
+                d = issue.open_deadline(end["key"])
+                if d is not None:
+                    d["ended_at"], d["outcome"] = self.timestamp, end["outcome"]
+                    d["paused_since"] = None
+            for start in self.starts:
+                issue.deadlines.append(
+                    {
+                        **start,
+                        "paused_seconds": 0,
+                        "paused_since": None,
+                        "ended_at": None,
+                        "outcome": None,
+                        "missed": False,
+                    }
+                )
+            if self.facts.get("flag"):
+                issue.flags.append(self.facts["flag"])
+            issue.evidence.extend(
+                e for e in self.data.get("evidence", []) if e not in issue.evidence
+            )
+            issue.counts[self.ACTION] = issue.counts.get(self.ACTION, 0) + 1
+            self.effect(issue)
+
+        def effect(self, issue: Issue) -> None:
+            """What this kind of event changes beyond state, tier and deadlines."""
+
+    class Reported(Event, Aggregate.Created):
+        ACTION = "report"
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # v1 kept the reporter's phone as a bare string in data["reporter_phone"].
+            data = state["data"]
+            phone = data.pop("reporter_phone", None)
+            if phone is not None and not data.get("reporter"):
+                data["reporter"] = {"phone": phone}
+
+        def effect(self, issue: Issue) -> None:
+            data, facts = self.data, self.facts
+            issue.grid_id = issue.original_grid_id = facts["grid_id"]
+            issue.category, issue.description = data["category"], data["description"]
+            issue.channel = facts["channel"]
+            issue.location = facts.get("location")
+            issue.reporter = data.get("reporter")
+            issue.reporter_principal = facts.get("reporter_principal")
+            issue.reported_by, issue.reported_at = self.actor, self.timestamp
+            issue.occurred_at = data.get("occurred_at")
+
+    class HandledOnSpot(Event):
+        ACTION = "handle_on_spot"
+
+    class Coordinated(Event):
+        ACTION = "coordinate"
+
+        def effect(self, issue: Issue) -> None:
+            issue.coordination = {
+                "lead_party": self.data["lead_party"],
+                "parties": self.data.get("parties", []),
+            }
+
+    class WhistleBlown(Event):
+        ACTION = "blow_whistle"
+
+        def effect(self, issue: Issue) -> None:
+            issue.grade = self.data.get("grade", "standard")
+            _summon(issue, self.data["departments"], self.timestamp)
+
+    class Acknowledged(Event):
+        ACTION = "acknowledge"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.facts["department_id"]]["acknowledged_at"] = self.timestamp
+
+    class ReportedIn(Event):
+        ACTION = "report_in"
+
+        def effect(self, issue: Issue) -> None:
+            dept = issue.departments[self.facts["department_id"]]
+            dept["acknowledged_at"] = dept["acknowledged_at"] or self.timestamp
+            dept["reported_in_at"] = self.timestamp
+
+    class Summoned(Event):
+        ACTION = "summon"
+
+        def effect(self, issue: Issue) -> None:
+            _summon(issue, self.data["departments"], self.timestamp)
+
+    class Resolved(Event):
+        ACTION = "resolve"
+
+        def effect(self, issue: Issue) -> None:
+            issue.resolution, issue.resolver_id = self.data["resolution"], self.actor["id"]
+
+    class Verified(Event):
+        ACTION = "verify"
+
+        def effect(self, issue: Issue) -> None:
+            issue.verifier_id = self.actor["id"]
+
+    class Reworked(Event):
+        ACTION = "rework"
+
+    class CallbackRecorded(Event):
+        ACTION = "record_callback"
+
+        def effect(self, issue: Issue) -> None:
+            if "dissatisfied" in self.facts:
+                issue.counts["dissatisfied"] = self.facts["dissatisfied"]
+
+    class Rejected(Event):
+        ACTION = "reject"
+
+    class Transferred(Event):
+        ACTION = "transfer"
+
+        def effect(self, issue: Issue) -> None:
+            issue.grid_id = self.data["grid_id"]
+
+    class Released(Event):
+        ACTION = "release"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.data["department_id"]]["released_at"] = self.timestamp
+
+    class Merged(Event):
+        ACTION = "merge"
+
+        def effect(self, issue: Issue) -> None:
+            issue.merged_into = self.data["duplicate_of"]
+
+    class DuplicateAttached(Event):
+        """Recorded on the target of a merge, in the same transaction as `Merged`."""
+
+        ACTION = "duplicate_attached"
+
+        def effect(self, issue: Issue) -> None:
+            issue.duplicates.append(self.facts["duplicate"])
+
+    class Urged(Event):
+        ACTION = "urge"
+
+    class Suspended(Event):
+        ACTION = "suspend"
+
+        def effect(self, issue: Issue) -> None:
+            issue.suspended_since = self.timestamp
+            for key in self.facts["paused"]:
+                d = issue.open_deadline(key)
+                if d is not None:
+                    d["paused_since"] = self.timestamp
+
+    class Resumed(Event):
+        ACTION = "resume"
+
+        def effect(self, issue: Issue) -> None:
+            issue.suspended_since = None
+            for key, paused_seconds in self.facts["paused_seconds"].items():
+                d = issue.open_deadline(key)
+                if d is not None:
+                    d["paused_since"], d["paused_seconds"] = None, paused_seconds
+
+    class Commented(Event):
+        ACTION = "comment"
+
+    class DeadlineMissed(Event):
+        ACTION = "miss_deadline"
+
+        def effect(self, issue: Issue) -> None:
+            for d in reversed(issue.deadlines):
+                if d["key"] == self.data["deadline"] and not d["missed"]:
+                    d["missed"] = True
+                    break
+
+    # -- reading ------------------------------------------------------------------
+
+    def open_deadline(self, key: str) -> dict[str, Any] | None:
+        """The latest deadline with this key whose step has not ended."""
+        for d in reversed(self.deadlines):
+            if d["key"] == key and d["ended_at"] is None:
+                return d
+        return None
+
+    def open_deadlines(self) -> list[dict[str, Any]]:
+        return [d for d in self.deadlines if d["ended_at"] is None]
+
+    @property
+    def uuid(self) -> UUID:
+        return self.id
+
+    def active_departments(self) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.departments.items() if v["released_at"] is None}
+
+
+def _summon(issue: Issue, departments: list[str], at: datetime) -> None:
+    for dept in departments:
+        issue.departments[dept] = {
+            "department_id": dept,
+            "summoned_at": at,
+            "acknowledged_at": None,
+            "reported_in_at": None,
+            "released_at": None,
+        }
+
+
+EVENT_CLASSES: dict[str, type[Issue.Event]] = {
+    cls.ACTION: cls
+    for cls in vars(Issue).values()
+    if isinstance(cls, type) and issubclass(cls, Issue.Event) and cls.ACTION
+}

@@ -1,0 +1,26 @@
+"""What the domain needs from outside that does I/O, declared here, plugged in by the
+composition root (gridflow/container.py)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class EvidenceIndex(Protocol):
+    def unknown(self, issue_id: str | None, principal_id: str, ids: list[str]) -> list[str]:
+        """Evidence ids neither uploaded to this issue nor staged by this principal."""
+        ...
+
+    def link(self, issue_id: str, principal_id: str, ids: list[str]) -> None:
+        """Staged uploads cited by a recorded action now belong to its issue."""
+        ...
+
+
+class NoEvidence:
+    """Accepts any well-formed id (unit tests, the in-memory store)."""
+
+    def unknown(self, issue_id: str | None, principal_id: str, ids: list[str]) -> list[str]:
+        return []
+
+    def link(self, issue_id: str, principal_id: str, ids: list[str]) -> None:
+        return None

@@ -1,0 +1,368 @@
+"""The application service: one method per action, an injectable clock, and the log.
+
+Each command loads the issue, lets the aggregate check and record, saves, and returns
+the issue with its position in the log. A concurrent write that wins first is retried
+on the fresh issue (a few times), unless the caller named the version it expected.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, ProgrammingError
+from eventsourcing.utils import get_topic
+
+from domain import commands
+from domain.access import may_see, may_see_personal
+from domain.context import Context
+from domain.errors import (
+    DomainError,
+    ForbiddenRole,
+    IssueNotFound,
+    UnknownAction,
+    VersionConflict,
+)
+from domain.issue import Issue
+from domain.organisation import ORGANISATION_ID, Org, Organisation
+from domain.ports import EvidenceIndex, NoEvidence
+from domain.principals import Principal, Role
+from domain.privacy import PlainVault, Vault
+from domain.settings import Settings, store_env
+
+Clock = Callable[[], datetime]
+RETRIES = 3
+ORG_REFRESH_SECONDS = 1.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class GridflowApplication(Application[UUID]):
+    """The event store: issues and the organisation share one log."""
+
+    name = "gridflow"
+
+
+def open_application(url: str) -> GridflowApplication:
+    """The event store. A role that does not own the log's tables (see `gridflow db
+    secure`) cannot run the library's CREATE … IF NOT EXISTS: it opens them as they are."""
+    env = store_env(url)
+    try:
+        return GridflowApplication(env=env)
+    except ProgrammingError as exc:
+        if "must be owner" not in str(exc):
+            raise
+        return GridflowApplication(env={**env, "CREATE_TABLE": "n"})
+
+
+@dataclass(frozen=True)
+class Result:
+    issue: Issue
+    position: int
+
+
+class IssueService:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        clock: Clock = utc_now,
+        app: GridflowApplication | None = None,
+        vault: Vault | None = None,
+        evidence: EvidenceIndex | None = None,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        self.clock = clock
+        self.vault: Vault = vault or PlainVault()
+        self.evidence: EvidenceIndex = evidence or NoEvidence()
+        self.app = app or open_application(self.settings.database_url)
+        self._org_lock = threading.Lock()
+        self._org_aggregate: Organisation | None = None
+        self._org = Org()
+        self._org_checked = float("-inf")
+        #: called with the new log position after every save (wakes in-process workers)
+        self.on_saved: list[Callable[[int], None]] = []
+
+    def close(self) -> None:
+        self.app.close()
+
+    # -- organisation ---------------------------------------------------------------
+
+    def org(self) -> Org:
+        """The organisation, fast-forwarded to the newest change in the log at most once
+        every `ORG_REFRESH_SECONDS` (a load in another process shows within that time;
+        a load through this service at once)."""
+        now = time.monotonic()
+        if now - self._org_checked < ORG_REFRESH_SECONDS:
+            return self._org
+        with self._org_lock:
+            self._org_checked = now
+            agg = self._org_aggregate
+            newer = list(self.app.events.get(ORGANISATION_ID, gt=agg.version if agg else None))
+            if newer:
+                for event in newer:
+                    agg = event.mutate(agg)  # type: ignore[attr-defined]
+                self._org_aggregate = agg
+                self._org = Org(agg)
+            return self._org
+
+    def load_org(self, document: Mapping[str, Any]) -> int | None:
+        """Record the organisation file's changes; the log position, or None if none."""
+        for _ in range(RETRIES):
+            try:
+                agg: Organisation = self.app.repository.get(ORGANISATION_ID)
+            except AggregateNotFoundError:
+                agg = Organisation._create(Organisation.Created, id=ORGANISATION_ID)
+            agg.change(document, timestamp=self.clock())
+            if not agg.pending_events:
+                return None
+            try:
+                position = self._save(agg)
+                self._org_checked = float("-inf")
+                return position
+            except IntegrityError:
+                continue
+        raise VersionConflict(
+            "the organisation changed concurrently", current_version=0, stale=False
+        )
+
+    # -- commands -------------------------------------------------------------------
+
+    def context(self) -> Context:
+        s = self.settings
+        return Context(
+            self.clock(),
+            self.org(),
+            s.calendars,
+            s.limits,
+            s.escalate_missed_small,
+            self.vault.seal,
+            self.evidence.unknown,
+        )
+
+    def report(self, p: Principal, data: Any, *, issue_id: UUID | None = None) -> Result:
+        """Record a new issue. A given `issue_id` that already exists raises
+        VersionConflict (ids derived from idempotency keys and ticket numbers)."""
+        issue = commands.report(issue_id or uuid4(), p, data, self.context())
+        try:
+            return Result(issue, self._save(issue))
+        except IntegrityError:
+            raise VersionConflict(
+                "an issue with this id exists", current_version=1, stale=False
+            ) from None
+
+    def report_many(
+        self, p: Principal, items: list[tuple[UUID, Any]], batch: int = 500
+    ) -> list[tuple[str, Any]]:
+        """Report many issues with given ids (hotline tickets), saved a batch to a
+        transaction. For each item: ("created", Result), ("duplicate", None) when the id
+        exists, or ("error", DomainError). Each issue is recorded whole or not at all."""
+        ctx = self.context()
+        out: list[tuple[str, Any]] = [("error", None)] * len(items)
+        pending: list[tuple[int, Issue]] = []
+        for k, (issue_id, data) in enumerate(items):
+            try:
+                pending.append((k, commands.report(issue_id, p, data, ctx)))
+            except DomainError as exc:
+                out[k] = ("error", exc)
+        for start in range(0, len(pending), batch):
+            chunk = pending[start : start + batch]
+            try:
+                recordings = self.app.save(*(issue for _, issue in chunk))
+            except IntegrityError:  # some were imported before: save the others
+                fresh = [(k, i) for k, i in chunk if not self._exists(i.id)]
+                for k, _ in chunk:
+                    out[k] = ("duplicate", None)
+                if not fresh:
+                    continue
+                chunk, recordings = fresh, self.app.save(*(issue for _, issue in fresh))
+            last = {r.domain_event.originator_id: r.notification.id for r in recordings}
+            for k, issue in chunk:
+                out[k] = ("created", Result(issue, last[issue.id]))
+            for listener in self.on_saved:
+                listener(max(last.values()))
+        return out
+
+    def _exists(self, issue_id: UUID) -> bool:
+        return bool(self.app.recorder.select_events(issue_id, limit=1))
+
+    def act(
+        self,
+        issue_id: UUID,
+        action: str,
+        p: Principal,
+        data: Any = None,
+        *,
+        expected_version: int | None = None,
+        client: bool = False,
+        request_key: str | None = None,
+    ) -> Result:
+        """Take `action`. `client`: the caller is outside the service (no system-only
+        actions); `request_key` is kept on the event so a retry can be recognised."""
+        for attempt in range(RETRIES):
+            issue = self.get(issue_id, p)
+            if client and action not in commands.CLIENT_ACTIONS:
+                raise UnknownAction(f"no action {action!r}", actions=list(commands.CLIENT_ACTIONS))
+            before = issue.version
+            related = self._merge_target(data, p) if action == "merge" else None
+            commands.act(issue, action, p, data, self.context(), related, request_key)
+            if expected_version is not None and expected_version != before:
+                raise VersionConflict(
+                    f"the issue is at version {before}, not {expected_version}",
+                    current_version=before,
+                    stale=True,
+                )
+            try:
+                return Result(issue, self._save(issue, related))
+            except IntegrityError:
+                if expected_version is not None or attempt == RETRIES - 1:
+                    current: int = self.app.repository.get(issue_id).version
+                    raise VersionConflict(
+                        "another change to this issue was recorded first",
+                        current_version=current,
+                        stale=expected_version is not None,
+                    ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def find_request(self, issue_id: UUID, request_key: str) -> int | None:
+        """The version whose event was recorded for this request key, if any."""
+        try:
+            events = list(self.app.events.get(issue_id))
+        except AggregateNotFoundError:
+            return None
+        for e in reversed(events):
+            if e.facts.get("request_key") == request_key:  # type: ignore[attr-defined]
+                return e.originator_version
+        return None
+
+    def recent_issues(self, start: datetime, end: datetime, limit: int = 1000) -> list[Issue]:
+        """Issues reported in [start, end], newest first, read straight from the log.
+        (The supervision views answer lists; this serves small reads without them.)"""
+        topic = get_topic(Issue.Reported)
+        found: list[UUID] = []
+        position = 1
+        while True:
+            batch = self.app.recorder.select_notifications(position, 500, topics=[topic])
+            for n in batch:
+                event = self.app.mapper.to_domain_event(n)
+                if start <= event.timestamp <= end:  # type: ignore[attr-defined]
+                    found.append(event.originator_id)
+            if len(batch) < 500:
+                break
+            position = batch[-1].id + 1
+        return [self.app.repository.get(i) for i in reversed(found[-limit:])]
+
+    def head(self) -> int:
+        """The newest position in the log."""
+        return self.app.recorder.max_notification_id() or 0
+
+    def _merge_target(self, data: Any, p: Principal) -> Issue | None:
+        target = data.get("duplicate_of") if isinstance(data, Mapping) else None
+        try:
+            return self.get(UUID(str(target)), p) if target else None
+        except (ValueError, IssueNotFound):
+            return None
+
+    def _save(self, *aggregates: Any) -> int:
+        recordings = self.app.save(*aggregates)
+        position = max(r.notification.id for r in recordings)
+        for r in recordings:
+            cited = getattr(r.domain_event, "data", {}).get("evidence")
+            if cited:
+                actor = r.domain_event.actor["id"]  # type: ignore[attr-defined]
+                self.evidence.link(str(r.domain_event.originator_id), actor, cited)
+        for listener in self.on_saved:
+            listener(position)
+        return position
+
+    # -- reading --------------------------------------------------------------------
+
+    def get(
+        self,
+        issue_id: UUID,
+        p: Principal | None = None,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> Issue:
+        """The issue now, at a version, or as it was at a time (replayed from the log).
+        Unknown, or not visible to `p`: IssueNotFound."""
+        try:
+            issue: Issue = self.app.repository.get(issue_id)
+            if p is not None and not may_see(p, issue, self.org()):
+                raise IssueNotFound(f"no issue {issue_id}")
+            if as_of is not None:
+                events = [e for e in self.app.events.get(issue_id) if e.timestamp <= as_of]  # type: ignore[attr-defined]
+                if not events:
+                    raise IssueNotFound(f"issue {issue_id} did not exist at {as_of.isoformat()}")
+                version = events[-1].originator_version
+            if version is not None and version != issue.version:
+                if not 1 <= version <= issue.version:
+                    raise IssueNotFound(f"issue {issue_id} has no version {version}")
+                issue = self.app.repository.get(issue_id, version=version)
+            return issue
+        except AggregateNotFoundError:
+            raise IssueNotFound(f"no issue {issue_id}") from None
+
+    def allowed_actions(self, issue: Issue, p: Principal) -> list[str]:
+        return commands.allowed_actions(issue, p, self.org())
+
+    def history(self, issue_id: UUID, p: Principal) -> list[dict[str, Any]]:
+        """Every event of the issue in order: the audit trail read from the log."""
+        issue = self.get(issue_id, p)
+        personal = may_see_personal(p, issue, self.org())
+        rows: list[dict[str, Any]] = []
+        state = None
+        for e in self.app.events.get(issue_id):
+            data = e.data  # type: ignore[attr-defined]
+            if "reporter" in data:
+                shown = self.vault.open(data["reporter"]) if personal else {"hidden": True}
+                data = {**data, "reporter": shown}
+            rows.append(
+                {
+                    "version": e.originator_version,
+                    "action": e.ACTION,  # type: ignore[attr-defined]
+                    "actor": e.actor,  # type: ignore[attr-defined]
+                    "at": e.timestamp,  # type: ignore[attr-defined]
+                    "from_state": state,
+                    "to_state": e.to_state,  # type: ignore[attr-defined]
+                    "data": data,
+                }
+            )
+            state = e.to_state  # type: ignore[attr-defined]
+        return rows
+
+    def may_see(self, p: Principal, issue: Issue) -> bool:
+        return may_see(p, issue, self.org())
+
+    def require_role(self, p: Principal, *roles: Role) -> None:
+        if p.role not in roles:
+            raise ForbiddenRole(f"a {p.role} may not do this", role=p.role.value)
+
+
+def _command(action: str) -> Callable[..., Result]:
+    def command(
+        self: IssueService,
+        issue_id: UUID,
+        p: Principal,
+        data: Any = None,
+        *,
+        expected_version: int | None = None,
+    ) -> Result:
+        return self.act(issue_id, action, p, data, expected_version=expected_version)
+
+    command.__name__ = command.__qualname__ = action
+    command.__doc__ = f"The `{action}` action of the workflow."
+    return command
+
+
+# One method per action, named as in the workflow (`service.blow_whistle(id, p, data)`).
+for _action in (*commands.CLIENT_ACTIONS, "miss_deadline"):
+    setattr(IssueService, _action, _command(_action))

@@ -1,0 +1,111 @@
+"""Configuration from the environment, read once at start into one settings object."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from domain.calendar import DEFAULT_HOURS, DEFAULT_TIMEZONE, Calendars, WorkingCalendar, parse_hours
+from domain.deadlines import LimitPolicy
+
+DEFAULT_DATABASE_URL = "sqlite:///./gridflow.db"
+
+
+def store_env(url: str) -> dict[str, str]:
+    """`GRIDFLOW_DATABASE_URL` → the eventsourcing library's persistence settings."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else ""
+        if not path:
+            raise ValueError(f"{url!r}: expected sqlite:///PATH")
+        if path == ":memory:":
+            path = "file:gridflow?mode=memory&cache=shared"
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
+    if parsed.scheme in ("postgresql", "postgres"):
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": parsed.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": parsed.hostname or "localhost",
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_POOL_SIZE": "4",
+            "POSTGRES_MAX_OVERFLOW": "8",
+            "POSTGRES_CONN_MAX_AGE": "600",
+            # Fail fast when the server is gone: the library retries ten times, so a
+            # long connect timeout would hold a request for minutes instead of a 503.
+            "POSTGRES_CONNECT_TIMEOUT": "2",
+        }
+    if parsed.scheme == "memory":
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    raise ValueError(f"{url!r}: GRIDFLOW_DATABASE_URL is sqlite:///PATH or postgresql://…")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    calendars: Calendars = field(default_factory=Calendars)
+    limits: LimitPolicy = field(default_factory=LimitPolicy)
+    escalate_missed_small: bool = True
+    score_weights: dict[str, float] | None = None
+    projection_batch: int = 2000
+    audit_key: str | None = None
+    audit_key_file: str | None = None
+    audit_origin: str = "gridflow"
+    checkpoint_every: int = 1000
+    comparison_window_hours: float = 72.0
+    comparison_radius_m: float = 300.0
+    miss_warning_rate: float = 0.3
+    miss_warning_min_tickets: int = 3
+    evidence_dir: str | None = None
+    evidence_s3_bucket: str | None = None
+    evidence_s3_endpoint: str | None = None
+    evidence_max_bytes: int = 10 << 20
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        default = WorkingCalendar(
+            timezone=env.get("GRIDFLOW_TIMEZONE", DEFAULT_TIMEZONE),
+            hours=parse_hours(env.get("GRIDFLOW_WORKING_HOURS", DEFAULT_HOURS)),
+        )
+        calendar_doc: dict[str, Any] = {}
+        if env.get("GRIDFLOW_CALENDAR_FILE"):
+            calendar_doc = json.loads(Path(env["GRIDFLOW_CALENDAR_FILE"]).read_text("utf-8"))
+        limits = json.loads(env["GRIDFLOW_DEADLINES"]) if env.get("GRIDFLOW_DEADLINES") else {}
+        return cls(
+            database_url=env.get("GRIDFLOW_DATABASE_URL", DEFAULT_DATABASE_URL),
+            calendars=Calendars.from_config(calendar_doc, default),
+            limits=LimitPolicy(limits),
+            escalate_missed_small=env.get("GRIDFLOW_ESCALATE_MISSED_SMALL", "true").lower()
+            not in ("0", "false", "no"),
+            projection_batch=int(env.get("GRIDFLOW_PROJECTION_BATCH", "2000")),
+            audit_key=env.get("GRIDFLOW_AUDIT_KEY") or None,
+            audit_key_file=env.get("GRIDFLOW_AUDIT_KEY_FILE") or None,
+            audit_origin=env.get("GRIDFLOW_AUDIT_ORIGIN", "gridflow"),
+            checkpoint_every=int(env.get("GRIDFLOW_CHECKPOINT_EVERY", "1000")),
+            comparison_window_hours=float(env.get("GRIDFLOW_COMPARISON_WINDOW_HOURS", "72")),
+            comparison_radius_m=float(env.get("GRIDFLOW_COMPARISON_RADIUS_M", "300")),
+            miss_warning_rate=float(env.get("GRIDFLOW_MISS_WARNING_RATE", "0.3")),
+            miss_warning_min_tickets=int(env.get("GRIDFLOW_MISS_WARNING_MIN_TICKETS", "3")),
+            evidence_dir=env.get("GRIDFLOW_EVIDENCE_DIR") or None,
+            evidence_s3_bucket=env.get("GRIDFLOW_EVIDENCE_S3_BUCKET") or None,
+            evidence_s3_endpoint=env.get("GRIDFLOW_EVIDENCE_S3_ENDPOINT") or None,
+            evidence_max_bytes=int(env.get("GRIDFLOW_EVIDENCE_MAX_BYTES", str(10 << 20))),
+            score_weights=json.loads(env["GRIDFLOW_SCORE_WEIGHTS"])
+            if env.get("GRIDFLOW_SCORE_WEIGHTS")
+            else None,
+        )

@@ -1,0 +1,395 @@
+"""`gridflow`: the service's one command (see README and spec/api.md)."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from domain.errors import DomainError
+from domain.principals import Principal, Role
+from domain.settings import Settings
+from domain.workflow import mermaid
+from gridflow import demo
+from gridflow.container import Container
+from projections.tokens import parse_duration
+
+
+def _read_document(path: str) -> Any:
+    text = Path(path).read_text("utf-8")
+    if path.endswith((".yaml", ".yml")):
+        import yaml
+
+        return yaml.safe_load(text)
+    return json.loads(text)
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    print(mermaid(), end="")
+    return 0
+
+
+def cmd_org_load(args: argparse.Namespace) -> int:
+    with _container() as c:
+        position = c.service.load_org(_read_document(args.file))
+    org_summary = "no change" if position is None else f"recorded at log position {position}"
+    print(f"organisation loaded: {org_summary}")
+    return 0
+
+
+def mint_demo_tokens(c: Container) -> dict[str, str]:
+    expires = parse_duration("30d")
+    return {role: c.tokens.create(p, expires) for role, p in demo.PRINCIPALS.items()}
+
+
+def print_tokens(tokens: dict[str, str]) -> None:
+    print("Tokens, one per role (Authorization: Bearer <token>):")
+    for role, token in tokens.items():
+        p = demo.PRINCIPALS[role]
+        print(f"  {role:<19} {p.id:<22} scope={p.scope:<18} {token}")
+
+
+def load_demo(c: Container) -> None:
+    counts = demo.load(c.service, c.now())
+    print("demo city loaded: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    with _container() as c:
+        load_demo(c)
+        print_tokens(mint_demo_tokens(c))
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    p = Principal(args.principal, Role(args.role), args.scope)
+    with _container() as c:
+        token = c.tokens.create(p, parse_duration(args.expires) if args.expires else None)
+    print(f"token for {p.id} ({p.role}, scope {p.scope}):")
+    print(token)
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    with _container() as c:
+        n = c.tokens.revoke(args.token)
+    print(f"revoked {n} token(s)")
+    return 0 if n else 1
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    with _container() as c:
+        for t in c.tokens.list():
+            status = "revoked" if t.revoked_at else f"expires {t.expires_at or 'never'}"
+            print(
+                f"{t.token_id}  {t.principal.id:<24} {t.principal.role:<19} "
+                f"{t.principal.scope:<20} {status}"
+            )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from workers.runner import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with _container() as c:
+        workers = c.workers()
+        if args.only:
+            if args.only not in workers:
+                raise ValueError(f"--only takes one of {', '.join(workers)}")
+            workers = {args.only: workers[args.only]}
+        print(f"gridflow worker: {', '.join(workers)}", flush=True)
+        run(workers, c.db)
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from projections.verify import rebuild_and_verify
+
+    with _container() as c:
+        head = c.service.head()
+        if args.verify:
+            diffs = rebuild_and_verify(c.engine, head)
+            if not diffs:
+                print(f"rebuilt views equal the live views (log position {c.engine.position()})")
+                return 0
+            for table, rows in diffs.items():
+                for side, row in rows:
+                    print(f"{table}: {side}: {row}")
+            return 1
+        step = max(1, head // 20)
+        seen = [0]
+
+        def progress(position: int) -> None:
+            if position - seen[0] >= step:
+                seen[0] = position
+                print(f"  {position}/{head}", flush=True)
+
+        generation = c.engine.rebuild(switch=True, progress=progress)
+        print(f"views rebuilt from the log as generation {generation}, now live")
+    return 0
+
+
+def cmd_db_secure(args: argparse.Namespace) -> int:
+    from gridflow.dbsetup import secure
+
+    url = Settings.from_env().database_url
+    if not url.startswith("postgres"):
+        raise ValueError("db secure is for PostgreSQL: set GRIDFLOW_DATABASE_URL")
+    for line in secure(url, args.service_role, args.owner_role):
+        print(line)
+    print(
+        f"run the service as {args.service_role}: GRIDFLOW_DATABASE_URL=postgresql://"
+        f"{args.service_role}@HOST:PORT/DB gridflow serve"
+    )
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from projections.audit_read import verify
+
+    with _container() as c:
+        c.audit.catch_up()
+        result = verify(c.audit)
+    print(json.dumps(result, indent=2))
+    return 0 if result["ok"] else 1
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    from projections.audit_read import export
+
+    with _container() as c:
+        result = export(c.audit, Path(args.out))
+        key = base64.b64encode(c.audit.signer.public).decode()
+    print(
+        f"wrote {result['events']} events and {result['checkpoints']} signed checkpoint(s) "
+        f"to {result['file']}"
+    )
+    print(f"public key (base64): {key}")
+    print(f"verify offline: python tools/verify_audit_export.py {args.out} --key {key}")
+    return 0
+
+
+def cmd_audit_replay(args: argparse.Namespace) -> int:
+    from datetime import datetime
+    from uuid import UUID
+
+    from domain.principals import Principal
+
+    auditor = Principal("cli-auditor", Role.AUDITOR, "*")
+    with _container() as c:
+        as_of = datetime.fromisoformat(args.at) if args.at else None
+        if as_of is not None and as_of.tzinfo is None:
+            raise ValueError("--at needs a UTC offset, e.g. 2026-11-23T10:00:00+08:00")
+        issue = c.service.get(UUID(args.issue), auditor, version=args.version, as_of=as_of)
+        history = [h for h in c.service.history(issue.id, auditor) if h["version"] <= issue.version]
+        org = c.service.org()
+    print(
+        f"issue {issue.id} at version {issue.version}: {issue.state}"
+        f" (tier {issue.tier or '-'}), grid {issue.grid_id}, category {issue.category}"
+    )
+    print(f"  {issue.description}")
+    for d in issue.deadlines:
+        print(
+            f"  deadline {d['key']}: due {d['due_at'].isoformat()} "
+            f"({'missed' if d['missed'] else d['outcome'] or 'open'})"
+        )
+    for dept, d in issue.departments.items():
+        name = org.departments.get(dept, {}).get("name", dept)
+        print(f"  department {name}: reported in {d['reported_in_at'] or '-'}")
+    print("events:")
+    for h in history:
+        print(
+            f"  v{h['version']:<3} {h['at'].isoformat()}  {h['action']:<16} "
+            f"{h['actor']['id']} ({h['actor']['role']})  {h['from_state'] or '-'} -> "
+            f"{h['to_state']}  {json.dumps(h['data'], ensure_ascii=False)}"
+        )
+    return 0
+
+
+def cmd_privacy_erase(args: argparse.Namespace) -> int:
+    if not (args.phone or args.name or args.email):
+        raise ValueError("give --phone, --email or --name")
+    with _container() as c:
+        erased = c.vault.erase(args.phone, args.name, args.email)
+    print(
+        "erased: the key is destroyed"
+        if erased
+        else "no sealed data for this person; later reports by them will not be kept"
+    )
+    return 0
+
+
+def cmd_intake_hotline(args: argparse.Namespace) -> int:
+    from api.intake import run_import
+    from domain.intake import parse_csv
+
+    text = Path(args.file).read_text("utf-8")
+    rows = parse_csv(text) if args.file.endswith(".csv") else json.loads(text)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r  {done}/{total} rows", end="", file=sys.stderr, flush=True)
+
+    with _container() as c:
+        org = c.service.org()
+        scope = args.scope or next(n for n, v in org.nodes.items() if v["kind"] == "city")
+        desk = Principal(args.principal, Role.INTAKE, scope)
+        result = run_import(c.services(), desk, rows, progress)
+    print(file=sys.stderr)
+    for row in result["rows"]:
+        if row["status"] == "error":
+            print(f"row {row['row']} ({row['ticket_no']}): {row['reason']}")
+    counts = result["counts"]
+    print(f"created {counts['created']}, duplicate {counts['duplicate']}, error {counts['error']}")
+    return 0 if counts["error"] == 0 else 1
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from datetime import date, timedelta
+
+    with _container() as c:
+        c.engine.catch_up()
+        org = c.service.org()
+        node = args.node or next(n for n, v in org.nodes.items() if v["kind"] == "city")
+        day = date.fromisoformat(args.date) if args.date else c.now().date()
+        result = c.views.patrol_misses(node, day, day + timedelta(days=1), c.now())
+    print(
+        f"{node} {day}: {result['hotline']} hotline ticket(s), {result['misses']} missed "
+        f"by the patrol"
+    )
+    for item in result["items"]:
+        flag = "  WARNING" if item["warning"] else ""
+        print(
+            f"  {item['grid_id']:<24} {item['hotline']:>4} tickets {item['misses']:>4} missed "
+            f"({item['miss_rate']:.0%}){flag}"
+        )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gridflow.serve import serve
+
+    return serve(args)
+
+
+class _container:
+    def __enter__(self) -> Container:
+        self.c = Container(Settings.from_env())
+        return self.c
+
+    def __exit__(self, *exc: object) -> None:
+        self.c.close()
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="gridflow", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the HTTP service (with SQLite, the workers too)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--no-demo", action="store_true", help="never load the demo city")
+    s.add_argument("--demo", action="store_true", help="load the demo city even on PostgreSQL")
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="HTTP worker processes (PostgreSQL; run `gridflow worker` beside)",
+    )
+    s.set_defaults(func=cmd_serve)
+    sub.add_parser("diagram", help="print the workflow state diagram (mermaid)").set_defaults(
+        func=cmd_diagram
+    )
+    sub.add_parser("demo", help="load the demo city, print one token per role").set_defaults(
+        func=cmd_demo
+    )
+    org = sub.add_parser("org", help="the organisation").add_subparsers(dest="org", required=True)
+    load = org.add_parser("load", help="load or update the organisation from a JSON/YAML file")
+    load.add_argument("file")
+    load.set_defaults(func=cmd_org_load)
+    w = sub.add_parser("worker", help="background workers: projections, deadlines")
+    w.add_argument("--only", help="run one worker: projections or deadlines")
+    w.set_defaults(func=cmd_worker)
+    proj = sub.add_parser("projections", help="the views").add_subparsers(dest="p", required=True)
+    rb = proj.add_parser("rebuild", help="rebuild every view from the log, beside, then switch")
+    rb.add_argument("--verify", action="store_true", help="compare with the live views instead")
+    rb.set_defaults(func=cmd_rebuild)
+    aud = sub.add_parser("audit", help="the tamper-evident log").add_subparsers(
+        dest="audit", required=True
+    )
+    aud.add_parser("verify", help="recompute the chain over the stored log").set_defaults(
+        func=cmd_audit_verify
+    )
+    exp = aud.add_parser("export", help="the log with hashes and checkpoints, for offline checks")
+    exp.add_argument("--out", required=True)
+    exp.set_defaults(func=cmd_audit_export)
+    rep = aud.add_parser("replay", help="an issue as it was, with the events that led there")
+    rep.add_argument("issue")
+    at = rep.add_mutually_exclusive_group()
+    at.add_argument("--at", help="RFC 3339 time with offset")
+    at.add_argument("--version", type=int)
+    rep.set_defaults(func=cmd_audit_replay)
+    intake = sub.add_parser("intake", help="bulk intake").add_subparsers(
+        dest="intake", required=True
+    )
+    hot = intake.add_parser("hotline", help="import 12345 tickets (JSON array or .csv)")
+    hot.add_argument("file")
+    hot.add_argument("--principal", default="hotline-12345")
+    hot.add_argument("--scope", help="the desk's jurisdiction (default: the city)")
+    hot.set_defaults(func=cmd_intake_hotline)
+    cmp_ = sub.add_parser("compare", help="reverse comparison: patrol misses of a day")
+    cmp_.add_argument("--node")
+    cmp_.add_argument("--date", help="YYYY-MM-DD (default today)")
+    cmp_.set_defaults(func=cmd_compare)
+    priv = sub.add_parser("privacy", help="personal data").add_subparsers(
+        dest="privacy", required=True
+    )
+    er = priv.add_parser("erase", help="forget a reporter's contact details")
+    er.add_argument("--phone")
+    er.add_argument("--name")
+    er.add_argument("--email")
+    er.set_defaults(func=cmd_privacy_erase)
+    dbp = sub.add_parser("db", help="database set-up").add_subparsers(dest="db", required=True)
+    sec = dbp.add_parser("secure", help="make the log append-only for the service's role")
+    sec.add_argument("--service-role", default="gridflow_service")
+    sec.add_argument("--owner-role", default="gridflow_owner")
+    sec.set_defaults(func=cmd_db_secure)
+    tok = sub.add_parser("token", help="bearer tokens").add_subparsers(dest="token", required=True)
+    create = tok.add_parser("create", help="mint a token; printed as the last line")
+    create.add_argument("--principal", required=True)
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--scope", required=True, help="an organisation node or department id")
+    create.add_argument("--expires", default="90d", help="e.g. 90d, 12h; '' for never")
+    create.set_defaults(func=cmd_token_create)
+    revoke = tok.add_parser("revoke", help="revoke by token, token id or principal id")
+    revoke.add_argument("token")
+    revoke.set_defaults(func=cmd_token_revoke)
+    tok.add_parser("list", help="list tokens (ids, never the tokens)").set_defaults(
+        func=cmd_token_list
+    )
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for problem in exc.details.get("problems", []):
+            print(f"  - {problem}", file=sys.stderr)
+        for field, why in exc.details.get("fields", {}).items():
+            print(f"  - {field}: {why}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The composition root: builds the service's parts from the settings, once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from api.deps import Services
+from domain.service import Clock, IssueService, utc_now
+from domain.settings import Settings
+from projections.audit import AuditLog
+from projections.comparison import ComparisonPolicy
+from projections.db import Database
+from projections.engine import Engine
+from projections.evidence import BlobStore, DirectoryStore, Evidence, S3Store
+from projections.idempotency import IdempotencyStore
+from projections.outbox import Outbox
+from projections.privacy import KeyVault
+from projections.reader import ViewReader
+from projections.signing import Signer, load_signer
+from projections.tokens import TokenStore
+from workers.deadlines import DeadlineWorker
+from workers.notifier import Notifier
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock = utc_now
+    service: IssueService = field(init=False)
+    db: Database = field(init=False)
+    tokens: TokenStore = field(init=False)
+    idempotency: IdempotencyStore = field(init=False)
+    engine: Engine = field(init=False)
+    views: ViewReader = field(init=False)
+    audit: AuditLog = field(init=False)
+    wake: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.db = Database(self.settings.database_url)
+        self.vault = KeyVault(self.db)
+        self.evidence = Evidence(self.db, self.blob_store(), self.settings.evidence_max_bytes)
+        self.service = IssueService(
+            self.settings, clock=self.clock, vault=self.vault, evidence=self.evidence
+        )
+        self.tokens = TokenStore(self.db)
+        self.idempotency = IdempotencyStore(self.db)
+        tz = self.settings.calendars.default.timezone
+        self.engine = Engine(self.db, self.service.app.recorder, tz, self.settings.projection_batch)
+        s = self.settings
+        policy = ComparisonPolicy(
+            s.comparison_window_hours,
+            s.comparison_radius_m,
+            s.miss_warning_rate,
+            s.miss_warning_min_tickets,
+        )
+        self.views = ViewReader(self.db, self.engine, tz, s.score_weights, policy)
+        self.audit = AuditLog(
+            self.db,
+            self.signer(),
+            self.settings.audit_origin,
+            checkpoint_every=self.settings.checkpoint_every,
+        )
+        self.outbox = Outbox(self.db, self.service.head)
+        self.notifier = Notifier(self.outbox, self.service, self.views)
+        self.notify_wake = threading.Event()
+        self.service.on_saved.append(self._saved)
+
+    def _saved(self, position: int) -> None:
+        """A save wakes the in-process workers at once (SQLite has no NOTIFY)."""
+        self.wake.set()
+        self.notify_wake.set()
+
+    def blob_store(self) -> BlobStore:
+        s = self.settings
+        if s.evidence_s3_bucket:
+            return S3Store(s.evidence_s3_bucket, endpoint=s.evidence_s3_endpoint)
+        directory = s.evidence_dir
+        if directory is None:
+            url = s.database_url
+            directory = (
+                url.removeprefix("sqlite:///") + ".evidence"
+                if url.startswith("sqlite:///")
+                else "gridflow-evidence"
+            )
+            if url.startswith("memory:"):
+                import tempfile
+
+                directory = tempfile.mkdtemp(prefix="gridflow-evidence-")
+        return DirectoryStore(directory)
+
+    def signer(self) -> Signer:
+        """The checkpoint key: from configuration, else a key file beside the SQLite
+        store (or `gridflow-audit.key`), created on first use."""
+        s = self.settings
+        key_file = s.audit_key_file
+        if not key_file and s.database_url.startswith("sqlite:///"):
+            key_file = s.database_url.removeprefix("sqlite:///") + ".audit-key"
+        if s.database_url.startswith("memory:") and not s.audit_key:
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+            return Signer(s.audit_origin, Ed25519PrivateKey.generate())
+        return load_signer(s.audit_origin, s.audit_key, key_file)
+
+    def services(self) -> Services:
+        readiness = {"views": lambda: self.views.lag(self.service.head())}
+        return Services(
+            service=self.service,
+            tokens=self.tokens,
+            idempotency=self.idempotency,
+            views=self.views,
+            audit=self.audit,
+            vault=self.vault,
+            evidence=self.evidence,
+            outbox=self.outbox,
+            readiness=readiness,
+        )
+
+    def workers(self) -> dict[str, Callable[[threading.Event], None]]:
+        deadlines = DeadlineWorker(self.service, self.views)
+        return {
+            "projections": lambda stop: self.engine.follow(stop, self.wake),
+            "deadlines": deadlines.follow,
+            "audit": self.follow_audit,
+            "notifications": lambda stop: self.notifier.follow(stop, self.notify_wake),
+        }
+
+    def follow_audit(
+        self, stop: threading.Event, poll: float = 1.0, checkpoint_seconds: float = 60.0
+    ) -> None:
+        """Hash new events into the chain; sign a checkpoint at least every minute
+        while the log grows."""
+        import logging
+        import time
+
+        last = time.monotonic()
+        while not stop.is_set():
+            try:
+                moved = self.audit.catch_up()
+                if time.monotonic() - last >= checkpoint_seconds:
+                    self.audit.checkpoint()
+                    last = time.monotonic()
+            except Exception:  # the store went away: log, wait, retry
+                logging.getLogger("gridflow.audit").exception("audit step failed")
+                moved = 0
+            if not moved:
+                stop.wait(poll)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def close(self) -> None:
+        self.service.close()
+        self.db.close()

@@ -1,0 +1,249 @@
+"""Evidence: photos and files stored by content hash, with their EXIF time and place
+(shown, not trusted), a thumbnail for the console, and which issues they belong to.
+
+Blobs go to a directory by default (`GRIDFLOW_EVIDENCE_DIR`) or to an S3-compatible
+store (`GRIDFLOW_EVIDENCE_S3_BUCKET`, through boto3). The event that cites evidence
+records its SHA-256, so the audit chain covers the files too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from projections.db import Database
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS gridflow_evidence (
+    sha256 TEXT NOT NULL, issue_id TEXT NOT NULL, uploaded_by TEXT NOT NULL,
+    content_type TEXT NOT NULL, size BIGINT NOT NULL, filename TEXT,
+    exif_time TEXT, exif_lat DOUBLE PRECISION, exif_lon DOUBLE PRECISION,
+    uploaded_at TEXT NOT NULL, PRIMARY KEY (sha256, issue_id))"""
+STAGED = "-"  # uploaded before the issue exists (for `report`): linked when cited
+
+SIGNATURES = [
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"%PDF-", "application/pdf"),
+]
+
+
+def sniff(data: bytes) -> str | None:
+    """The type the bytes really are (never the client's word for it)."""
+    for magic, kind in SIGNATURES:
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+class BlobStore(Protocol):
+    def put(self, key: str, data: bytes) -> None: ...
+    def get(self, key: str) -> bytes | None: ...
+    def exists(self, key: str) -> bool: ...
+
+
+class DirectoryStore:
+    def __init__(self, root: str) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / key
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        if path.exists():
+            return  # content-addressed: the same bytes are stored once
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+
+    def get(self, key: str) -> bytes | None:
+        path = self._path(key)
+        return path.read_bytes() if path.exists() else None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+
+class S3Store:
+    def __init__(self, bucket: str, prefix: str = "evidence/", endpoint: str | None = None) -> None:
+        import boto3
+
+        self.bucket, self.prefix = bucket, prefix
+        region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        self.s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region)
+
+    def put(self, key: str, data: bytes) -> None:
+        if not self.exists(key):
+            self.s3.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            body: bytes = self.s3.get_object(Bucket=self.bucket, Key=self.prefix + key)[
+                "Body"
+            ].read()
+            return body
+        except self.s3.exceptions.NoSuchKey:
+            return None
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=self.prefix + key)
+            return True
+        except Exception:  # botocore ClientError 404
+            return False
+
+
+class EvidenceRefused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True)
+class Photo:
+    time: str | None
+    lat: float | None
+    lon: float | None
+    thumbnail: bytes | None
+
+
+def _gps(values: Any, ref: Any) -> float | None:
+    try:
+        d, m, s = (float(v) for v in values)
+    except (TypeError, ValueError):
+        return None
+    value = d + m / 60 + s / 3600
+    return -value if ref in ("S", "W") else value
+
+
+def read_photo(data: bytes) -> Photo:
+    """EXIF time and GPS position where present, and a 320 px JPEG thumbnail."""
+    from PIL import Image, ImageOps
+
+    try:
+        img = Image.open(io.BytesIO(data))
+        exif = img.getexif()
+        when = exif.get_ifd(0x8769).get(36867) or exif.get(306)
+        gps = exif.get_ifd(0x8825)
+        lat = _gps(gps.get(2), gps.get(1)) if gps else None
+        lon = _gps(gps.get(4), gps.get(3)) if gps else None
+        thumb = ImageOps.exif_transpose(img)
+        thumb.thumbnail((320, 320))
+        out = io.BytesIO()
+        thumb.convert("RGB").save(out, "JPEG", quality=80)
+        return Photo(str(when) if when else None, lat, lon, out.getvalue())
+    except Exception:  # a damaged image is still evidence; it just has no thumbnail
+        return Photo(None, None, None, None)
+
+
+class Evidence:
+    def __init__(self, db: Database, store: BlobStore, max_bytes: int = 10 << 20) -> None:
+        self.db, self.store, self.max_bytes = db, store, max_bytes
+        with db.transaction() as cur:
+            cur.execute(_SCHEMA)
+
+    def upload(
+        self, issue_id: str | None, uploaded_by: str, filename: str | None, data: bytes
+    ) -> dict[str, Any]:
+        if len(data) > self.max_bytes:
+            raise EvidenceRefused(
+                413, "payload_too_large", f"evidence is limited to {self.max_bytes} bytes"
+            )
+        if not data:
+            raise EvidenceRefused(422, "validation_failed", "the file is empty")
+        kind = sniff(data)
+        if kind is None:
+            raise EvidenceRefused(
+                415, "unsupported_media_type", "photos (JPEG, PNG, WebP) and PDF documents only"
+            )
+        sha = hashlib.sha256(data).hexdigest()
+        photo = read_photo(data) if kind.startswith("image/") else Photo(None, None, None, None)
+        self.store.put(sha, data)
+        if photo.thumbnail:
+            self.store.put(f"thumb-{sha}", photo.thumbnail)
+        with self.db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO gridflow_evidence (sha256, issue_id, uploaded_by, content_type, size, "
+                "filename, exif_time, exif_lat, exif_lon, uploaded_at) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (sha256, issue_id) DO NOTHING",
+                (
+                    sha,
+                    issue_id or STAGED,
+                    uploaded_by,
+                    kind,
+                    len(data),
+                    (filename or "")[:200],
+                    photo.time,
+                    photo.lat,
+                    photo.lon,
+                    datetime.now(UTC).isoformat(),
+                ),
+            )
+        return {
+            "evidence_id": sha,
+            "content_type": kind,
+            "size": len(data),
+            "exif": {
+                "time": photo.time,
+                "lat": photo.lat,
+                "lon": photo.lon,
+                "note": "as the camera wrote it: not checked",
+            },
+            "thumbnail": photo.thumbnail is not None,
+        }
+
+    def unknown(self, issue_id: str | None, principal_id: str, ids: list[str]) -> list[str]:
+        """Ids neither uploaded to this issue nor staged by this principal."""
+        if not ids:
+            return []
+        marks = ", ".join(["%s"] * len(ids))
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT sha256 FROM gridflow_evidence WHERE sha256 IN ({marks}) AND "
+                "(issue_id = %s OR (issue_id = %s AND uploaded_by = %s))",
+                [*ids, issue_id or "", STAGED, principal_id],
+            )
+            known = {r[0] for r in cur.fetchall()}
+        return [i for i in ids if i not in known]
+
+    def link(self, issue_id: str, principal_id: str, ids: list[str]) -> None:
+        """Staged uploads cited by an action now belong to its issue."""
+        with self.db.transaction() as cur:
+            for sha in ids:
+                cur.execute(
+                    "INSERT INTO gridflow_evidence (sha256, issue_id, uploaded_by, content_type, "
+                    "size, filename, exif_time, exif_lat, exif_lon, uploaded_at) SELECT sha256, "
+                    "%s, uploaded_by, content_type, size, filename, exif_time, exif_lat, exif_lon, "
+                    "uploaded_at FROM gridflow_evidence WHERE sha256 = %s AND issue_id = %s "
+                    "AND uploaded_by = %s ON CONFLICT (sha256, issue_id) DO NOTHING",
+                    (issue_id, sha, STAGED, principal_id),
+                )
+
+    def info(self, sha: str) -> list[dict[str, Any]]:
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                "SELECT issue_id, uploaded_by, content_type, size, filename, exif_time, "
+                "exif_lat, exif_lon, uploaded_at FROM gridflow_evidence WHERE sha256 = %s",
+                (sha,),
+            )
+            cols = (
+                "issue_id",
+                "uploaded_by",
+                "content_type",
+                "size",
+                "filename",
+                "exif_time",
+                "exif_lat",
+                "exif_lon",
+                "uploaded_at",
+            )
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]

@@ -1,0 +1,371 @@
+"""Webhook subscriptions and the outbox built from the log.
+
+The outbox is a projection: it reads the log in order and, in the transaction that
+moves its position, writes one delivery per matching subscription, so every event is
+queued exactly once through crashes. Deadline warnings (75% of a limit used) come from
+the views' running deadlines, once per deadline. Deliveries are sent by the notifier
+(workers/notifier.py), at least once, in log order per issue.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from projections.db import Cursor, Database
+from projections.records import Record, decode, utc
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS gridflow_subscriptions (
+        id TEXT PRIMARY KEY, owner TEXT NOT NULL, url TEXT NOT NULL, secret TEXT NOT NULL,
+        filter TEXT NOT NULL, from_position BIGINT NOT NULL, created_at TEXT NOT NULL,
+        deleted_at TEXT)""",
+    """CREATE TABLE IF NOT EXISTS gridflow_outbox (
+        subscription_id TEXT NOT NULL, delivery_key TEXT NOT NULL, seq BIGINT NOT NULL,
+        issue_id TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
+        status TEXT NOT NULL, attempts BIGINT NOT NULL, next_at TEXT NOT NULL,
+        delivered_at TEXT, PRIMARY KEY (subscription_id, delivery_key))""",
+    "CREATE INDEX IF NOT EXISTS gridflow_outbox_due ON gridflow_outbox (status, next_at)",
+    "CREATE INDEX IF NOT EXISTS gridflow_outbox_issue ON gridflow_outbox "
+    "(subscription_id, issue_id, status, seq)",
+    """CREATE TABLE IF NOT EXISTS gridflow_delivery_attempts (
+        subscription_id TEXT NOT NULL, delivery_key TEXT NOT NULL, attempt BIGINT NOT NULL,
+        at TEXT NOT NULL, status_code BIGINT, error TEXT,
+        PRIMARY KEY (subscription_id, delivery_key, attempt))""",
+    """CREATE TABLE IF NOT EXISTS gridflow_outbox_position (
+        id BIGINT PRIMARY KEY, position BIGINT NOT NULL)""",
+    # What the filters need of each issue as of the event: its grid and departments,
+    # folded here so a delivery never depends on how far the views have got.
+    """CREATE TABLE IF NOT EXISTS gridflow_outbox_issues (
+        issue_id TEXT PRIMARY KEY, grid_id TEXT NOT NULL, departments TEXT NOT NULL)""",
+]
+
+Covers = Callable[[str, str], bool]  # (node, grid) -> whether the node covers the grid
+
+
+def _now() -> str:
+    return utc(datetime.now(UTC))
+
+
+def departments_of(r: Record) -> set[str]:
+    return {
+        *r.data.get("departments", []),
+        r.data.get("department_id"),
+        r.facts.get("department_id"),
+    } - {None}
+
+
+def matches(f: dict[str, Any], r: Record, grid: str, depts: set[str], covers: Covers) -> bool:
+    if f.get("nodes") and not any(covers(n, grid) for n in f["nodes"]):
+        return False
+    if f.get("departments") and not set(f["departments"]) & depts:
+        return False
+    actions = f.get("actions")
+    if actions and r.action not in actions:
+        return bool(r.action == "miss_deadline" and f.get("deadline_warnings"))
+    return True
+
+
+def payload(r: Record, grid: str) -> dict[str, Any]:
+    data = {k: v for k, v in r.data.items() if k != "reporter"}  # never personal data
+    return {
+        "kind": "event",
+        "position": r.position,
+        "issue_id": r.issue_id,
+        "version": r.version,
+        "action": r.action,
+        "actor": r.actor,
+        "at": r.at,
+        "to_state": r.to_state,
+        "tier": r.tier,
+        "grid_id": grid,
+        "data": data,
+    }
+
+
+def warning_payload(w: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "deadline_warning",
+        "issue_id": w["issue_id"],
+        "deadline": w["key"],
+        "deadline_kind": w["kind"],
+        "department_id": w["department_id"],
+        "grid_id": w["grid_id"],
+        "started_at": w["started_at"],
+        "effective_due_at": w["effective_due_at"],
+        "used": "75%",
+    }
+
+
+class Outbox:
+    def __init__(self, db: Database, head: Callable[[], int], batch: int = 1000) -> None:
+        self.db, self.head, self.batch = db, head, batch
+        with db.transaction() as cur:
+            for statement in _SCHEMA:
+                cur.execute(statement)
+            cur.execute(
+                "INSERT INTO gridflow_outbox_position (id, position) VALUES (1, 0) "
+                "ON CONFLICT (id) DO NOTHING"
+            )
+
+    # -- subscriptions ----------------------------------------------------------------
+
+    def subscribe(self, owner: str, url: str, secret: str, filt: dict[str, Any]) -> dict[str, Any]:
+        sub = {
+            "id": "sub_" + secrets.token_hex(8),
+            "owner": owner,
+            "url": url,
+            "filter": filt,
+            "from_position": self.head(),
+            "created_at": _now(),
+        }
+        with self.db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO gridflow_subscriptions (id, owner, url, secret, filter, "
+                "from_position, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    sub["id"],
+                    owner,
+                    url,
+                    secret,
+                    json.dumps(filt),
+                    sub["from_position"],
+                    sub["created_at"],
+                ),
+            )
+        return sub
+
+    def subscriptions(
+        self, owner: str | None = None, *, with_secret: bool = False
+    ) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT id, owner, url, secret, filter, from_position, created_at FROM "
+            "gridflow_subscriptions WHERE deleted_at IS NULL"
+        )
+        args: list[Any] = []
+        if owner is not None:
+            sql += " AND owner = %s"
+            args.append(owner)
+        with self.db.transaction(write=False) as cur:
+            cur.execute(sql + " ORDER BY created_at", args)
+            rows = cur.fetchall()
+        out = []
+        for i, o, url, secret, f, pos, created in rows:
+            sub = {
+                "id": i,
+                "owner": o,
+                "url": url,
+                "filter": json.loads(f),
+                "from_position": int(pos),
+                "created_at": created,
+            }
+            if with_secret:
+                sub["secret"] = secret
+            out.append(sub)
+        return out
+
+    def unsubscribe(self, sub_id: str, owner: str | None) -> bool:
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE gridflow_subscriptions SET deleted_at = %s WHERE id = %s AND "
+                "deleted_at IS NULL" + (" AND owner = %s" if owner else ""),
+                (_now(), sub_id, owner) if owner else (_now(), sub_id),
+            )
+            return int(cur.rowcount) > 0
+
+    def deliveries(self, sub_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                "SELECT delivery_key, seq, issue_id, kind, status, attempts, next_at, "
+                "delivered_at FROM gridflow_outbox WHERE subscription_id = %s "
+                "ORDER BY seq DESC, delivery_key DESC LIMIT %s",
+                (sub_id, limit),
+            )
+            rows = cur.fetchall()
+            cur.execute(
+                "SELECT delivery_key, attempt, at, status_code, error FROM "
+                "gridflow_delivery_attempts WHERE subscription_id = %s "
+                "ORDER BY attempt",
+                (sub_id,),
+            )
+            attempts: dict[str, list[dict[str, Any]]] = {}
+            for key, n, at, code, err in cur.fetchall():
+                attempts.setdefault(key, []).append(
+                    {"attempt": int(n), "at": at, "status_code": code, "error": err}
+                )
+        keys = (
+            "delivery_id",
+            "position",
+            "issue_id",
+            "kind",
+            "status",
+            "attempts",
+            "next_at",
+            "delivered_at",
+        )
+        return [{**dict(zip(keys, r, strict=True)), "tries": attempts.get(r[0], [])} for r in rows]
+
+    # -- building the outbox from the log ------------------------------------------------
+
+    def position(self) -> int:
+        with self.db.transaction(write=False) as cur:
+            cur.execute("SELECT position FROM gridflow_outbox_position WHERE id = 1")
+            return int(cur.fetchone()[0])
+
+    def step(self, recorder: Any, covers: Covers) -> int:
+        start = self.position()
+        batch = recorder.select_notifications(start + 1, self.batch)
+        if not batch:
+            return 0
+        subs = self.subscriptions()
+        records = [r for r in (decode(n) for n in batch) if isinstance(r, Record)]
+        lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
+        with self.db.transaction() as cur:
+            cur.execute(f"SELECT position FROM gridflow_outbox_position WHERE id = 1{lock}")
+            if int(cur.fetchone()[0]) != start:
+                return 0  # another copy queued this batch
+            known = self._issues(cur, {r.issue_id for r in records})
+            rows = []
+            for r in records:
+                grid, depts = known.get(r.issue_id, ("", set()))
+                grid = r.facts.get("grid_id") or (
+                    r.data["grid_id"] if r.action == "transfer" else grid
+                )
+                depts = depts | departments_of(r)
+                known[r.issue_id] = (grid, depts)
+                for sub in subs:
+                    if r.position > sub["from_position"] and matches(
+                        sub["filter"], r, grid, depts, covers
+                    ):
+                        rows.append(
+                            (
+                                sub["id"],
+                                f"event:{r.position}",
+                                r.position,
+                                r.issue_id,
+                                "event",
+                                json.dumps(payload(r, grid)),
+                                "pending",
+                                0,
+                                _now(),
+                            )
+                        )
+            self._queue(cur, rows)
+            cur.executemany(
+                "INSERT INTO gridflow_outbox_issues (issue_id, grid_id, departments) "
+                "VALUES (%s, %s, %s) ON CONFLICT (issue_id) DO UPDATE SET "
+                "grid_id = excluded.grid_id, departments = excluded.departments",
+                [(i, g, ",".join(sorted(d))) for i, (g, d) in known.items()],
+            )
+            cur.execute(
+                "UPDATE gridflow_outbox_position SET position = %s WHERE id = 1", (batch[-1].id,)
+            )
+        return len(batch)
+
+    @staticmethod
+    def _issues(cur: Cursor, ids: set[str]) -> dict[str, tuple[str, set[str]]]:
+        found: dict[str, tuple[str, set[str]]] = {}
+        ordered = sorted(ids)
+        for k in range(0, len(ordered), 500):
+            chunk = ordered[k : k + 500]
+            cur.execute(
+                "SELECT issue_id, grid_id, departments FROM gridflow_outbox_issues "
+                f"WHERE issue_id IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            )
+            for i, g, d in cur.fetchall():
+                found[i] = (g, set(filter(None, d.split(","))))
+        return found
+
+    @staticmethod
+    def _queue(cur: Cursor, rows: list[tuple[Any, ...]]) -> None:
+        cur.executemany(
+            "INSERT INTO gridflow_outbox (subscription_id, delivery_key, seq, issue_id, kind, "
+            "payload, status, attempts, next_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (subscription_id, delivery_key) DO NOTHING",
+            rows,
+        )
+
+    def queue_warnings(self, warnings: list[dict[str, Any]], covers: Covers) -> int:
+        """Deadline warnings (75% used), once per deadline and subscription."""
+        subs = [s for s in self.subscriptions() if s["filter"].get("deadline_warnings")]
+        if not subs or not warnings:
+            return 0
+        seq = self.position()
+        rows = []
+        for w in warnings:
+            for sub in subs:
+                f = sub["filter"]
+                if f.get("nodes") and not any(covers(n, w["grid_id"]) for n in f["nodes"]):
+                    continue
+                if f.get("departments") and w.get("department_id") not in f["departments"]:
+                    continue
+                key = f"warning:{w['issue_id']}:{w['key']}:{w['started_at']}"
+                rows.append(
+                    (
+                        sub["id"],
+                        key,
+                        seq,
+                        w["issue_id"],
+                        "deadline_warning",
+                        json.dumps(warning_payload(w)),
+                        "pending",
+                        0,
+                        _now(),
+                    )
+                )
+        with self.db.transaction() as cur:
+            self._queue(cur, rows)
+        return len(rows)
+
+    # -- for the notifier ---------------------------------------------------------------
+
+    def due(self, now: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Pending deliveries that are due and first in line for their issue."""
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                "SELECT d.subscription_id, d.delivery_key, d.payload, d.attempts, s.url, s.secret "
+                "FROM gridflow_outbox d JOIN gridflow_subscriptions s ON s.id = d.subscription_id "
+                "WHERE d.status = 'pending' AND d.next_at <= %s AND s.deleted_at IS NULL AND "
+                "NOT EXISTS (SELECT 1 FROM gridflow_outbox e WHERE e.subscription_id = "
+                "d.subscription_id AND e.issue_id = d.issue_id AND e.status = 'pending' AND "
+                "(e.seq < d.seq OR (e.seq = d.seq AND e.delivery_key < d.delivery_key))) "
+                "ORDER BY d.seq, d.delivery_key LIMIT %s",
+                (now, limit),
+            )
+            keys = ("subscription_id", "delivery_key", "payload", "attempts", "url", "secret")
+            return [dict(zip(keys, r, strict=True)) for r in cur.fetchall()]
+
+    def record(
+        self, d: dict[str, Any], ok: bool, status_code: int | None, error: str | None, next_at: str
+    ) -> None:
+        now = _now()
+        attempt = int(d["attempts"]) + 1
+        with self.db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO gridflow_delivery_attempts VALUES (%s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (subscription_id, delivery_key, attempt) DO NOTHING",
+                (
+                    d["subscription_id"],
+                    d["delivery_key"],
+                    attempt,
+                    now,
+                    status_code,
+                    (error or "")[:500] or None,
+                ),
+            )
+            cur.execute(
+                "UPDATE gridflow_outbox SET status = %s, attempts = %s, next_at = %s, "
+                "delivered_at = %s WHERE subscription_id = %s AND delivery_key = %s",
+                (
+                    "delivered" if ok else "pending",
+                    attempt,
+                    next_at,
+                    now if ok else None,
+                    d["subscription_id"],
+                    d["delivery_key"],
+                ),
+            )

@@ -1,0 +1,204 @@
+"""The read side as the HTTP layer uses it: waiting for a position, then querying the
+live generation of the views."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.errors import ValidationFailed
+from domain.principals import Principal
+from projections import comparison, queries, supervision
+from projections.db import Database
+from projections.engine import Engine, prefix
+from projections.records import utc
+
+
+class ViewsBehind(Exception):
+    def __init__(self, position: int, wanted: int) -> None:
+        super().__init__(f"the views are at {position}, not yet at {wanted}")
+        self.position, self.wanted = position, wanted
+
+
+class ViewReader:
+    def __init__(
+        self,
+        db: Database,
+        engine: Engine,
+        timezone: str = "Asia/Shanghai",
+        weights: Mapping[str, float] | None = None,
+        comparison_policy: comparison.ComparisonPolicy | None = None,
+    ) -> None:
+        self.db, self.engine = db, engine
+        self.tz = ZoneInfo(timezone)
+        self._generation: tuple[float, int] = (float("-inf"), 0)
+        self.weights = dict(weights or queries.DEFAULT_WEIGHTS)
+        self.comparison = comparison_policy or comparison.ComparisonPolicy()
+
+    def wait_for(self, position: int | None, timeout: float = 5.0) -> None:
+        """Block until the views include `position`; ViewsBehind after `timeout`."""
+        if position is None:
+            return
+        deadline = time.monotonic() + timeout
+        while (at := self.engine.position()) < position:
+            if time.monotonic() >= deadline:
+                raise ViewsBehind(at, position)
+            time.sleep(0.02)
+
+    def lag(self, head: int) -> dict[str, Any]:
+        at = self.engine.position()
+        return {"position": at, "head": head, "lag": max(0, head - at)}
+
+    def period(
+        self, start: date | None, end: date | None, today: date
+    ) -> tuple[str, str, str, str]:
+        """Local days [start, end) and the same bounds as UTC instants (default: the
+        last 30 days, today included)."""
+        try:
+            end = end or today + timedelta(days=1)
+            start = start or end - timedelta(days=30)
+            lo = datetime.combine(start, dtime(), self.tz)
+            hi = datetime.combine(end, dtime(), self.tz)
+            bounds = start.isoformat(), end.isoformat(), utc(lo), utc(hi)
+        except (OverflowError, ValueError):
+            raise ValidationFailed({"from": "a period between year 2 and 9998"}) from None
+        if start >= end:
+            raise ValidationFailed({"to": "the period ends after it starts"})
+        return bounds
+
+    def _prefix(self) -> str:
+        """The live generation's table prefix, asked again at most once a second (a
+        rebuild's switch shows within that time)."""
+        now = time.monotonic()
+        if now - self._generation[0] >= 1.0 or self._generation[0] < self.engine.switched_at:
+            self._generation = (now, self.engine.active())
+        return prefix(self._generation[1])
+
+    def issues(self, who: Principal, q: queries.ListQuery, now: datetime) -> dict[str, Any]:
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return queries.list_issues(cur, p, who, q, utc(now))
+
+    def queue(self, who: Principal, q: queries.ListQuery, now: datetime) -> dict[str, Any]:
+        p = self._prefix()
+        clause = queries.queue_clause(p, who)
+        if clause is None:
+            return {"items": [], "next_cursor": None}
+        q.extra = [clause, queries.jurisdiction_clause(p, who)]
+        q.sort = "urgency"
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return queries.list_issues(cur, p, who, q, utc(now))
+
+    def summary(
+        self, node: str, start: date | None, end: date | None, now: datetime
+    ) -> dict[str, Any]:
+        d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            out = supervision.summary(cur, p, node, d_from, d_to, utc(now))
+            misses = comparison.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
+        out["indicators"]["patrol_miss_rate"] = misses["miss_rate"]
+        out["patrol_misses"] = {
+            "hotline": misses["hotline"],
+            "misses": misses["misses"],
+            "warnings": misses["warnings"],
+        }
+        return out
+
+    def trend(
+        self, node: str, start: date | None, end: date | None, now: datetime
+    ) -> dict[str, Any]:
+        d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return supervision.trend(cur, p, node, d_from, d_to)
+
+    def escalations(self, node: str, now: datetime) -> dict[str, Any]:
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return supervision.escalations(cur, p, node, utc(now))
+
+    def rankings(
+        self, level: str, start: date | None, end: date | None, now: datetime
+    ) -> dict[str, Any]:
+        d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return supervision.rankings(cur, p, level, d_from, d_to, self.weights)
+
+    def departments(self, start: date | None, end: date | None, now: datetime) -> dict[str, Any]:
+        d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return supervision.departments(cur, p, d_from, d_to)
+
+    def patrol_misses(
+        self, node: str, start: date | None, end: date | None, now: datetime
+    ) -> dict[str, Any]:
+        d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return comparison.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
+
+    def merge_candidates(self, issue_id: str) -> list[dict[str, Any]]:
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return comparison.merge_candidates(cur, p, issue_id, self.comparison)
+
+    def merge_proposals(self, node: str) -> list[dict[str, Any]]:
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return comparison.proposals(cur, p, node, self.comparison)
+
+    def issue_grid(self, issue_id: str) -> str | None:
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            cur.execute(f"SELECT grid_id FROM {p}issues WHERE id = %s", (issue_id,))
+            row = cur.fetchone()
+        return str(row[0]) if row else None
+
+    def issue_departments(self, issue_id: str) -> set[str]:
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT department_id FROM {p}issue_departments WHERE issue_id = %s", (issue_id,)
+            )
+            return {r[0] for r in cur.fetchall()}
+
+    def warnings(self, now: datetime) -> list[dict[str, Any]]:
+        """Running deadlines past 75% of their limit and not yet due."""
+        p = self._prefix()
+        at = utc(now)
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT issue_id, dkey, kind, department_id, grid_id, started_at, "
+                f"effective_due_at FROM {p}open_deadlines WHERE paused = 0 AND missed = 0 AND "
+                "effective_warn_at <= %s AND effective_due_at > %s",
+                (at, at),
+            )
+            keys = (
+                "issue_id",
+                "key",
+                "kind",
+                "department_id",
+                "grid_id",
+                "started_at",
+                "effective_due_at",
+            )
+            return [dict(zip(keys, r, strict=True)) for r in cur.fetchall()]
+
+    def due_deadlines(self, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
+        """(issue id, deadline key) of running deadlines past their effective due time."""
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT issue_id, dkey FROM {p}open_deadlines WHERE paused = 0 "
+                "AND missed = 0 AND effective_due_at <= %s ORDER BY effective_due_at LIMIT %s",
+                (utc(now), limit),
+            )
+            return [(r[0], r[1]) for r in cur.fetchall()]

@@ -1,0 +1,223 @@
+"""Supervision: summary per node and period, the city follow-up board, rankings,
+department timeliness. Periods are local days: `from` inclusive, `to` exclusive."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from projections.db import Cursor
+from projections.queries import indicators, score, under
+
+
+def _seconds(a: str, b: str) -> float:
+    parse = datetime.fromisoformat
+    return (parse(b.replace("Z", "+00:00")) - parse(a.replace("Z", "+00:00"))).total_seconds()
+
+
+def summary(cur: Cursor, p: str, node: str, day_from: str, day_to: str, now: str) -> dict[str, Any]:
+    """Issues reported in the period by state and tier, open deadlines by light, and
+    the indicators of the period."""
+    cur.execute(
+        f"SELECT state, tier, SUM(n) FROM {p}state_counts WHERE node_id = %s AND day >= %s "
+        "AND day < %s GROUP BY state, tier",
+        [node, day_from, day_to],
+    )
+    by_state: dict[str, int] = defaultdict(int)
+    by_tier: dict[str, int] = defaultdict(int)
+    for state, tier, n in cur.fetchall():
+        if int(n):
+            by_state[state] += int(n)
+            by_tier[tier or "untriaged"] += int(n)
+    where, args = under(p, node)
+    cur.execute(
+        f"SELECT SUM(CASE WHEN paused = 0 AND effective_due_at <= %s THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN paused = 0 AND effective_due_at > %s AND effective_warn_at <= %s "
+        f"THEN 1 ELSE 0 END), "
+        f"SUM(CASE WHEN paused = 0 AND effective_warn_at > %s THEN 1 ELSE 0 END), "
+        f"SUM(paused) FROM {p}open_deadlines WHERE {where}",
+        [now, now, now, now, *args],
+    )
+    red, yellow, green, paused = (int(v or 0) for v in cur.fetchone())
+    counts = facts(cur, p, node, day_from, day_to)
+    return {
+        "node": node,
+        "from": day_from,
+        "to": day_to,
+        "by_state": dict(by_state),
+        "by_tier": dict(by_tier),
+        "open_deadlines": {"green": green, "yellow": yellow, "red": red, "paused": paused},
+        "indicators": indicators(counts),
+        "counts": counts,
+    }
+
+
+def facts(cur: Cursor, p: str, node: str, day_from: str, day_to: str) -> dict[str, int]:
+    cur.execute(
+        f"SELECT metric, SUM(n) FROM {p}facts WHERE node_id = %s AND day >= %s "
+        "AND day < %s AND department_id = '' GROUP BY metric",
+        [node, day_from, day_to],
+    )
+    return {m: int(n) for m, n in cur.fetchall()}
+
+
+def escalations(cur: Cursor, p: str, node: str, now: str) -> dict[str, Any]:
+    """Every open hard matter and every issue flagged for city follow-up (督办)."""
+    where, args = under(p, node)
+    cur.execute(
+        f"SELECT id, state, tier, grid_id, category, description, reported_at, urges, flagged, "
+        f"state_json FROM {p}issues WHERE is_open = 1 AND (tier = 'hard' OR flagged = 1) "
+        f"AND {where} ORDER BY reported_at",
+        args,
+    )
+    import json
+
+    items = []
+    for r in cur.fetchall():
+        state = json.loads(r[9])
+        departments = []
+        for dept, d in state["departments"].items():
+            ack = state["deadlines"].get(f"department_acknowledge:{dept}")
+            rep = state["deadlines"].get(f"department_report_in:{dept}")
+            departments.append(
+                {
+                    **d,
+                    "acknowledge": _obligation(d["acknowledged_at"], ack, now),
+                    "report_in": _obligation(d["reported_in_at"], rep, now),
+                }
+            )
+        items.append(
+            {
+                "id": r[0],
+                "state": r[1],
+                "tier": r[2],
+                "grid_id": r[3],
+                "category": r[4],
+                "description": r[5],
+                "reported_at": r[6],
+                "urges": int(r[7]),
+                "flagged": bool(r[8]),
+                "flags": state["flags"],
+                "age_seconds": round(_seconds(r[6], now)),
+                "departments": departments,
+                "open_deadlines": [
+                    {
+                        "kind": d["kind"],
+                        "department_id": d["department_id"],
+                        "due_at": d["due_at"],
+                        "effective_due_at": d["effective_due_at"],
+                        "missed": d["missed"] or (not d["paused"] and d["effective_due_at"] <= now),
+                    }
+                    for d in state["deadlines"].values()
+                ],
+            }
+        )
+    return {"node": node, "items": items}
+
+
+def _obligation(
+    done_at: str | None, deadline: Mapping[str, Any] | None, now: str
+) -> dict[str, Any]:
+    """A department's acknowledge or report-in: done or not, and how late."""
+    due = deadline["effective_due_at"] if deadline else None
+    if done_at is not None:
+        late = max(0.0, _seconds(due, done_at)) if due and done_at > due else 0.0
+        return {"done_at": done_at, "due_at": due, "late_seconds": round(late)}
+    late = _seconds(due, now) if due and now > due else 0.0
+    return {"done_at": None, "due_at": due, "late_seconds": round(late)}
+
+
+def rankings(
+    cur: Cursor, p: str, level: str, day_from: str, day_to: str, weights: Mapping[str, float]
+) -> dict[str, Any]:
+    if level == "department":
+        cur.execute(
+            f"SELECT department_id, metric, SUM(n) FROM {p}facts WHERE department_id <> '' "
+            f"AND node_id IN (SELECT id FROM {p}nodes WHERE kind = 'city') "
+            "AND day >= %s AND day < %s GROUP BY department_id, metric",
+            [day_from, day_to],
+        )
+    else:
+        cur.execute(
+            f"SELECT f.node_id, f.metric, SUM(f.n) FROM {p}facts f JOIN {p}nodes n "
+            "ON n.id = f.node_id WHERE n.kind = %s AND f.department_id = '' AND f.day >= %s "
+            "AND f.day < %s GROUP BY f.node_id, f.metric",
+            [level, day_from, day_to],
+        )
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for key, metric, n in cur.fetchall():
+        counts[key][metric] = int(n)
+    cur.execute(f"SELECT id, name FROM {p}nodes")
+    names = dict(cur.fetchall())
+    rows = []
+    for key, c in counts.items():
+        ind = indicators(c)
+        rows.append(
+            {
+                "id": key,
+                "name": names.get(key, key),
+                "score": score(ind, weights),
+                "indicators": ind,
+                "counts": c,
+            }
+        )
+    rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), r["id"]))
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    return {"level": level, "from": day_from, "to": day_to, "weights": dict(weights), "items": rows}
+
+
+def departments(cur: Cursor, p: str, day_from: str, day_to: str) -> dict[str, Any]:
+    """Department acknowledge and report-in timeliness (签收、报到及时率)."""
+    cur.execute(
+        f"SELECT department_id, metric, SUM(n) FROM {p}facts WHERE department_id <> '' "
+        f"AND node_id IN (SELECT id FROM {p}nodes WHERE kind = 'city') "
+        "AND day >= %s AND day < %s GROUP BY department_id, metric",
+        [day_from, day_to],
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for dept, metric, n in cur.fetchall():
+        counts[dept][metric] = int(n)
+    items = []
+    for dept, c in sorted(counts.items()):
+        row: dict[str, Any] = {"department_id": dept, "summoned": c.get("summoned", 0)}
+        for kind in ("department_acknowledge", "department_report_in"):
+            met, missed = c.get(f"deadline_met:{kind}", 0), c.get(f"deadline_missed:{kind}", 0)
+            row[kind.removeprefix("department_")] = {
+                "met": met,
+                "missed": missed,
+                "on_time_rate": round(met / (met + missed), 4) if met + missed else None,
+            }
+        items.append(row)
+    return {"from": day_from, "to": day_to, "items": items}
+
+
+TREND_METRICS = ("reported", "triaged", "whistles", "closed", "callbacks", "dissatisfied")
+
+
+def trend(cur: Cursor, p: str, node: str, day_from: str, day_to: str) -> dict[str, Any]:
+    """Daily counts for charts: one row per day of the period, zeros included."""
+    from datetime import date, timedelta
+
+    marks = ", ".join(["%s"] * len(TREND_METRICS))
+    cur.execute(
+        f"SELECT day, metric, SUM(n) FROM {p}facts WHERE node_id = %s AND day >= %s "
+        f"AND day < %s AND department_id = '' AND metric IN ({marks}) "
+        "GROUP BY day, metric",
+        [node, day_from, day_to, *TREND_METRICS],
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for day, metric, n in cur.fetchall():
+        counts[day][metric] = int(n)
+    days, d = [], date.fromisoformat(day_from)
+    while d < date.fromisoformat(day_to):
+        days.append(d.isoformat())
+        d += timedelta(days=1)
+    return {
+        "node": node,
+        "from": day_from,
+        "to": day_to,
+        "days": [{"date": x, **{m: counts[x].get(m, 0) for m in TREND_METRICS}} for x in days],
+    }

@@ -1,0 +1,70 @@
+"""An HTTP client on the real app, over a real store, with real tokens."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from domain.principals import Principal
+from domain.settings import Settings
+from gridflow.container import Container
+from tests.support import ORG, Clock
+
+
+class Api:
+    def __init__(self, url: str, clock: Clock | None = None) -> None:
+        self.clock = clock or Clock()
+        self.container = Container(Settings(database_url=url), clock=self.clock)
+        self.container.service.load_org(ORG)
+        self.client = TestClient(create_app(self.container.services()))
+        self._tokens: dict[Principal, str] = {}
+        # As `gridflow serve` does on SQLite: the projections follow the log in-process.
+        self.stop = threading.Event()
+        self.follower = threading.Thread(
+            target=self.container.engine.follow,
+            args=(self.stop, self.container.wake, 0.2),
+            daemon=True,
+        )
+        self.follower.start()
+
+    def token(self, p: Principal) -> str:
+        if p not in self._tokens:
+            self._tokens[p] = self.container.tokens.create(p)
+        return self._tokens[p]
+
+    def h(self, p: Principal, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(p)}", **extra}
+
+    def report(self, p: Principal, **body: Any) -> dict[str, Any]:
+        data = {"grid_id": "g1", "category": "sanitation", "description": "rubbish", **body}
+        r = self.client.post("/issues", json=data, headers=self.h(p))
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def act(
+        self, issue: str, action: str, p: Principal, status: int = 200, **body: Any
+    ) -> dict[str, Any]:
+        r = self.client.post(f"/issues/{issue}/actions/{action}", json=body, headers=self.h(p))
+        assert r.status_code == status, r.text
+        return r.json()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.container.wake.set()
+        self.follower.join(10)
+        self.client.close()
+        self.container.close()
+
+
+@contextmanager
+def api(url: str, clock: Clock | None = None) -> Iterator[Api]:
+    a = Api(url, clock)
+    try:
+        yield a
+    finally:
+        a.close()

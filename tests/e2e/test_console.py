@@ -1,0 +1,360 @@
+"""The web console in a real headless Chromium (Debian's), driven by Playwright, against
+`gridflow serve` on a real store with the demo city. Screenshots go to
+test-artifacts/console/."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from domain.workflow import CLIENT_ACTIONS
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "console"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    if not os.path.exists(CHROMIUM):
+        why = f"{CHROMIUM} is missing (scripts/ensure-browser installs it as root)"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    home = tmp_path_factory.mktemp("console")
+    port = _port()
+    env = {**os.environ, "GRIDFLOW_DATABASE_URL": f"sqlite:///{home}/gridflow.db"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gridflow.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    tokens: dict[str, str] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        m = re.match(r"^  (\w+)\s+\S+\s+scope=\S+\s+(gf_\S+)", line)
+        if m:
+            tokens[m.group(1)] = m.group(2)
+        if "listening on" in line:
+            break
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(base + "/healthz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield base, tokens
+    proc.terminate()
+    proc.wait(20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Console:
+    def __init__(self, browser: Any, base: str, tokens: dict[str, str], name: str) -> None:
+        self.browser, self.base, self.tokens, self.name = browser, base, tokens, name
+        self.pages: dict[str, Any] = {}
+        self.done: set[str] = set()
+        self.shots = 0
+        self.logs: list[str] = []
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def as_(self, role: str, width: int = 1280) -> Any:
+        if role not in self.pages:
+            ctx = self.browser.new_context(
+                viewport={"width": width, "height": 900},
+                locale="zh-CN",
+                timezone_id="Asia/Shanghai",
+            )
+            page = ctx.new_page()
+            page.on("console", lambda m: self.logs.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: self.logs.append(str(e)))
+            page.goto(self.base + "/console")
+            page.fill("[data-testid=token]", self.tokens[role])
+            page.click("[data-testid=sign-in]")
+            page.wait_for_selector("[data-testid=who]")
+            self.pages[role] = page
+        return self.pages[role]
+
+    def shot(self, page: Any, name: str) -> None:
+        self.shots += 1
+        path = ARTIFACTS / f"{self.name}-{self.shots:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+
+    def open(self, role: str, issue: str) -> Any:
+        page = self.as_(role)
+        page.goto(f"{self.base}/console#/issue/{issue}")
+        page.reload()  # as a person coming back to the page would see it now
+        page.wait_for_selector("[data-testid=issue-page] >> text=v")
+        page.wait_for_function(
+            "id => document.querySelector('[data-testid=issue-state]') && "
+            "location.hash.endsWith(id)",
+            arg=issue,
+        )
+        page.wait_for_timeout(150)
+        return page
+
+    def state(self, page: Any) -> str:
+        return str(page.get_attribute("[data-testid=issue-state]", "data-state"))
+
+    def act(
+        self,
+        role: str,
+        issue: str,
+        action: str,
+        fields: dict[str, Any] | None = None,
+        photo: bytes | None = None,
+    ) -> Any:
+        page = self.open(role, issue)
+        page.click(f"[data-testid=action-{action}]")
+        page.wait_for_selector(f"[data-testid=form-{action}]")
+        for name, value in (fields or {}).items():
+            sel = f"[data-testid=field-{name}]"
+            if isinstance(value, bool):
+                page.set_checked(sel, value)
+            elif (
+                isinstance(value, list) or page.eval_on_selector(sel, "e => e.tagName") == "SELECT"
+            ):
+                page.select_option(sel, value)
+            else:
+                page.fill(sel, value)
+        if photo is not None:
+            page.set_input_files(
+                "[data-testid=field-evidence]",
+                files=[{"name": "p.jpg", "mimeType": "image/jpeg", "buffer": photo}],
+            )
+        before = page.inner_text("[data-testid=issue-version]")
+        page.click("[data-testid=action-submit]")
+        try:
+            page.wait_for_function(
+                "v => document.querySelector('[data-testid=issue-version]').innerText !== v || "
+                "getComputedStyle(document.querySelector('[data-testid=error]')).display "
+                "!== 'none'",
+                arg=before,
+                timeout=10_000,
+            )
+        except Exception:
+            self.shot(page, f"{role}-{action}-stuck")
+            raise AssertionError(f"{action} did not finish; browser errors: {self.logs}") from None
+        error = page.locator("[data-testid=error]")
+        assert not error.is_visible(), f"{action}: {error.inner_text()}"
+        self.done.add(action)
+        self.shot(page, f"{role}-{action}")
+        return page
+
+    def report(self, description: str, **extra: Any) -> str:
+        page = self.as_("grid_worker", width=390)
+        page.goto(self.base + "/console#/report")
+        page.wait_for_selector("[data-testid=report-form]")
+        page.select_option("[data-testid=report-category]", "road")
+        page.fill("[data-testid=report-description]", description)
+        if extra.get("settled"):
+            page.set_checked("[data-testid=report-settled]", True)
+            page.fill("[data-testid=report-resolution]", extra["settled"])
+        page.click("[data-testid=report-submit]")
+        page.wait_for_function("() => location.hash.startsWith('#/issue/')")
+        page.wait_for_selector("[data-testid=issue-state]")
+        self.done.add("report")
+        return str(page.evaluate("location.hash.split('/')[2]"))
+
+
+def jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), "orange").save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_a_day_of_work_walks_every_action_through_the_console(server: Any, browser: Any):
+    base, tokens = server
+    c = Console(browser, base, tokens, "day")
+
+    worker = c.as_("grid_worker", width=390)
+    worker.wait_for_selector("[data-testid=queue-item]")
+    assert worker.locator("[data-testid=queue-item]").count() >= 1
+    c.shot(worker, "worker-queue-phone")
+
+    settled = c.report("E2E 消防通道停车 car in the fire lane", settled="车已挪走 moved")
+    assert c.state(c.open("grid_worker", settled)) == "resolved"
+    c.shot(c.pages["grid_worker"], "worker-settled-on-the-spot")
+
+    a = c.report("E2E 主管道漏水 main pipe leaking")
+    assert c.state(c.open("grid_worker", a)) == "reported"
+    c.act("grid_worker", a, "handle_on_spot")
+    c.act("grid_worker", a, "suspend", {"reason": "等待入户 waiting for access"})
+    c.act("grid_worker", a, "resume")
+    c.act("grid_worker", a, "comment", {"text": "已联系物业"})
+    page = c.act(
+        "community_staff",
+        a,
+        "coordinate",
+        {"lead_party": "物业公司", "parties": "业委会, 居民代表"},
+    )
+    assert c.state(page) == "coordinating"
+    page = c.act(
+        "community_staff",
+        a,
+        "blow_whistle",
+        {"departments": ["housing", "water"], "grade": "urgent"},
+    )
+    assert c.state(page) == "whistle_blown"
+    c.act("department_officer", a, "acknowledge")
+    page = c.act("department_officer", a, "report_in", {}, photo=jpeg())
+    assert "已报到" in page.inner_text("[data-testid=departments]")
+    c.act("street_officer", a, "summon", {"departments": ["police"]})
+    c.act("street_officer", a, "release", {"department_id": "water", "reason": "不属职责"})
+
+    sup = c.as_("city_supervisor")
+    sup.goto(base + "/console#/supervision")
+    sup.wait_for_selector(f"[data-testid=board] a[href='#/issue/{a}']")
+    sup.wait_for_timeout(500)  # the charts draw
+    c.shot(sup, "supervisor-board")
+    c.act("city_supervisor", a, "urge", {"message": "请今日报到"})
+
+    page = c.act("street_officer", a, "release", {"department_id": "police", "reason": "已处理"})
+    assert c.state(page) == "joint_handling"
+    c.act("department_officer", a, "resolve", {"resolution": "更换管道"}, photo=jpeg())
+    c.act("street_officer", a, "rework", {"reason": "仍有渗水"})
+    c.act("community_staff", a, "resolve", {"resolution": "二次修复"})
+    page = c.act("street_officer", a, "verify")
+    assert c.state(page) == "closed"
+    c.act(
+        "community_staff",
+        a,
+        "record_callback",
+        {"contacted": True, "solved": True, "satisfaction": "satisfied"},
+    )
+
+    b = c.report("E2E 路灯不亮 street light out")
+    page = c.act("grid_leader", b, "transfer", {"grid_id": "huancui-s1-c1-g2", "reason": "属邻格"})
+    assert c.state(page) == "reported"
+    dup = c.report("E2E 路灯不亮 again")
+    page = c.act("grid_leader", dup, "merge", {"duplicate_of": b})
+    assert c.state(page) == "merged"
+    d = c.report("E2E 咨询 a question")
+    page = c.act("grid_leader", d, "reject", {"reason": "非网格事项"})
+    assert c.state(page) == "rejected"
+
+    assert c.done == {"report", *CLIENT_ACTIONS}, set(CLIENT_ACTIONS) - c.done
+
+    auditor = c.as_("auditor")
+    auditor.goto(base + f"/console#/audit/{a}")
+    auditor.wait_for_selector("[data-testid=replay-slider]")
+    history = httpx.get(
+        f"{base}/issues/{a}/history", headers={"Authorization": f"Bearer {tokens['auditor']}"}
+    ).json()["events"]
+    coordinated = next(e["version"] for e in history if e["action"] == "coordinate")
+    auditor.locator("[data-testid=replay-slider]").fill(str(coordinated))
+    auditor.locator("[data-testid=replay-slider]").dispatch_event("change")
+    auditor.wait_for_selector("[data-testid=replay-state][data-state=coordinating]")
+    c.shot(auditor, "auditor-scrubs-history")
+    for _ in range(50):  # the in-process audit worker hashes new events within a second
+        auditor.click("[data-testid=verify-button]")
+        auditor.wait_for_selector("[data-testid=verify-result]")
+        if "完整" in auditor.inner_text("[data-testid=verify-result]"):
+            break
+        auditor.wait_for_timeout(200)
+    assert "日志链完整" in auditor.inner_text("[data-testid=verify-result]")
+    c.shot(auditor, "auditor-chain-verified")
+
+
+def test_a_refused_action_shows_the_reason_and_changes_nothing(server: Any, browser: Any):
+    base, tokens = server
+    c = Console(browser, base, tokens, "refused")
+    issue = c.report("E2E 井盖缺失 missing manhole cover")
+    c.act("grid_worker", issue, "handle_on_spot")
+
+    def api(role: str, action: str, body: dict[str, Any]) -> None:
+        r = httpx.post(
+            f"{base}/issues/{issue}/actions/{action}",
+            json=body,
+            headers={"Authorization": f"Bearer {tokens[role]}"},
+        )
+        assert r.status_code == 200, r.text
+
+    def version() -> int:
+        r = httpx.get(
+            f"{base}/issues/{issue}", headers={"Authorization": f"Bearer {tokens['auditor']}"}
+        )
+        return int(r.json()["version"])
+
+    # A stale page: someone else changed the issue since the page was loaded.
+    page = c.open("grid_worker", issue)
+    api("community_staff", "comment", {"text": "meanwhile"})
+    before = version()
+    page.click("[data-testid=action-comment]")
+    page.fill("[data-testid=field-text]", "from a stale page")
+    page.click("[data-testid=action-submit]")
+    page.wait_for_selector("[data-testid=error]:visible")
+    assert "version" in page.inner_text("[data-testid=error]")
+    assert version() == before
+    c.shot(page, "refused-stale-page")
+
+    # The wrong role: the matter became big while the page was open.
+    page = c.open("grid_worker", issue)
+    api("community_staff", "coordinate", {"lead_party": "property company"})
+    before = version()
+    page.click("[data-testid=action-resolve]")
+    page.fill("[data-testid=field-resolution]", "done")
+    page.click("[data-testid=action-submit]")
+    page.wait_for_selector("[data-testid=error]:visible")
+    assert "may not resolve" in page.inner_text("[data-testid=error]")
+    assert version() == before
+    c.shot(page, "refused-wrong-role")
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_pages_fit_the_screen_on_a_phone_and_a_desk(server: Any, browser: Any, width: int):
+    base, tokens = server
+    c = Console(browser, base, tokens, f"layout{width}")
+    for role, route in (
+        ("grid_worker", "#/queue"),
+        ("grid_worker", "#/report"),
+        ("city_supervisor", "#/supervision"),
+        ("auditor", "#/audit"),
+    ):
+        page = c.as_(role, width=width)
+        page.goto(f"{base}/console{route}")
+        page.wait_for_timeout(400)
+        overflow = page.evaluate("document.scrollingElement.scrollWidth - innerWidth")
+        assert overflow <= 1, f"{route} overflows by {overflow}px at {width}px"
+        c.shot(page, f"layout-{width}-{role}-{route[2:]}")

@@ -1,0 +1,113 @@
+"""The command line: demo, org load, tokens, diagram."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from domain.errors import IssueNotFound
+from domain.settings import Settings
+from domain.workflow import STATES, mermaid
+from gridflow import demo
+from gridflow.cli import main
+from gridflow.container import Container
+
+
+@pytest.fixture
+def db_env(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("GRIDFLOW_DATABASE_URL", url)
+    return url
+
+
+def test_demo_loads_issues_in_every_state_and_prints_a_token_per_role(db_env, capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    for role in demo.PRINCIPALS:
+        assert f"  {role} " in out
+    c = Container(Settings(database_url=db_env))
+    states = set()
+    for n in range(1, 100):
+        try:
+            states.add(c.service.get(demo.demo_issue_id(n)).state)
+        except IssueNotFound:
+            break
+    assert states == set(STATES)
+    c.close()
+
+
+def test_org_load_refuses_a_bad_file_whole_and_lists_every_problem(db_env, tmp_path, capsys):
+    bad = tmp_path / "org.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "nodes": [
+                    {"id": "c1", "name": "City", "kind": "city", "parent": None},
+                    {"id": "g1", "name": "Grid", "kind": "grid", "parent": "c1"},
+                    {"id": "x", "name": "X", "kind": "planet", "parent": None},
+                ],
+                "departments": [{"id": "c1", "name": "dup"}],
+            }
+        )
+    )
+    assert main(["org", "load", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "kind: one of" in err and "parent must be a community" in err and "twice" in err
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(demo.organisation()))
+    assert main(["org", "load", str(good)]) == 0
+    assert main(["org", "load", str(good)]) == 0
+    assert "no change" in capsys.readouterr().out
+
+
+def test_tokens_are_minted_listed_and_revoked(db_env, capsys):
+    assert (
+        main(
+            [
+                "token",
+                "create",
+                "--principal",
+                "p1",
+                "--role",
+                "grid_worker",
+                "--scope",
+                "g1",
+                "--expires",
+                "1d",
+            ]
+        )
+        == 0
+    )
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert token.startswith("gf_")
+    assert main(["token", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "p1" in listing and token not in listing  # only ids, never the token
+    assert main(["token", "revoke", token]) == 0
+    c = Container(Settings(database_url=db_env))
+    assert c.tokens.principal(token) is None
+    c.close()
+
+
+def test_diagram_prints_the_table(capsys):
+    assert main(["diagram"]) == 0
+    out = capsys.readouterr().out
+    assert out == mermaid()
+    for state in STATES:
+        assert state in out
+
+
+def test_audit_verify_export_and_replay(db_env, tmp_path, capsys):
+    assert main(["demo"]) == 0
+    assert main(["audit", "verify"]) == 0
+    assert '"ok": true' in capsys.readouterr().out
+    out = tmp_path / "log.jsonl"
+    assert main(["audit", "export", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "signed checkpoint" in printed and out.stat().st_size > 0
+    issue = str(demo.demo_issue_id(4))  # the water-leak whistle
+    assert main(["audit", "replay", issue, "--version", "2"]) == 0
+    replay = capsys.readouterr().out
+    assert "at version 2: whistle_blown" in replay
+    assert " blow_whistle " in replay and " acknowledge " not in replay

@@ -1,0 +1,100 @@
+"""The log on the real stores: concurrent writers, restarts, the whole path."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from domain.errors import VersionConflict
+from tests.support import HOUSING, LEADER, STAFF, WORKER, WORKER2, Clock, make_service, report
+
+
+def test_two_writers_at_once_exactly_one_wins_the_other_gets_a_conflict(store_url: str):
+    first = make_service(store_url)
+    second = make_service(store_url)  # its own connections, as another process would have
+    i = report(first)
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, object] = {}
+
+    def write(name, svc, action, actor, data):
+        barrier.wait()
+        try:
+            outcomes[name] = svc.act(i, action, actor, data, expected_version=1).issue.state
+        except VersionConflict as exc:
+            outcomes[name] = exc
+
+    threads = [
+        threading.Thread(target=write, args=("a", first, "handle_on_spot", WORKER, {})),
+        threading.Thread(target=write, args=("b", second, "reject", LEADER, {"reason": "no"})),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    conflicts = [o for o in outcomes.values() if isinstance(o, VersionConflict)]
+    winners = [o for o in outcomes.values() if isinstance(o, str)]
+    assert len(conflicts) == 1 and len(winners) == 1
+    assert conflicts[0].details["current_version"] in (1, 2)
+    final = first.get(i)
+    assert final.version == 2 and final.state == winners[0]
+    first.close()
+    second.close()
+
+
+def test_without_if_match_a_lost_race_is_retried_on_the_fresh_issue(store_url: str):
+    first, second = make_service(store_url), make_service(store_url)
+    i = report(first)
+    barrier = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def comment(svc, actor):
+        barrier.wait()
+        try:
+            svc.act(i, "comment", actor, {"text": f"from {actor.id}"})
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=comment, args=(s, a))
+        for s, a in ((first, WORKER), (second, WORKER2))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert first.get(i).version == 3
+    first.close()
+    second.close()
+
+
+def test_the_log_survives_a_restart_of_the_process(store_url: str):
+    clock = Clock()
+    svc = make_service(store_url, clock)
+    i = report(svc)
+    svc.act(i, "blow_whistle", STAFF, {"departments": ["housing"], "grade": "urgent"})
+    position = svc.act(i, "report_in", HOUSING).position
+    before = svc.get(i)
+    svc.close()
+
+    again = make_service(store_url, clock)
+    after = again.get(i)
+    assert after == before
+    assert after.state == "joint_handling"
+    assert again.app.recorder.max_notification_id() == position
+    assert [h["action"] for h in again.history(i, STAFF)] == ["report", "blow_whistle", "report_in"]
+    again.close()
+
+
+def test_an_existing_id_is_not_reported_twice(store_url: str):
+    from uuid import uuid4
+
+    svc = make_service(store_url)
+    key = uuid4()
+    body = {"grid_id": "g1", "category": "road", "description": "pothole"}
+    svc.report(WORKER, body, issue_id=key)
+    with pytest.raises(VersionConflict):
+        svc.report(WORKER, body, issue_id=key)
+    assert svc.get(key).version == 1
+    svc.close()

@@ -1,0 +1,249 @@
+"""The supervision views against hand-computed expectations for a scripted history,
+on both stores; the deadline worker; exactly-once through a killed projector."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from uuid import UUID
+
+import pytest
+
+from domain.settings import Settings
+from gridflow.container import Container
+from projections.queries import ListQuery
+from projections.verify import rebuild_and_verify
+from tests.support import (
+    HOUSING,
+    LEADER,
+    ORG,
+    RESIDENT,
+    STAFF,
+    SUPERVISOR,
+    WATER,
+    WORKER,
+    Clock,
+    P,
+)
+from workers.deadlines import DeadlineWorker
+
+W2, W3 = P("grid_worker", "g2"), P("grid_worker", "g3")
+
+
+class World:
+    """A scripted day: issues A–E from 09:00 Monday 23 Nov 2026 (Shanghai)."""
+
+    def __init__(self, url: str) -> None:
+        self.clock = Clock()
+        self.t0 = self.clock.now
+        self.c = Container(Settings(database_url=url), clock=self.clock)
+        self.c.service.load_org(ORG)
+        self.ids: dict[str, UUID] = {}
+
+    def at(self, minutes: int) -> None:
+        self.clock.now = self.t0 + timedelta(minutes=minutes)
+
+    def report(self, name: str, minutes: int, p, grid: str, **extra) -> None:
+        self.at(minutes)
+        body = {"grid_id": grid, "category": "sanitation", "description": name, **extra}
+        self.ids[name] = self.c.service.report(p, body).issue.id
+
+    def act(self, name: str, minutes: int, action: str, p, **data) -> None:
+        self.at(minutes)
+        self.c.service.act(self.ids[name], action, p, data)
+
+    def script(self) -> None:
+        self.report("A", 0, WORKER, "g1")
+        self.act("A", 10, "handle_on_spot", WORKER)
+        self.act("A", 20, "resolve", WORKER, resolution="done")
+        self.act("A", 30, "verify", LEADER)
+        self.act(
+            "A", 40, "record_callback", STAFF, contacted=True, solved=True, satisfaction="satisfied"
+        )
+        self.report("B", 60, RESIDENT, "g1")
+        self.act("B", 70, "coordinate", STAFF, lead_party="property company")
+        self.act("B", 80, "blow_whistle", STAFF, departments=["housing", "water"])
+        self.act("B", 90, "acknowledge", HOUSING)
+        self.act("B", 100, "report_in", HOUSING)
+        self.act("B", 110, "urge", SUPERVISOR, message="water, please report in")
+        self.report("C", 120, W2, "g2")
+        self.act("C", 130, "reject", STAFF, reason="not a grid matter")
+        self.report("D", 180, W3, "g3")
+        self.act("D", 190, "handle_on_spot", W3)
+        self.report("E", 240, WORKER, "g1", settled_on_spot=True, resolution="done")
+        self.act("E", 250, "rework", LEADER, reason="not done")
+        self.act("E", 260, "resolve", WORKER, resolution="done now")
+        self.act("E", 270, "verify", LEADER)
+        self.act(
+            "E",
+            280,
+            "record_callback",
+            STAFF,
+            contacted=True,
+            solved=False,
+            satisfaction="dissatisfied",
+        )
+        self.at(300)  # 14:00 Monday
+        self.c.engine.catch_up()
+
+    def names(self, page) -> list[str]:
+        back = {str(v): k for k, v in self.ids.items()}
+        return [back[i["id"]] for i in page["items"]]
+
+
+@pytest.fixture
+def world(store_url: str):
+    w = World(store_url)
+    w.script()
+    yield w
+    w.c.close()
+
+
+def test_the_issue_list_filters_sorts_and_pages(world: World):
+    v, now = world.c.views, world.clock.now
+    auditor = P("auditor", "c1")
+
+    def names(**kw):
+        return world.names(v.issues(auditor, ListQuery(**kw), now))
+
+    assert names() == ["E", "D", "C", "B", "A"]
+    assert names(node="m1") == ["E", "C", "B", "A"]
+    assert names(node="g3") == ["D"]
+    assert names(department="housing") == ["B"]
+    assert names(tier="small") == ["E", "D", "A"]
+    assert names(state="closed") == ["A"]
+    assert names(channel="resident") == ["B"]
+    assert names(overdue=True) == ["B"]  # water's acknowledge deadline passed at 11:20
+    first = v.issues(auditor, ListQuery(limit=2), now)
+    second = v.issues(auditor, ListQuery(limit=2, cursor=first["next_cursor"]), now)
+    third = v.issues(auditor, ListQuery(limit=2, cursor=second["next_cursor"]), now)
+    assert [world.names(x) for x in (first, second, third)] == [["E", "D"], ["C", "B"], ["A"]]
+    assert third["next_cursor"] is None
+    urgent = names(sort="urgency")
+    assert urgent[0] == "B" and set(urgent) == {"A", "B", "C", "D", "E"}
+    # Visibility: grid workers see their community, residents their own reports.
+    assert world.names(v.issues(W3, ListQuery(), now)) == ["D"]
+    assert world.names(v.issues(RESIDENT, ListQuery(), now)) == ["B"]
+
+
+def test_each_person_s_queue_holds_what_they_can_act_on(world: World):
+    v, now = world.c.views, world.clock.now
+
+    def queue(p):
+        return world.names(v.queue(p, ListQuery(), now))
+
+    assert queue(WORKER) == ["E"]
+    assert queue(STAFF) == ["B"]
+    assert queue(WATER) == ["B"]
+    assert queue(HOUSING) == []  # reported in; nothing to do until joint handling
+    assert queue(SUPERVISOR) == ["B"]
+    assert queue(P("auditor", "c1")) == []
+
+
+def test_the_summary_counts_lights_and_indicators(world: World):
+    s = world.c.views.summary("c1", None, None, world.clock.now)
+    assert s["by_state"] == {"closed": 1, "whistle_blown": 1, "rejected": 1, "on_spot": 2}
+    assert s["by_tier"] == {"small": 3, "hard": 1, "untriaged": 1}
+    assert s["open_deadlines"] == {"green": 4, "yellow": 0, "red": 1, "paused": 0}
+    c = s["counts"]
+    assert (c["reported"], c["triaged"], c["whistles"], c["verifications"]) == (5, 4, 1, 3)
+    assert (c["callbacks"], c["contacted"], c["solved"], c["reopens"]) == (2, 2, 1, 1)
+    ind = s["indicators"]
+    assert ind["response_rate"] == 1.0 and ind["resolution_rate"] == 0.5
+    assert ind["satisfaction_rate"] == 0.5
+    assert ind["rework_rate"] == round(1 / 3, 4) and ind["reopen_rate"] == 0.5
+    assert ind["whistle_rate"] == 0.25 and ind["transfer_rate"] == 0.0
+    m1 = world.c.views.summary("m1", None, None, world.clock.now)
+    assert sum(m1["by_state"].values()) == 4
+
+
+def test_the_follow_up_board_shows_departments_and_lateness(world: World):
+    board = world.c.views.escalations("c1", world.clock.now)
+    assert [i["id"] for i in board["items"]] == [str(world.ids["B"])]
+    b = board["items"][0]
+    assert b["urges"] == 1 and b["age_seconds"] == 4 * 3600
+    depts = {d["department_id"]: d for d in b["departments"]}
+    assert depts["housing"]["report_in"]["done_at"] is not None
+    assert depts["housing"]["acknowledge"]["late_seconds"] == 0
+    # Summoned at 10:20, one working hour to acknowledge: due 11:20, now 14:00.
+    assert depts["water"]["acknowledge"]["late_seconds"] == 2 * 3600 + 40 * 60
+    assert depts["water"]["report_in"]["late_seconds"] == 0
+
+
+def test_rankings_and_department_timeliness(world: World):
+    ranks = world.c.views.rankings("community", None, None, world.clock.now)
+    assert [r["id"] for r in ranks["items"]] == ["m2", "m1"] or [
+        r["id"] for r in ranks["items"]
+    ] == ["m1", "m2"]
+    m1 = next(r for r in ranks["items"] if r["id"] == "m1")
+    assert m1["counts"]["reported"] == 4 and m1["score"] is not None
+    depts = {
+        d["department_id"]: d
+        for d in world.c.views.departments(None, None, world.clock.now)["items"]
+    }
+    assert depts["housing"]["acknowledge"] == {"met": 1, "missed": 0, "on_time_rate": 1.0}
+    assert depts["water"]["summoned"] == 1
+
+
+def test_the_deadline_worker_records_each_miss_once_and_escalates(world: World):
+    worker = DeadlineWorker(world.c.service, world.c.views)
+    world.clock.now = world.t0 + timedelta(days=1, hours=4)  # Tuesday 13:00
+    twin = Container(Settings(database_url=world.c.settings.database_url), clock=world.clock)
+    other = DeadlineWorker(twin.service, twin.views)
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda w=w: results.append(w.run_once())) for w in (worker, other)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(results) == 2  # D's small resolution (due Tue 12:10), water's acknowledge
+    assert worker.run_once() == 0
+    d = world.c.service.get(world.ids["D"])
+    assert (d.state, d.tier) == ("coordinating", "big")
+    misses = [
+        e
+        for i in world.ids.values()
+        for e in world.c.service.app.events.get(i)
+        if type(e).__name__ == "DeadlineMissed"
+    ]
+    assert sorted(e.data["deadline"] for e in misses) == [
+        "department_acknowledge:water",
+        "small_resolution",
+    ]
+    world.c.engine.catch_up()
+    depts = {
+        x["department_id"]: x
+        for x in world.c.views.departments(None, None, world.clock.now)["items"]
+    }
+    assert depts["water"]["acknowledge"]["missed"] == 1
+    twin.close()
+
+
+def test_a_rebuild_equals_the_live_views(world: World):
+    assert rebuild_and_verify(world.c.engine, world.c.service.head()) == {}
+    generation = world.c.engine.rebuild(switch=True)
+    assert world.c.engine.active() == generation
+    assert len(world.c.views.issues(P("auditor", "c1"), ListQuery(), world.clock.now)["items"]) == 5
+
+
+def test_views_record_their_position_past_events_they_ignore(world: World):
+    head = world.c.service.head()
+    assert world.c.engine.position() == head
+    assert world.c.views.lag(head)["lag"] == 0
+
+
+def test_views_built_by_other_code_are_rebuilt_at_start(world: World):
+    before = world.c.engine.active()
+    with world.c.db.transaction() as cur:  # as if an older release had built them
+        cur.execute(
+            "UPDATE gridflow_view_schema SET version = 'older' WHERE generation = %s", (before,)
+        )
+    again = Container(Settings(database_url=world.c.settings.database_url), clock=world.clock)
+    assert again.engine.active() == before + 1
+    assert again.engine.position() == again.service.head()
+    items = again.views.issues(P("auditor", "c1"), ListQuery(), world.clock.now)["items"]
+    assert len(items) == 5
+    again.close()
+

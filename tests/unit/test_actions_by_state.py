@@ -1,0 +1,153 @@
+"""Every action from every state: allowed ones record exactly the expected event and
+state; refused ones raise a clear error and record nothing.
+
+The expectations below are written from spec/workflow.md, independently of the
+transition table in domain/workflow.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.errors import IssueNotFound, TransitionNotAllowed
+from domain.issue import EVENT_CLASSES
+from tests.support import (
+    HOUSING,
+    LEADER,
+    STAFF,
+    STREET,
+    SUPERVISOR,
+    WORKER,
+    make_service,
+    report,
+    walk_to,
+)
+
+STATES = [
+    "reported",
+    "on_spot",
+    "coordinating",
+    "whistle_blown",
+    "joint_handling",
+    "resolved",
+    "closed",
+    "rejected",
+    "merged",
+]
+OPEN = [s for s in STATES if s not in ("closed", "rejected", "merged")]
+HANDLING = ["on_spot", "coordinating", "joint_handling"]
+
+# action -> {from state: to state}
+EXPECTED: dict[str, dict[str, str]] = {
+    "handle_on_spot": {"reported": "on_spot"},
+    "coordinate": {"reported": "coordinating", "on_spot": "coordinating"},
+    "blow_whistle": {"reported": "whistle_blown", "coordinating": "whistle_blown"},
+    "acknowledge": {"whistle_blown": "whistle_blown"},
+    "report_in": {"whistle_blown": "whistle_blown"},  # one of two departments
+    "summon": {"whistle_blown": "whistle_blown", "joint_handling": "whistle_blown"},
+    "resolve": {s: "resolved" for s in HANDLING},
+    "verify": {"resolved": "closed"},
+    "rework": {"resolved": "on_spot"},  # the fixture is a small matter
+    "record_callback": {"closed": "closed"},
+    "reject": {"reported": "rejected"},
+    "transfer": {"reported": "reported"},
+    "release": {"whistle_blown": "whistle_blown"},
+    "merge": {"reported": "merged", "on_spot": "merged", "coordinating": "merged"},
+    "urge": {s: s for s in OPEN},
+    "suspend": {s: s for s in HANDLING},
+    "resume": {s: s for s in HANDLING},
+    "comment": {s: s for s in STATES},
+}
+
+TIER_OF = {
+    "on_spot": "small",
+    "coordinating": "big",
+    "joint_handling": "hard",
+    "whistle_blown": "hard",
+    "resolved": "small",
+    "closed": "small",
+}
+
+
+def actor_and_data(action: str, state: str, other: str) -> tuple[Any, dict[str, Any]]:
+    tier = TIER_OF.get(state)
+    handler = {"small": WORKER, "big": STAFF, "hard": STAFF}.get(tier or "", STAFF)
+    verifier = {"small": LEADER, "big": STAFF, "hard": STREET}.get(tier or "", STAFF)
+    return {
+        "handle_on_spot": (WORKER, {}),
+        "coordinate": (STAFF, {"lead_party": "property company", "parties": ["owners"]}),
+        "blow_whistle": (STAFF, {"departments": ["police"], "grade": "standard"}),
+        "acknowledge": (HOUSING, {}),
+        "report_in": (HOUSING, {"note": "on site"}),
+        "summon": (STREET, {"departments": ["police"]}),
+        "resolve": (handler, {"resolution": "fixed"}),
+        "verify": (verifier, {}),
+        "rework": (verifier, {"reason": "still dirty"}),
+        "record_callback": (
+            STAFF,
+            {"contacted": True, "solved": True, "satisfaction": "satisfied"},
+        ),
+        "reject": (LEADER, {"reason": "not ours"}),
+        "transfer": (STAFF, {"grid_id": "g2", "reason": "wrong grid"}),
+        "release": (STREET, {"department_id": "water", "reason": "not its remit"}),
+        "merge": (LEADER, {"duplicate_of": other}),
+        "urge": (SUPERVISOR, {"message": "hurry"}),
+        "suspend": (handler, {"reason": "waiting for access"}),
+        "resume": (handler, {}),
+        "comment": (STAFF, {"text": "noted"}),
+    }[action]
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("action", list(EXPECTED))
+def test_every_action_from_every_state(action: str, state: str) -> None:
+    svc = make_service()
+    issue_id = walk_to(svc, state)
+    other = str(report(svc))
+    actor, data = actor_and_data(action, state, other)
+    if action == "resume" and state in HANDLING:
+        svc.act(issue_id, "suspend", actor, {"reason": "waiting"})
+    before = svc.get(issue_id)
+    head = svc.app.recorder.max_notification_id()
+
+    if state in EXPECTED[action]:
+        result = svc.act(issue_id, action, actor, data)
+        after = svc.get(issue_id)
+        events = list(svc.app.events.get(issue_id, gt=before.version))
+        assert after.state == EXPECTED[action][state]
+        assert [type(e) for e in events] == [EVENT_CLASSES[action]]
+        assert result.position > (head or 0)
+    elif actor is HOUSING and "housing" not in before.departments:
+        # A department that was never summoned does not even see the issue.
+        with pytest.raises(IssueNotFound):
+            svc.act(issue_id, action, actor, data)
+    else:
+        with pytest.raises(TransitionNotAllowed) as refused:
+            svc.act(issue_id, action, actor, data)
+        assert refused.value.details["state"] == state
+        assert action not in refused.value.details["allowed_actions"]
+    if state not in EXPECTED[action]:
+        assert svc.app.recorder.max_notification_id() == head
+        assert svc.get(issue_id).version == before.version
+
+
+def test_reporting_is_one_event_and_settling_on_the_spot_is_three_in_one_step():
+    svc = make_service()
+    plain = svc.report(WORKER, {"grid_id": "g1", "category": "road", "description": "pothole"})
+    assert [type(e).__name__ for e in svc.app.events.get(plain.issue.id)] == ["Reported"]
+    settled = svc.report(
+        WORKER,
+        {
+            "grid_id": "g1",
+            "category": "road",
+            "description": "pothole",
+            "settled_on_spot": True,
+            "resolution": "filled",
+        },
+    )
+    names = [type(e).__name__ for e in svc.app.events.get(settled.issue.id)]
+    assert names == ["Reported", "HandledOnSpot", "Resolved"]
+    assert settled.issue.state == "resolved" and settled.issue.tier == "small"
+    assert svc.get(settled.issue.id).state == "resolved"

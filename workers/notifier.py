@@ -1,0 +1,111 @@
+"""The notifier: queues deliveries from the log (the outbox), then sends them.
+
+Each delivery is an HTTP POST of JSON, signed `X-Gridflow-Signature: sha256=<HMAC-SHA256
+of the body with the subscription's secret>`, at least once and in log order per issue
+(a failing delivery holds back the later ones of the same issue), retried with
+exponential back-off. Every attempt is recorded (`GET /subscriptions/{id}/deliveries`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from domain.service import IssueService
+from projections.outbox import Outbox
+from projections.reader import ViewReader
+from projections.records import utc
+
+log = logging.getLogger("gridflow.notifier")
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class Notifier:
+    name = "notifications"
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        service: IssueService,
+        views: ViewReader,
+        backoff_base: float = 1.0,
+        backoff_max: float = 300.0,
+        timeout: float = 5.0,
+    ) -> None:
+        self.outbox, self.service, self.views = outbox, service, views
+        self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        self.client = httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def queue(self) -> int:
+        """Queue deliveries for new events, and for deadlines at 75% of their limit."""
+        org = self.service.org()
+        total = 0
+        while n := self.outbox.step(self.service.app.recorder, org.covers):
+            total += n
+        self.outbox.queue_warnings(self.views.warnings(self.service.clock()), org.covers)
+        return total
+
+    def deliver(self) -> int:
+        """Send what is due; how many were acknowledged."""
+        sent = 0
+        while due := self.outbox.due(utc(datetime.now(UTC))):
+            progressed = False
+            for d in due:
+                ok = self._send(d)
+                sent += ok
+                progressed = progressed or ok
+            if not progressed:
+                break
+        return sent
+
+    def _send(self, d: dict[str, Any]) -> bool:
+        body = json.dumps(
+            {
+                "delivery_id": d["delivery_key"],
+                "subscription_id": d["subscription_id"],
+                **json.loads(d["payload"]),
+            },
+            ensure_ascii=False,
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Gridflow-Signature": signature(d["secret"], body),
+            "X-Gridflow-Delivery": d["delivery_key"],
+        }
+        code: int | None = None
+        error: str | None = None
+        try:
+            code = self.client.post(d["url"], content=body, headers=headers).status_code
+        except httpx.HTTPError as exc:
+            error = f"{exc.__class__.__name__}: {exc}"
+        ok = code is not None and 200 <= code < 300
+        if not ok and error is None:
+            error = f"HTTP {code}"
+        delay = min(self.backoff_base * 2 ** int(d["attempts"]), self.backoff_max)
+        self.outbox.record(d, ok, code, error, utc(datetime.now(UTC) + timedelta(seconds=delay)))
+        return ok
+
+    def follow(
+        self, stop: threading.Event, wake: threading.Event | None = None, poll: float = 0.5
+    ) -> None:
+        while not stop.is_set():
+            try:
+                self.queue()
+                self.deliver()
+            except Exception:  # the store went away: log, wait, retry
+                log.exception("notifier step failed; retrying")
+            if wake is not None:
+                wake.wait(poll)
+                wake.clear()
+            else:
+                stop.wait(poll)
