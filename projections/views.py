@@ -166,6 +166,13 @@ class IssueViews:
             f"DO UPDATE SET n = {p}state_counts.n + excluded.n",
             [(*k, n) for k, n in state_rows.items() if n],
         )
+        # A count that falls to zero goes, so that the live view holds the same rows as a
+        # rebuild, whatever the batch boundaries were.
+        cur.executemany(
+            f"DELETE FROM {p}state_counts WHERE node_id = %s AND day = %s AND state = %s "
+            "AND tier = %s AND n = 0",
+            [k for k, n in state_rows.items() if n < 0],
+        )
 
     def _load(self, cur: Cursor, ids: set[str]) -> dict[str, dict[str, Any]]:
         rows: dict[str, dict[str, Any]] = {}
