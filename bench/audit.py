@@ -21,23 +21,14 @@ import time
 from pathlib import Path
 from uuid import uuid4
 
-import psycopg
-
+from bench.floors import fresh_database
 from domain.principals import Principal, Role
 from domain.settings import Settings
 from gridflow import demo
 from gridflow.container import Container
 from projections.audit_read import verify
 
-SERVER = "postgresql://postgres@localhost:5432/postgres"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def fresh(name: str) -> str:
-    with psycopg.connect(SERVER, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql://postgres@localhost:5432/{name}"
 
 
 def actions_per_second(c: Container, n: int) -> float:
@@ -54,7 +45,7 @@ def actions_per_second(c: Container, n: int) -> float:
 
 
 def command_path(actions: int, rounds: int) -> dict[str, object]:
-    url = fresh("gridflow_bench_audit")
+    url = fresh_database("gridflow_bench_audit")
     env = {**os.environ, "GRIDFLOW_DATABASE_URL": url, "GRIDFLOW_AUDIT_KEY_FILE": "/tmp/bench.key"}
     c = Container(Settings.from_env(env))
     c.service.load_org(demo.organisation())

@@ -19,10 +19,8 @@ import asyncio
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,67 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
+from bench.floors import fresh_database, percentiles, raw_floor
 from domain.principals import Principal, Role
 from domain.settings import Settings
 from gridflow import demo
 from gridflow.container import Container
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER = "postgresql://postgres@localhost:5432/postgres"
 DB = "gridflow_bench_http"
 URL = f"postgresql://postgres@localhost:5432/{DB}"
-
-
-def fresh() -> None:
-    with psycopg.connect(SERVER, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB}"')
-
-
-def raw_floor(connections: int, seconds: float = 5.0) -> float:
-    with psycopg.connect(URL, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS floor_events")
-        conn.execute(
-            "CREATE TABLE floor_events (originator_id uuid, originator_version bigint, "
-            "topic text, state bytea, notification_id bigserial, "
-            "PRIMARY KEY (originator_id, originator_version))"
-        )
-    count = [0] * connections
-    stop = time.monotonic() + seconds
-    state = os.urandom(600)
-
-    def run(k: int) -> None:
-        import uuid
-
-        with psycopg.connect(URL, autocommit=True) as conn:
-            while time.monotonic() < stop:
-                conn.execute(
-                    "INSERT INTO floor_events (originator_id, originator_version, topic, "
-                    "state) VALUES (%s, 1, 'x', %s)",
-                    (uuid.uuid4(), state),
-                )
-                count[k] += 1
-
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(count) / seconds
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    if len(samples) < 100:
-        return {"n": len(samples)}
-    q = statistics.quantiles(samples, n=100)
-    return {
-        "p50_ms": round(q[49] * 1000, 1),
-        "p95_ms": round(q[94] * 1000, 1),
-        "p99_ms": round(q[98] * 1000, 1),
-        "n": len(samples),
-    }
 
 
 class Walker:
@@ -270,10 +217,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
-    fresh()
+    fresh_database(DB)
     result: dict[str, Any] = {
-        "raw_insert_commits_per_s_1_connection": round(raw_floor(1)),
-        f"raw_insert_commits_per_s_{args.clients}_connections": round(raw_floor(args.clients)),
+        "raw_insert_commits_per_s_1_connection": round(raw_floor(URL, 1)),
+        f"raw_insert_commits_per_s_{args.clients}_connections": round(raw_floor(URL, args.clients)),
     }
     clients = setup(args.clients)
     with running_service(8790, args.workers) as base:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from datetime import UTC, date, datetime, timedelta
 from functools import singledispatchmethod
@@ -24,6 +23,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 from psycopg.rows import tuple_row
 
+from bench.floors import fresh_database, percentiles
 from domain import commands
 from domain.issue import Issue
 from domain.organisation import Organisation
@@ -36,15 +36,7 @@ from projections.queries import ListQuery
 from projections.records import OrgChange, Record, utc
 from projections.views import IssueViews, schema
 
-SERVER = "postgresql://postgres@localhost:5432/postgres"
 DB = "gridflow_bench_views"
-
-
-def fresh_database() -> str:
-    with psycopg.connect(SERVER, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB}"')
-    return f"postgresql://postgres@localhost:5432/{DB}"
 
 
 def fill(c: Container, events: int) -> int:
@@ -174,12 +166,6 @@ def stock_rate(url: str, events: int) -> float:
     return events / (time.perf_counter() - started)
 
 
-def percentiles(samples: list[float]) -> dict[str, float]:
-    samples = sorted(samples)
-    q = statistics.quantiles(samples, n=100)
-    return {"p50_ms": round(q[49] * 1000, 2), "p99_ms": round(q[98] * 1000, 2)}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
@@ -187,7 +173,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--reuse", action="store_true", help="keep the log of the last run")
     args = ap.parse_args()
-    url = f"postgresql://postgres@localhost:5432/{DB}" if args.reuse else fresh_database()
+    url = f"postgresql://postgres@localhost:5432/{DB}" if args.reuse else fresh_database(DB)
     c = Container(Settings.from_env({"GRIDFLOW_DATABASE_URL": url}))
     fill_s = 0.0
     if not args.reuse:

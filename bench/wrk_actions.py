@@ -20,7 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.http_load import URL, fresh, running_service
+from bench.floors import fresh_database
+from bench.http_load import DB, URL, running_service
 from domain.principals import Principal, Role
 from domain.settings import Settings
 from gridflow import demo
@@ -70,7 +71,7 @@ def main() -> None:
         help="do not run `gridflow worker` (views, audit, webhooks) beside",
     )
     args = ap.parse_args()
-    fresh()
+    fresh_database(DB)
     c = Container(
         Settings.from_env(
             {"GRIDFLOW_DATABASE_URL": URL, "GRIDFLOW_AUDIT_KEY_FILE": "/tmp/bench-http.key"}
