@@ -29,6 +29,7 @@ from domain.errors import (
     UnknownAction,
     VersionConflict,
 )
+from domain.groupcommit import GroupCommit
 from domain.issue import Issue
 from domain.organisation import ORGANISATION_ID, Org, Organisation
 from domain.ports import EvidenceIndex, NoEvidence
@@ -83,6 +84,7 @@ class IssueService:
         self.vault: Vault = vault or PlainVault()
         self.evidence: EvidenceIndex = evidence or NoEvidence()
         self.app = app or open_application(self.settings.database_url)
+        self.group_commit = GroupCommit(self.app.save) if self.settings.group_commit else None
         self._org_lock = threading.Lock()
         self._org_aggregate: Organisation | None = None
         self._org = Org()
@@ -173,18 +175,21 @@ class IssueService:
             except DomainError as exc:
                 out[k] = ("error", exc)
         for start in range(0, len(pending), batch):
-            chunk = pending[start : start + batch]
+            chunk = [
+                (k, issue, issue.collect_events()) for k, issue in pending[start : start + batch]
+            ]
             try:
-                recordings = self.app.save(*(issue for _, issue in chunk))
+                recordings = self.app.save(*(e for _, _, events in chunk for e in events))
             except IntegrityError:  # some were imported before: save the others
-                fresh = [(k, i) for k, i in chunk if not self._exists(i.id)]
-                for k, _ in chunk:
+                fresh = [c for c in chunk if not self._exists(c[1].id)]
+                for k, _, _ in chunk:
                     out[k] = ("duplicate", None)
                 if not fresh:
                     continue
-                chunk, recordings = fresh, self.app.save(*(issue for _, issue in fresh))
+                chunk = fresh
+                recordings = self.app.save(*(e for _, _, events in fresh for e in events))
             last = {r.domain_event.originator_id: r.notification.id for r in recordings}
-            for k, issue in chunk:
+            for k, issue, _ in chunk:
                 out[k] = ("created", Result(issue, last[issue.id]))
             for listener in self.on_saved:
                 listener(max(last.values()))
@@ -270,8 +275,12 @@ class IssueService:
         except (ValueError, IssueNotFound):
             return None
 
-    def _save(self, *aggregates: Any) -> int:
-        recordings = self.app.save(*aggregates)
+    def _save(self, *aggregates: Issue | Organisation | None) -> int:
+        events = [e for a in aggregates if a is not None for e in a.collect_events()]
+        if self.group_commit is not None:
+            recordings = self.group_commit.save(events)
+        else:
+            recordings = self.app.save(*events)
         position = max(r.notification.id for r in recordings)
         for r in recordings:
             cited = getattr(r.domain_event, "data", {}).get("evidence")

@@ -50,6 +50,11 @@ def store_env(url: str) -> dict[str, str]:
     raise ValueError(f"{url!r}: GRIDFLOW_DATABASE_URL is sqlite:///PATH or postgresql://…")
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """A switch that is on unless set to 0, false or no."""
+    return env.get(name, "true").lower() not in ("0", "false", "no")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -70,6 +75,7 @@ class Settings:
     evidence_s3_bucket: str | None = None
     evidence_s3_endpoint: str | None = None
     evidence_max_bytes: int = 10 << 20
+    group_commit: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -90,8 +96,7 @@ class Settings:
             database_url=env.get("GRIDFLOW_DATABASE_URL", DEFAULT_DATABASE_URL),
             calendars=Calendars.from_config(calendar_doc, default),
             limits=LimitPolicy(limits),
-            escalate_missed_small=env.get("GRIDFLOW_ESCALATE_MISSED_SMALL", "true").lower()
-            not in ("0", "false", "no"),
+            escalate_missed_small=_flag(env, "GRIDFLOW_ESCALATE_MISSED_SMALL"),
             projection_batch=int(env.get("GRIDFLOW_PROJECTION_BATCH", "2000")),
             audit_key=env.get("GRIDFLOW_AUDIT_KEY") or None,
             audit_key_file=env.get("GRIDFLOW_AUDIT_KEY_FILE") or None,
@@ -105,6 +110,7 @@ class Settings:
             evidence_s3_bucket=env.get("GRIDFLOW_EVIDENCE_S3_BUCKET") or None,
             evidence_s3_endpoint=env.get("GRIDFLOW_EVIDENCE_S3_ENDPOINT") or None,
             evidence_max_bytes=int(env.get("GRIDFLOW_EVIDENCE_MAX_BYTES", str(10 << 20))),
+            group_commit=_flag(env, "GRIDFLOW_GROUP_COMMIT"),
             score_weights=json.loads(env["GRIDFLOW_SCORE_WEIGHTS"])
             if env.get("GRIDFLOW_SCORE_WEIGHTS")
             else None,

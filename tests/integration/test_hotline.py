@@ -127,6 +127,14 @@ def test_reimporting_changes_nothing_and_broken_rows_are_reported(day):
     )
     assert again["counts"] == {"created": 0, "duplicate": 2, "error": 0}
     assert a.container.service.head() == head
+    # a file holding one imported ticket and one new: the new one is created all the same
+    part = post(
+        a, [ticket("H1", None, "sanitation", at(D, 10), A), ticket("N1", "g1", "road", at(D, 9))]
+    )
+    assert part["counts"] == {"created": 1, "duplicate": 1, "error": 0}
+    new = part["rows"][1]["issue_id"]
+    assert a.client.get(f"/issues/{new}", headers=a.h(DESK)).json()["state"] == "reported"
+    head = a.container.service.head()
     mixed = post(
         a,
         [

@@ -69,6 +69,41 @@ def test_without_if_match_a_lost_race_is_retried_on_the_fresh_issue(store_url: s
     second.close()
 
 
+def test_concurrent_commands_in_one_process_share_saves_and_a_race_still_has_one_winner(
+    store_url: str,
+):
+    svc = make_service(store_url)  # group commit on, as served
+    own = [report(svc) for _ in range(10)]
+    shared = report(svc)
+    barrier = threading.Barrier(12)
+    outcomes: dict[int, object] = {}
+
+    def write(k: int) -> None:
+        barrier.wait()
+        try:
+            if k < 10:
+                outcomes[k] = svc.act(own[k], "comment", STAFF, {"text": f"note {k}"}).position
+            else:
+                outcomes[k] = svc.act(shared, "handle_on_spot", WORKER, expected_version=1).position
+        except VersionConflict as exc:
+            outcomes[k] = exc
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(isinstance(outcomes[k], int) for k in range(10))
+    race = [outcomes[10], outcomes[11]]
+    assert sum(isinstance(o, VersionConflict) for o in race) == 1
+    for k, i in enumerate(own):  # each comment recorded once, at the position answered
+        events = list(svc.app.events.get(i))
+        assert [e.ACTION for e in events] == ["report", "comment"]
+        assert svc.app.recorder.select_notifications(outcomes[k], 1)[0].originator_id == i
+    assert svc.get(shared).version == 2 and svc.get(shared).state == "on_spot"
+    svc.close()
+
+
 def test_the_log_survives_a_restart_of_the_process(store_url: str):
     clock = Clock()
     svc = make_service(store_url, clock)
