@@ -184,13 +184,17 @@ def start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 @contextmanager
-def running_service(port: int, workers: int, background: bool = True) -> Iterator[str]:
+def running_service(
+    port: int, workers: int, background: bool = True, extra: dict[str, str] | None = None
+) -> Iterator[str]:
     """`gridflow serve --workers N` (and `gridflow worker` beside it) on the benchmark's
-    database, answering before this yields its base URL; stopped afterwards."""
+    database, answering before this yields its base URL; stopped afterwards. `extra`:
+    more environment for the service."""
     env = {
         **os.environ,
         "GRIDFLOW_DATABASE_URL": URL,
         "GRIDFLOW_AUDIT_KEY_FILE": "/tmp/bench-http.key",
+        **(extra or {}),
     }
     procs = [start(["serve", "--port", str(port), "--workers", str(workers), "--no-demo"], env)]
     if background:

@@ -72,12 +72,14 @@ def library_rate(url: str, threads: int, seconds: float) -> float:
 def action_rounds(url: str, threads: int, seconds: float, rounds: int) -> dict[str, Any]:
     staff = Principal("bench-staff", Role.COMMUNITY_STAFF, demo.COMMUNITY)
     worker = Principal("bench-worker", Role.GRID_WORKER, demo.GRID)
-    containers = {
-        on: Container(Settings.from_env({"GRIDFLOW_DATABASE_URL": url, **flag}))
-        for on, flag in ((False, {"GRIDFLOW_GROUP_COMMIT": "0"}), (True, {}))
-    }
-    service = containers[True].service
-    service.load_org(demo.organisation())
+
+    def container(**env: str) -> Container:
+        return Container(Settings.from_env({"GRIDFLOW_DATABASE_URL": url, **env}))
+
+    with_group_commit = container()
+    service = with_group_commit.service
+    service.load_org(demo.organisation())  # before the other opens, so that both see it
+    containers = {False: container(GRIDFLOW_GROUP_COMMIT="0"), True: with_group_commit}
     owned = [
         [
             service.report(

@@ -6,6 +6,11 @@ CPU, so the figure is the service's), beside a trivial endpoint under the same w
 The action: `comment` on one of 512 issues chosen at random (each request a new event;
 concurrent ones on the same issue are retried by the service, so every answer is a 200
 unless something is wrong). Needs Debian's `wrk`.
+
+In one run: the trivial endpoint; the action at full speed with group commit on and
+off (`GRIDFLOW_GROUP_COMMIT`); and the action paced at 70% of the full-speed rate
+(each connection waits between its requests, through wrk's `delay()` hook), for the
+latency at a load the service is meant to sustain.
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ wrk.headers["Authorization"] = "Bearer " .. token
 request = function()
   local id = ids[math.random(#ids)]
   return wrk.format(nil, "/issues/" .. id .. "/actions/comment", nil, '{"text": "wrk"}')
+end
+delay = function()
+  return %d
 end
 """
 
@@ -89,17 +97,38 @@ def main() -> None:
         for n in range(512)
     ]
     c.close()
-    lua = Path(tempfile.mkdtemp()) / "comment.lua"
-    lua.write_text(LUA % (", ".join(f'"{i}"' for i in ids), token))
-    with running_service(8791, args.workers, not args.without_background) as base:
-        result = {
-            "trivial_endpoint": run_wrk(base + "/healthz", args.connections, args.seconds),
-            "comment_action": run_wrk(base, args.connections, args.seconds, str(lua)),
-        }
-        paced = result["comment_action"]["requests_per_s"]
-        result["ratio_action_to_trivial"] = round(
-            paced / result["trivial_endpoint"]["requests_per_s"], 3
+    folder = Path(tempfile.mkdtemp())
+    quoted = ", ".join(f'"{i}"' for i in ids)
+
+    def script(delay_ms: int) -> str:
+        path = folder / f"comment-{delay_ms}.lua"
+        path.write_text(LUA % (quoted, token, delay_ms))
+        return str(path)
+
+    background = not args.without_background
+    result: dict[str, Any] = {}
+    with running_service(8791, args.workers, background, {"GRIDFLOW_GROUP_COMMIT": "0"}) as base:
+        result["comment_group_commit_off"] = run_wrk(
+            base, args.connections, args.seconds, script(0)
         )
+    with running_service(8791, args.workers, background) as base:
+        trivial = result["trivial_endpoint"] = run_wrk(
+            base + "/healthz", args.connections, args.seconds
+        )
+        full = result["comment_group_commit_on"] = run_wrk(
+            base, args.connections, args.seconds, script(0)
+        )
+        # 70% of the full rate: each connection sends, waits, sends again.
+        rate = 0.7 * full["requests_per_s"]
+        delay = max(0, round(1000 * args.connections / rate - full.get("p50_ms", 0)))
+        result["comment_at_70_percent"] = {
+            "target_per_s": round(rate),
+            **run_wrk(base, args.connections, args.seconds, script(delay)),
+        }
+    result["ratio_action_to_trivial"] = round(full["requests_per_s"] / trivial["requests_per_s"], 3)
+    result["group_commit_speed_up"] = round(
+        full["requests_per_s"] / result["comment_group_commit_off"]["requests_per_s"], 2
+    )
     print(json.dumps(result, indent=2))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +40,15 @@ from domain.settings import Settings, store_env
 Clock = Callable[[], datetime]
 RETRIES = 3
 ORG_REFRESH_SECONDS = 1.0
+
+
+def replay(aggregate: Any, events: Iterable[Any]) -> Any:
+    """The library's projector without its per-event `isinstance` check against a
+    runtime-checkable Protocol, which costs about 50 µs an event on Python 3.11 (most of
+    loading an issue of 40 events); every event of ours has `mutate`."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 def utc_now() -> datetime:
@@ -119,7 +128,7 @@ class IssueService:
         """Record the organisation file's changes; the log position, or None if none."""
         for _ in range(RETRIES):
             try:
-                agg: Organisation = self.app.repository.get(ORGANISATION_ID)
+                agg: Organisation = self._load(ORGANISATION_ID)
             except AggregateNotFoundError:
                 agg = Organisation._create(Organisation.Created, id=ORGANISATION_ID)
             agg.change(document, timestamp=self.clock())
@@ -228,7 +237,7 @@ class IssueService:
                 return Result(issue, self._save(issue, related))
             except IntegrityError:
                 if expected_version is not None or attempt == RETRIES - 1:
-                    current: int = self.app.repository.get(issue_id).version
+                    current: int = self._load(issue_id).version
                     raise VersionConflict(
                         "another change to this issue was recorded first",
                         current_version=current,
@@ -262,7 +271,7 @@ class IssueService:
             if len(batch) < 500:
                 break
             position = batch[-1].id + 1
-        return [self.app.repository.get(i) for i in reversed(found[-limit:])]
+        return [self._load(i) for i in reversed(found[-limit:])]
 
     def head(self) -> int:
         """The newest position in the log."""
@@ -293,6 +302,10 @@ class IssueService:
 
     # -- reading --------------------------------------------------------------------
 
+    def _load(self, aggregate_id: UUID, version: int | None = None) -> Any:
+        """The aggregate replayed from the log (AggregateNotFoundError if it has none)."""
+        return self.app.repository.get(aggregate_id, version=version, projector_func=replay)
+
     def get(
         self,
         issue_id: UUID,
@@ -304,7 +317,7 @@ class IssueService:
         """The issue now, at a version, or as it was at a time (replayed from the log).
         Unknown, or not visible to `p`: IssueNotFound."""
         try:
-            issue: Issue = self.app.repository.get(issue_id)
+            issue: Issue = self._load(issue_id)
             if p is not None and not may_see(p, issue, self.org()):
                 raise IssueNotFound(f"no issue {issue_id}")
             if as_of is not None:
@@ -315,7 +328,7 @@ class IssueService:
             if version is not None and version != issue.version:
                 if not 1 <= version <= issue.version:
                     raise IssueNotFound(f"issue {issue_id} has no version {version}")
-                issue = self.app.repository.get(issue_id, version=version)
+                issue = self._load(issue_id, version=version)
             return issue
         except AggregateNotFoundError:
             raise IssueNotFound(f"no issue {issue_id}") from None
