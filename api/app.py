@@ -30,12 +30,15 @@ def create_app(services: Services) -> FastAPI:
             "settled on the spot, big matters coordinated, hard matters escalated by blowing "
             "the whistle (吹哨报到). Every change is an event in an append-only log."
         ),
+        # Metrics are Prometheus's (/metrics); FastAPI's own OpenTelemetry hooks would
+        # otherwise look up the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
     app.state.metrics = ops.Metrics()
     errors.install(app)
     open311.install(app)
-    app.middleware("http")(ops.middleware)
+    app.add_middleware(ops.Observe)
     app.include_router(views.router)
     app.include_router(issues.router)
     app.include_router(views.supervision)

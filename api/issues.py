@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import Services, json_body, principal, services
@@ -56,16 +56,16 @@ def shown(s: Services, issue: Issue, p: Principal) -> dict[str, Any]:
     return out
 
 
-def answer(s: Services, result: Result, p: Principal, status: int) -> JSONResponse:
-    body = json.loads(IssueOut.model_validate(shown(s, result.issue, p)).model_dump_json())
-    return JSONResponse(
-        body,
+def answer(s: Services, result: Result, p: Principal, status: int) -> Response:
+    return Response(
+        IssueOut.model_validate(shown(s, result.issue, p)).model_dump_json(),
         status,
         {
             "ETag": f'"{result.issue.version}"',
             "X-Log-Position": str(result.position),
             **({"Location": f"/issues/{result.issue.id}"} if status == 201 else {}),
         },
+        "application/json",
     )
 
 
@@ -87,7 +87,7 @@ def replay_answer(s: Services, p: Principal, key: str | None, digest: str) -> JS
     return JSONResponse(stored.body, stored.status, stored.headers)
 
 
-def remember(s: Services, p: Principal, key: str | None, digest: str, resp: JSONResponse) -> None:
+def remember(s: Services, p: Principal, key: str | None, digest: str, resp: Response) -> None:
     if key is not None:
         headers = {
             k: resp.headers[k] for k in ("etag", "x-log-position", "location") if k in resp.headers
@@ -111,7 +111,7 @@ def report(
     p: Principal = Depends(principal),
     s: Services = Depends(services),
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     digest = request_hash(request, body)
     if (again := replay_answer(s, p, idempotency_key, digest)) is not None:
         return again
@@ -148,7 +148,7 @@ def read(
     s: Services = Depends(services),
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
     as_of: Annotated[datetime | None, Query(description="RFC 3339 with offset")] = None,
-) -> JSONResponse:
+) -> Response:
     if version is not None and as_of is not None:
         raise ValidationFailed({"version": "give version or as_of, not both"})
     if as_of is not None and as_of.tzinfo is None:
@@ -157,8 +157,11 @@ def read(
     out = shown(s, issue, p)
     if version is None and as_of is None:  # likely duplicates, as the views see them now
         out["merge_candidates"] = s.views.merge_candidates(str(issue.id))
-    body = json.loads(IssueOut.model_validate(out).model_dump_json())
-    return JSONResponse(body, headers={"ETag": f'"{issue.version}"'})
+    return Response(
+        IssueOut.model_validate(out).model_dump_json(),
+        headers={"ETag": f'"{issue.version}"'},
+        media_type="application/json",
+    )
 
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
@@ -192,7 +195,7 @@ def act(
     s: Services = Depends(services),
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     digest = request_hash(request, body)
     if (again := replay_answer(s, p, idempotency_key, digest)) is not None:
         return again

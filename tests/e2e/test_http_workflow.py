@@ -285,9 +285,17 @@ def test_operations_endpoints(a: Api):
     assert a.client.get("/healthz").json() == {"status": "ok"}
     ready = a.client.get("/readyz").json()
     assert ready["ready"] and ready["checks"]["store"]["ok"]
-    a.report(WORKER)
+    issue = a.report(WORKER)["id"]
+    r = a.client.post(
+        f"/issues/{issue}/actions/comment",
+        json={"text": "seen"},
+        headers={**a.h(WORKER), "X-Request-ID": "trace-42"},
+    )
+    assert r.headers["X-Request-ID"] == "trace-42"  # a caller's id is echoed, else one is made
+    assert len(a.client.get("/healthz").headers["X-Request-ID"]) == 32
     text = a.client.get("/metrics").text
     assert 'gridflow_http_requests_total{method="POST",route="/issues",status="201"}' in text
+    assert 'gridflow_actions_total{action="comment",outcome="ok"} 1.0' in text
 
 
 def test_reads_after_a_write_wait_for_the_views_to_include_it(a: Api):
