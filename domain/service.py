@@ -39,6 +39,7 @@ from domain.settings import Settings, store_env
 
 Clock = Callable[[], datetime]
 RETRIES = 3
+ISSUE_LOCK_STRIPES = 256
 ORG_REFRESH_SECONDS = 1.0
 
 
@@ -94,6 +95,9 @@ class IssueService:
         self.evidence: EvidenceIndex = evidence or NoEvidence()
         self.app = app or open_application(self.settings.database_url)
         self.group_commit = GroupCommit(self.app.save) if self.settings.group_commit else None
+        # Commands on one issue within this process take turns (load, decide, save), so
+        # they never race each other; other processes' races are retried.
+        self._issue_locks = [threading.Lock() for _ in range(ISSUE_LOCK_STRIPES)]
         self._org_lock = threading.Lock()
         self._org_aggregate: Organisation | None = None
         self._org = Org()
@@ -220,6 +224,19 @@ class IssueService:
     ) -> Result:
         """Take `action`. `client`: the caller is outside the service (no system-only
         actions); `request_key` is kept on the event so a retry can be recognised."""
+        with self._issue_locks[issue_id.int % len(self._issue_locks)]:
+            return self._act(issue_id, action, p, data, expected_version, client, request_key)
+
+    def _act(
+        self,
+        issue_id: UUID,
+        action: str,
+        p: Principal,
+        data: Any,
+        expected_version: int | None,
+        client: bool,
+        request_key: str | None,
+    ) -> Result:
         for attempt in range(RETRIES):
             issue = self.get(issue_id, p)
             if client and action not in commands.CLIENT_ACTIONS:

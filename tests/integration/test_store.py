@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from domain.errors import VersionConflict
+from domain.errors import TransitionNotAllowed, VersionConflict
 from tests.support import HOUSING, LEADER, STAFF, WORKER, WORKER2, Clock, make_service, report
 
 
@@ -69,7 +69,7 @@ def test_without_if_match_a_lost_race_is_retried_on_the_fresh_issue(store_url: s
     second.close()
 
 
-def test_concurrent_commands_in_one_process_share_saves_and_a_race_still_has_one_winner(
+def test_concurrent_commands_in_one_process_share_saves_and_one_issue_s_take_turns(
     store_url: str,
 ):
     svc = make_service(store_url)  # group commit on, as served
@@ -85,7 +85,7 @@ def test_concurrent_commands_in_one_process_share_saves_and_a_race_still_has_one
                 outcomes[k] = svc.act(own[k], "comment", STAFF, {"text": f"note {k}"}).position
             else:
                 outcomes[k] = svc.act(shared, "handle_on_spot", WORKER, expected_version=1).position
-        except VersionConflict as exc:
+        except TransitionNotAllowed as exc:
             outcomes[k] = exc
 
     threads = [threading.Thread(target=write, args=(k,)) for k in range(12)]
@@ -94,13 +94,38 @@ def test_concurrent_commands_in_one_process_share_saves_and_a_race_still_has_one
     for t in threads:
         t.join()
     assert all(isinstance(outcomes[k], int) for k in range(10))
+    # the two on the shared issue took turns: the second saw it on the spot already
     race = [outcomes[10], outcomes[11]]
-    assert sum(isinstance(o, VersionConflict) for o in race) == 1
+    assert sum(isinstance(o, TransitionNotAllowed) for o in race) == 1
     for k, i in enumerate(own):  # each comment recorded once, at the position answered
         events = list(svc.app.events.get(i))
         assert [e.ACTION for e in events] == ["report", "comment"]
         assert svc.app.recorder.select_notifications(outcomes[k], 1)[0].originator_id == i
     assert svc.get(shared).version == 2 and svc.get(shared).state == "on_spot"
+    svc.close()
+
+
+def test_many_comments_on_one_issue_at_once_are_all_recorded(store_url: str):
+    svc = make_service(store_url)
+    i = report(svc)
+    barrier = threading.Barrier(16)
+    errors: list[Exception] = []
+
+    def comment(k: int) -> None:
+        barrier.wait()
+        try:
+            svc.act(i, "comment", STAFF, {"text": f"note {k}"})
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=comment, args=(k,)) for k in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    texts = {e.data["text"] for e in svc.app.events.get(i) if e.ACTION == "comment"}
+    assert texts == {f"note {k}" for k in range(16)}
     svc.close()
 
 
