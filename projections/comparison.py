@@ -62,16 +62,24 @@ def patrol_misses(
         [utc(lo), utc(hi), *args],
     )
     hotline = cur.fetchall()
-    cur.execute(
-        f"SELECT grid_id, category, occurred_at, lat, lon FROM {p}issues WHERE "
-        f"channel = 'patrol' AND occurred_at >= %s AND occurred_at < %s AND {where}",
-        [utc(lo - window), utc(hi), *args],
-    )
+    # Only the patrol reports of grids that have tickets can match: a city's summary
+    # must not read every patrol report of the period to compare a handful of tickets.
     patrols: dict[tuple[str, str], list[tuple[str, Any, Any]]] = defaultdict(list)
-    for grid, category, at, lat, lon in cur.fetchall():
-        patrols[(grid, category)].append((at, lat, lon))
-    for found in patrols.values():
+    ticket_grids = sorted({h[1] for h in hotline})
+    for i in range(0, len(ticket_grids), 500):
+        chunk = ticket_grids[i : i + 500]
+        cur.execute(
+            f"SELECT grid_id, category, occurred_at, lat, lon FROM {p}issues WHERE "
+            f"channel = 'patrol' AND occurred_at >= %s AND occurred_at < %s "
+            f"AND grid_id IN ({', '.join(['%s'] * len(chunk))})",
+            [utc(lo - window), utc(hi), *chunk],
+        )
+        for grid, category, at, lat, lon in cur.fetchall():
+            patrols[(grid, category)].append((at, lat, lon))
+    times: dict[tuple[str, str], list[str]] = {}
+    for key, found in patrols.items():
         found.sort(key=lambda x: x[0])
+        times[key] = [f[0] for f in found]
     cur.execute(f"SELECT DISTINCT grid_id FROM {p}grid_ancestors WHERE {where}", args)
     grids_below = {g for (g,) in cur.fetchall()}
     per: dict[tuple[str, str], dict[str, Any]] = {}
@@ -79,9 +87,9 @@ def patrol_misses(
         when = _parse(at)
         day = when.astimezone(tz).date().isoformat()
         found = patrols.get((grid, category), [])
-        times = [f[0] for f in found]
-        start = bisect_left(times, utc(when - window))
-        stop = bisect_right(times, at)
+        at_times = times.get((grid, category), [])
+        start = bisect_left(at_times, utc(when - window))
+        stop = bisect_right(at_times, at)
         matched = any(_near((lat, lon), (f[1], f[2]), policy.radius_m) for f in found[start:stop])
         cell = per.setdefault(
             (grid, day),
