@@ -220,6 +220,11 @@ class Engine:
             self.drop(cur, new)
         self.prepare(new)
         self.catch_up(new, progress=progress)
+        # Fresh tables have no planner statistics until autovacuum comes by: without
+        # them the first supervision queries after a switch can take seconds.
+        with self.db.transaction() as cur:
+            for table in TABLES:
+                cur.execute(f"ANALYZE {prefix(new)}{table}")
         if switch:
             self.catch_up(new)
             with self.db.transaction() as cur:
