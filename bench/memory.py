@@ -22,6 +22,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,10 +65,15 @@ def fill(c: Container, issues: int) -> None:
 
 
 def timed(args: list[str]) -> subprocess.Popen[str]:
-    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "gridflow.cli", *args]
-    return subprocess.Popen(
-        cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    """`gridflow ARGS` under `time -v`, whose report goes to a file (the process's own
+    output is dropped: a pipe nobody reads would stop it once full)."""
+    report = Path(tempfile.mkstemp(suffix=".time")[1])
+    cmd = ["/usr/bin/time", "-v", "-o", str(report), sys.executable, "-m", "gridflow.cli", *args]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
     )
+    proc.report = report  # type: ignore[attr-defined]
+    return proc
 
 
 def stop(proc: subprocess.Popen[str]) -> int:
@@ -75,9 +81,10 @@ def stop(proc: subprocess.Popen[str]) -> int:
     child = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
     for pid in child.stdout.split():
         os.kill(int(pid), 15)
-    _, err = proc.communicate(timeout=120)
-    kb = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
-    assert kb, err[-2000:]
+    proc.wait(timeout=120)
+    report = proc.report.read_text()  # type: ignore[attr-defined]
+    kb = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)
+    assert kb, report[-2000:]
     return round(int(kb.group(1)) / 1024)
 
 
