@@ -114,11 +114,12 @@ class IssueService:
         """The organisation, fast-forwarded to the newest change in the log at most once
         every `ORG_REFRESH_SECONDS` (a load in another process shows within that time;
         a load through this service at once)."""
-        now = time.monotonic()
-        if now - self._org_checked < ORG_REFRESH_SECONDS:
+        if time.monotonic() - self._org_checked < ORG_REFRESH_SECONDS:
             return self._org
-        with self._org_lock:
-            self._org_checked = now
+        with self._org_lock:  # callers wait for the refresh rather than read a stale one
+            now = time.monotonic()
+            if now - self._org_checked < ORG_REFRESH_SECONDS:
+                return self._org  # refreshed by another thread while this one waited
             agg = self._org_aggregate
             newer = list(self.app.events.get(ORGANISATION_ID, gt=agg.version if agg else None))
             if newer:
@@ -126,6 +127,7 @@ class IssueService:
                     agg = event.mutate(agg)  # type: ignore[attr-defined]
                 self._org_aggregate = agg
                 self._org = Org(agg)
+            self._org_checked = now
             return self._org
 
     def load_org(self, document: Mapping[str, Any]) -> int | None:

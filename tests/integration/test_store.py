@@ -7,6 +7,8 @@ import threading
 import pytest
 
 from domain.errors import TransitionNotAllowed, VersionConflict
+from domain.service import IssueService
+from domain.settings import Settings
 from tests.support import HOUSING, LEADER, STAFF, WORKER, WORKER2, Clock, make_service, report
 
 
@@ -127,6 +129,32 @@ def test_many_comments_on_one_issue_at_once_are_all_recorded(store_url: str):
     texts = {e.data["text"] for e in svc.app.events.get(i) if e.ACTION == "comment"}
     assert texts == {f"note {k}" for k in range(16)}
     svc.close()
+
+
+def test_requests_arriving_together_at_a_fresh_process_all_see_the_organisation(
+    store_url: str,
+):
+    first = make_service(store_url)
+    i = report(first)
+    fresh = IssueService(Settings(database_url=store_url), clock=Clock())  # just started
+    barrier = threading.Barrier(16)
+    errors: list[Exception] = []
+
+    def read() -> None:
+        barrier.wait()
+        try:
+            fresh.get(i, LEADER)  # visible to the grid's leader: needs the organisation
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    first.close()
+    fresh.close()
 
 
 def test_the_log_survives_a_restart_of_the_process(store_url: str):
