@@ -72,12 +72,20 @@ class GroupCommit:
         """Save one batch, then hand the lead to the next queued caller, if any."""
         with self._lock:
             batch = self._take()
+        failure: BaseException | None = None
         try:
-            self._commit(batch)
+            failure = self._commit(batch)
         finally:
             for r in batch:
                 r.done.set()
             with self._lock:
+                if failure is not None:
+                    # The store is failing: those queued meanwhile would only wait out the
+                    # same retries one batch after another; they hear it now.
+                    for r in self._queue:
+                        r.error = failure
+                        r.done.set()
+                    self._queue = []
                 if self._queue:
                     self._queue[0].lead = True
                     self._queue[0].done.set()
@@ -98,7 +106,8 @@ class GroupCommit:
         self._queue = rest
         return batch
 
-    def _commit(self, batch: list[_Request]) -> None:
+    def _commit(self, batch: list[_Request]) -> BaseException | None:
+        """Save the batch; the store's failure, if it failed other than by a conflict."""
         self.batches += 1
         self.commands += len(batch)
         try:
@@ -106,18 +115,19 @@ class GroupCommit:
         except IntegrityError as exc:
             if len(batch) == 1:
                 batch[0].error = exc
-                return
+                return None
             for r in batch:  # only the conflicting command fails
                 try:
                     r.recordings = self._save(*r.events)
-                except IntegrityError as exc:
-                    r.error = exc
-            return
+                except IntegrityError as alone:
+                    r.error = alone
+            return None
         except BaseException as exc:  # the store is down: each caller raises it again
             for r in batch:
                 r.error = exc
-            return
+            return exc
         start = 0
         for r in batch:
             r.recordings = recordings[start : start + len(r.events)]
             start += len(r.events)
+        return None

@@ -25,8 +25,10 @@ class Gated:
     """The store's save, holding the first call until the test opens the gate, so that
     other commands queue behind it as they would behind a slow transaction."""
 
-    def __init__(self, app: Application[Any], fail: Exception | None = None) -> None:
-        self.app, self.fail = app, fail
+    def __init__(
+        self, app: Application[Any], fail: Exception | None = None, fail_first: bool = False
+    ) -> None:
+        self.app, self.fail, self.fail_first = app, fail, fail_first
         self.gate = threading.Event()
         self.calls: list[int] = []
 
@@ -35,7 +37,7 @@ class Gated:
         self.calls.append(len(events))
         if first:
             self.gate.wait(5)
-        elif self.fail is not None:
+        if self.fail is not None and first == self.fail_first:
             raise self.fail
         return self.app.save(*events)
 
@@ -134,6 +136,18 @@ def test_a_store_failure_reaches_every_command_in_the_batch(app: Application[Any
     assert all(isinstance(o, OperationalError) for o in out[1:])
     assert app.repository.get(things[0].id).version == 1
     assert app.recorder.max_notification_id() == 1  # nothing of the failed batch
+
+
+def test_when_the_store_fails_those_queued_meanwhile_hear_it_at_once(app: Application[Any]):
+    # Each of their batches would wait out the same retries, one after another.
+    gated = Gated(app, fail=OperationalError("server closed the connection"), fail_first=True)
+    gc = GroupCommit(gated)
+    out = run(gc, gated, [Thing().collect_events() for _ in range(5)])
+    assert all(isinstance(o, OperationalError) for o in out)
+    assert gated.calls == [1]  # one attempt at the store, not one per batch
+    assert app.recorder.max_notification_id() is None
+    thing = Thing()  # and once the store is back, saves go on as before
+    assert gc.save(thing.collect_events())[0].notification.id == 1
 
 
 def test_alone_a_command_is_saved_at_once(app: Application[Any]):
