@@ -143,7 +143,7 @@ class Engine:
     # -- running --------------------------------------------------------------------
 
     def step(self, generation: int | None = None, stop: int | None = None) -> int:
-        """Fold the next batch of the log; how many positions it read."""
+        """Fold the next batch of the log; how many positions the views moved."""
         g = self.active() if generation is None else generation
         start = self.position(g)
         limit = self.batch if stop is None else max(0, min(self.batch, stop - start))
@@ -160,7 +160,9 @@ class Engine:
             )
             row = cur.fetchone()
             if row is None or int(row[0]) != start:
-                return 0  # another copy folded this batch first
+                # Another copy folded this batch first: report how far it got, so that
+                # a caller catching up goes on from there instead of stopping short.
+                return max(0, int(row[0]) - start) if row else 0
             self.views(g).apply(cur, items)
             cur.execute(
                 "UPDATE gridflow_view_positions SET position = %s WHERE generation = %s",

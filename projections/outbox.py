@@ -225,8 +225,9 @@ class Outbox:
         lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
         with self.db.transaction() as cur:
             cur.execute(f"SELECT position FROM gridflow_outbox_position WHERE id = 1{lock}")
-            if int(cur.fetchone()[0]) != start:
-                return 0  # another copy queued this batch
+            now_at = int(cur.fetchone()[0])
+            if now_at != start:  # another copy queued this batch: go on from where it got
+                return max(0, now_at - start)
             known = self._issues(cur, {r.issue_id for r in records})
             rows = []
             for r in records:

@@ -259,3 +259,32 @@ def test_views_folded_one_event_at_a_time_equal_a_rebuild(store_url: str):
         assert rebuild_and_verify(w.c.engine, w.c.service.head()) == {}
     finally:
         w.c.close()
+
+
+def test_a_catch_up_that_loses_a_batch_to_another_copy_still_reaches_the_head(store_url: str):
+    w = World(store_url)
+    w.script()
+    w.report("F", 320, WORKER, "g1")
+    w.report("G", 330, WORKER, "g1")
+    head = w.c.service.head()
+    twin = Container(Settings(database_url=store_url), clock=w.clock)  # another process
+    twin.engine.batch = 1
+    mine = w.c.engine
+    read = mine.recorder.select_notifications
+
+    def slow_read(*args, **kwargs):
+        batch = read(*args, **kwargs)
+        if twin.engine.position() < head:
+            twin.engine.step()  # the twin folds F while this copy holds the same batch
+        return batch
+
+    mine.recorder.select_notifications = slow_read  # type: ignore[method-assign]
+    try:
+        mine.catch_up()
+        assert mine.position() == head  # it went on from where the twin got
+        names = w.names(w.c.views.issues(P("auditor", "c1"), ListQuery(), w.clock.now))
+        assert {"F", "G"} <= set(names)
+    finally:
+        mine.recorder.select_notifications = read  # type: ignore[method-assign]
+        twin.close()
+        w.c.close()
