@@ -43,7 +43,7 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._queue: list[_Request] = []
         self._busy = False
-        #: (batches, commands) saved, for the benchmarks and /metrics
+        #: batches and commands saved so far (bench.service_actions reports their ratio)
         self.batches = 0
         self.commands = 0
 

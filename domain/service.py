@@ -123,8 +123,7 @@ class IssueService:
             agg = self._org_aggregate
             newer = list(self.app.events.get(ORGANISATION_ID, gt=agg.version if agg else None))
             if newer:
-                for event in newer:
-                    agg = event.mutate(agg)  # type: ignore[attr-defined]
+                agg = replay(agg, newer)
                 self._org_aggregate = agg
                 self._org = Org(agg)
             self._org_checked = now
