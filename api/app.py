@@ -36,6 +36,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     app.state.metrics = ops.Metrics()
+    app.state.metrics.registry.register(ops.Quarantined(services.views.quarantined))
     errors.install(app)
     open311.install(app)
     app.add_middleware(ops.Observe)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import Services, principal, services, utc_param
+from api.deps import MAX_POSITION, Services, principal, services, utc_param
 from api.errors import ApiError
 from api.openapi import ERRORS
 from domain.errors import ValidationFailed
@@ -27,7 +27,7 @@ def auditor(p: Principal = Depends(principal), s: Services = Depends(services)) 
 @router.get("/events", responses=ERRORS, summary="The log in order, with leaf hashes")
 def events(
     s: Services = Depends(auditor),
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     node: Annotated[str | None, Query(max_length=200)] = None,
@@ -68,8 +68,8 @@ def checkpoints(s: Services = Depends(auditor)) -> dict[str, Any]:
 
 @router.get("/proofs/inclusion", responses=ERRORS, summary="Merkle inclusion proof (RFC 6962)")
 def inclusion(
-    position: Annotated[int, Query(ge=1)],
-    tree_size: Annotated[int, Query(ge=1)],
+    position: Annotated[int, Query(ge=1, le=MAX_POSITION)],
+    tree_size: Annotated[int, Query(ge=1, le=MAX_POSITION)],
     s: Services = Depends(auditor),
 ) -> dict[str, Any]:
     try:
@@ -84,8 +84,8 @@ def inclusion(
     summary="Merkle consistency proof between two tree sizes (RFC 6962)",
 )
 def consistency(
-    from_: Annotated[int, Query(alias="from", ge=1)],
-    to: Annotated[int, Query(ge=1)],
+    from_: Annotated[int, Query(alias="from", ge=1, le=MAX_POSITION)],
+    to: Annotated[int, Query(ge=1, le=MAX_POSITION)],
     s: Services = Depends(auditor),
 ) -> dict[str, Any]:
     try:

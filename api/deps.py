@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from fastapi import Request
 
 from api.errors import ApiError
 from domain.errors import ValidationFailed
+from domain.inputs import as_utc, text_problems
 from domain.principals import Principal
 from domain.service import IssueService
 from projections.audit import AuditLog
@@ -24,6 +25,12 @@ from projections.records import utc
 from projections.tokens import TokenStore
 
 MAX_BODY = 1 << 20  # 1 MiB: no action needs more; evidence has its own limit
+#: Time filters outside these bounds cannot be compared with the views' times safely.
+MIN_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(9000, 1, 1, tzinfo=UTC)
+#: The largest log position or tree size a query may name (both stores' integers hold it).
+MAX_POSITION = 2**53
+MAX_DEPTH = 32  # the deepest request (an organisation file's boundary) needs eight
 
 
 @dataclass
@@ -74,17 +81,51 @@ def utc_param(value: datetime | None, name: str) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValidationFailed({name: "needs a UTC offset"})
-    return utc(value)
+    at = as_utc(value)
+    if at is None or not MIN_TIME <= at <= MAX_TIME:
+        raise ValidationFailed({name: "a time between the years 1900 and 9000"})
+    return utc(at)
+
+
+def parse_json(raw: bytes | str, *, check_text: bool = True) -> Any:
+    """A JSON document a client sent: 400 `malformed_request` when it is not JSON, not
+    valid Unicode (lone surrogates) or nested deeper than any request needs; 422 naming
+    each string with a control character (see domain.inputs), unless the caller checks
+    text itself (an import answers per row)."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "malformed_request", f"the body is not JSON: {exc}") from None
+    if _deeper_than(document, MAX_DEPTH):
+        message = f"the body is nested deeper than {MAX_DEPTH} levels"
+        raise ApiError(400, "malformed_request", message)
+    problems = dict(text_problems(document)) if check_text else {}
+    if problems:
+        raise ValidationFailed(problems)
+    return document
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    level, todo = 0, [document]
+    while todo:
+        level += 1
+        if level > limit:
+            return True
+        todo = [
+            child
+            for node in todo
+            if isinstance(node, dict | list)
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+    return False
 
 
 async def json_body(request: Request) -> Any:
-    """The request body as JSON; 400 `malformed_request` when it is not JSON."""
+    """The request body as JSON (see `parse_json`); None when empty."""
     raw = await request.body()
     if len(raw) > MAX_BODY:  # a chunked body that gave no Content-Length
         raise ApiError(413, "payload_too_large", f"bodies are limited to {MAX_BODY} bytes")
     if not raw.strip():
         return None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "malformed_request", f"the body is not JSON: {exc}") from None
+    return parse_json(raw)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Services, principal, services
+from api.deps import Services, parse_json, principal, services
 from api.errors import ApiError
 from api.openapi import ERRORS
 from domain.intake import BadRow, Ticket, parse_csv, ticket
@@ -30,7 +29,9 @@ def run_import(
     counts = {"created": 0, "duplicate": 0, "error": 0}
     position = None
     for start in range(0, len(rows), BATCH):
-        parsed = [ticket(start + k + 1, raw) for k, raw in enumerate(rows[start : start + BATCH])]
+        now = s.service.clock()
+        chunk = rows[start : start + BATCH]
+        parsed = [ticket(start + k + 1, raw, now) for k, raw in enumerate(chunk)]
         good = [t for t in parsed if isinstance(t, Ticket)]
         outcomes = dict(
             zip(
@@ -108,7 +109,7 @@ async def hotline(
         if "csv" in request.headers.get("content-type", ""):
             rows: Any = parse_csv(text)
         else:
-            rows = json.loads(text)
+            rows = parse_json(raw, check_text=False)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "malformed_request", f"not a JSON array or a CSV: {exc}") from None
     if not isinstance(rows, list):

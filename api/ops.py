@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -18,9 +19,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import guard
 from api.deps import MAX_BODY, services
 from api.errors import body
 from api.intake import MAX_IMPORT
@@ -54,6 +58,24 @@ class Metrics:
         )
 
 
+class Quarantined(Collector):
+    """`gridflow_quarantined_events{projection}`: events each projection set aside, read
+    from the store at each scrape (every process shows the same count)."""
+
+    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "gridflow_quarantined_events",
+            "events a projection could not fold and set aside",
+            labels=["projection"],
+        )
+        for projection, n in self.counts().items():
+            family.add_metric([projection], n)
+        yield family
+
+
 class Observe:
     """Request id, body size limit, the store-down short cut, access log (JSON lines) and
     metrics, as plain ASGI: Starlette's `BaseHTTPMiddleware` costs a task and a memory
@@ -80,7 +102,7 @@ class Observe:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
-        refusal = self._refusal(scope, headers)
+        refusal = self._refusal(scope, headers) or guard.refusal(scope)
         try:
             await (refusal or self.app)(scope, receive, sending)
         finally:
@@ -155,6 +177,7 @@ def readyz(request: Request) -> JSONResponse:
         checks["store"] = {"ok": False, "error": exc.__class__.__name__}
     for name, check in s.readiness.items():
         checks[name] = check()
+        ok = ok and not (isinstance(checks[name], dict) and checks[name].get("ok") is False)
     today = date.today()
     checks["calendar"] = {
         "holiday_data_years": list(DATA_YEARS),

@@ -12,20 +12,21 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from api.deps import Services, principal, services, utc_param
+from api.deps import MAX_POSITION, Services, principal, services, utc_param
 from api.errors import ApiError
 from api.openapi import ERRORS
 from domain.errors import ValidationFailed
 from domain.principals import Principal, Role
 from projections.queries import ListQuery, decode_cursor
-from projections.reader import ViewsBehind
+from projections.reader import FIRST_DAY, LAST_DAY, ViewsBehind
 
 router = APIRouter(tags=["views"])
 supervision = APIRouter(prefix="/supervision", tags=["supervision"])
 
 NodeQuery = Annotated[str | None, Query(max_length=200, description="an organisation node id")]
 After = Annotated[
-    int | None, Query(ge=0, description="wait until the views include this log position")
+    int | None,
+    Query(ge=0, le=MAX_POSITION, description="wait until the views include this log position"),
 ]
 SUPERVISORS = (
     Role.CITY_SUPERVISOR,
@@ -243,6 +244,8 @@ def patrol_misses(
     caught_up(s, after)
     target = _supervisor(p, s, node)
     if date_ is not None:
+        if not FIRST_DAY <= date_ < LAST_DAY:
+            raise ValidationFailed({"date": "a day between the years 1900 and 9000"})
         from_, to = date_, date_ + timedelta(days=1)
     return s.views.patrol_misses(target, from_, to, s.service.clock())
 

@@ -16,14 +16,19 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from domain.errors import ValidationFailed
 from domain.geo import CRS
+from domain.inputs import clean_text, past_time_problem
 
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
-Short = Annotated[str, Field(min_length=1, max_length=200)]
+_Clean = AfterValidator(clean_text)  # no control characters but tab and newline
+Text = Annotated[str, Field(min_length=1, max_length=4000), _Clean]
+Short = Annotated[str, Field(min_length=1, max_length=200), _Clean]
+Long = Annotated[str, Field(max_length=4000), _Clean]
+Line = Annotated[str, Field(max_length=200), _Clean]
 
 
 def _evidence_id(value: str) -> str:
@@ -40,7 +45,7 @@ class Strict(BaseModel):
 
 
 class Location(Strict):
-    address: Annotated[str, Field(max_length=500)] | None = None
+    address: Annotated[str, Field(max_length=500), _Clean] | None = None
     lat: Annotated[float, Field(ge=-90, le=90)] | None = None
     lon: Annotated[float, Field(ge=-180, le=180)] | None = None
     crs: CRS = Field(CRS.WGS84, description="coordinate system of lat/lon; stored as WGS-84")
@@ -55,14 +60,14 @@ class Location(Strict):
 class Reporter(Strict):
     """Contact details of whoever raised the matter: personal data."""
 
-    name: Annotated[str, Field(max_length=100)] | None = None
-    phone: Annotated[str, Field(max_length=40)] | None = None
-    email: Annotated[str, Field(max_length=200)] | None = None
-    principal_id: Annotated[str, Field(max_length=200)] | None = None
+    name: Annotated[str, Field(max_length=100), _Clean] | None = None
+    phone: Annotated[str, Field(max_length=40), _Clean] | None = None
+    email: Line | None = None
+    principal_id: Line | None = None
 
 
 class ActionData(Strict):
-    note: Annotated[str, Field(max_length=4000)] | None = None
+    note: Long | None = None
 
 
 class WithEvidence(ActionData):
@@ -91,9 +96,14 @@ class Report(WithEvidence):
             )
         if self.settled_on_spot and not self.resolution:
             raise ValueError("settled_on_spot needs a resolution")
-        if self.occurred_at is not None and self.occurred_at.tzinfo is None:
-            raise ValueError("occurred_at needs a UTC offset")
         return self
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _a_past_time(cls, value: datetime | None) -> datetime | None:
+        if value is not None and (problem := past_time_problem(value)):
+            raise ValueError(problem)
+        return value
 
 
 class Coordinate(ActionData):
@@ -126,7 +136,7 @@ class RecordCallback(ActionData):
     contacted: bool
     solved: bool | None = None
     satisfaction: Literal["satisfied", "basically_satisfied", "dissatisfied"] | None = None
-    comment: Annotated[str, Field(max_length=4000)] | None = None
+    comment: Long | None = None
 
     @model_validator(mode="after")
     def _contacted_needs_answers(self) -> RecordCallback:

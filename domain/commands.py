@@ -25,6 +25,7 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.geo import to_wgs84
+from domain.inputs import past_time_problem
 from domain.issue import EVENT_CLASSES, Issue
 from domain.organisation import Org
 from domain.principals import Principal, Role
@@ -149,6 +150,8 @@ def report(issue_id: UUID, p: Principal, data: Any, ctx: Context) -> Issue:
     parsed = A.parse("report", data)
     assert isinstance(parsed, A.Report)
     ctx.check_evidence(None, p.id, parsed.evidence)
+    if parsed.occurred_at and (problem := past_time_problem(parsed.occurred_at, ctx.now)):
+        raise ValidationFailed({"occurred_at": problem})
     if parsed.settled_on_spot and p.role not in (Role.GRID_WORKER, Role.GRID_LEADER):
         raise ForbiddenRole("only grid workers and grid leaders settle matters on the spot")
     facts: dict[str, Any] = {}

@@ -60,6 +60,17 @@ class Limit:
         return f"{amount}{self.unit}"
 
 
+#: The longest limit per unit: five years (a due time beyond that is a typing error, and
+#: one past the year 9999 would stop every view that computes with it).
+MAX_AMOUNT = {
+    "m": 5 * 365 * 24 * 60,
+    "h": 5 * 365 * 24,
+    "d": 5 * 365,
+    "wh": 5 * 250 * 8,
+    "wd": 5 * 250,
+}
+
+
 def parse_limit(text: Any) -> Limit:
     match = _LIMIT.match(text) if isinstance(text, str) else None
     if not match or float(match.group(1)) <= 0:
@@ -67,6 +78,8 @@ def parse_limit(text: Any) -> Limit:
     amount, unit = float(match.group(1)), match.group(2)
     if unit == "wd" and amount != int(amount):
         raise ValueError(f"{text!r}: working days are whole days")
+    if amount > MAX_AMOUNT[unit]:
+        raise ValueError(f"{text!r}: limits are at most five years ({MAX_AMOUNT[unit]}{unit})")
     return Limit(amount, unit)
 
 

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from domain.inputs import past_time_problem
+
 
 def ticket_issue_id(ticket_no: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"gridflow:hotline:{ticket_no}")
@@ -52,7 +54,7 @@ def _number(value: Any, name: str) -> float:
         raise ValueError(f"{name} must be a number") from None
 
 
-def ticket(row: int, raw: Any) -> Ticket | BadRow:
+def ticket(row: int, raw: Any, now: datetime | None = None) -> Ticket | BadRow:
     """One row, checked for shape; the domain checks the rest when it reports."""
     if not isinstance(raw, dict):
         return BadRow(row, None, "a row is an object with the ticket's fields")
@@ -65,8 +67,8 @@ def ticket(row: int, raw: Any) -> Ticket | BadRow:
         if not isinstance(received, str):
             raise ValueError("received_at is required (RFC 3339 with offset)")
         when = datetime.fromisoformat(received.replace("Z", "+00:00"))
-        if when.tzinfo is None:
-            raise ValueError("received_at needs a UTC offset")
+        if problem := past_time_problem(when, now):
+            raise ValueError(f"received_at {problem}")
         body: dict[str, Any] = {
             "category": raw.get("category"),
             "description": raw.get("text"),

@@ -19,6 +19,7 @@ from shapely.geometry.base import BaseGeometry
 
 from domain.deadlines import DEADLINE_KINDS, parse_limit
 from domain.errors import InvalidOrganisation
+from domain.inputs import text_problems
 
 KINDS = ("city", "district", "street", "community", "grid")
 ORGANISATION_ID: UUID = uuid5(NAMESPACE_URL, "gridflow:organisation")
@@ -82,6 +83,9 @@ def validate_document(
     problems: list[str] = []
     if not isinstance(document, Mapping):
         raise InvalidOrganisation(["the file must be a JSON object"])
+    problems += [f"{path}: {problem}" for path, problem in text_problems(dict(document))]
+    if problems:  # names and ids with control characters would reach every view
+        raise InvalidOrganisation(problems)
     unknown = set(document) - {"nodes", "departments", "categories"}
     problems += [f"{k}: unknown section" for k in sorted(unknown)]
     known_nodes = dict(current.nodes) if current else {}

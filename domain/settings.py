@@ -76,6 +76,7 @@ class Settings:
     evidence_s3_endpoint: str | None = None
     evidence_max_bytes: int = 10 << 20
     group_commit: bool = True
+    ready_stall_seconds: float = 30.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -111,6 +112,7 @@ class Settings:
             evidence_s3_endpoint=env.get("GRIDFLOW_EVIDENCE_S3_ENDPOINT") or None,
             evidence_max_bytes=int(env.get("GRIDFLOW_EVIDENCE_MAX_BYTES", str(10 << 20))),
             group_commit=_flag(env, "GRIDFLOW_GROUP_COMMIT"),
+            ready_stall_seconds=float(env.get("GRIDFLOW_READY_STALL_SECONDS", "30")),
             score_weights=json.loads(env["GRIDFLOW_SCORE_WEIGHTS"])
             if env.get("GRIDFLOW_SCORE_WEIGHTS")
             else None,

@@ -136,6 +136,54 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quarantine_list(args: argparse.Namespace) -> int:
+    from projections import quarantine
+
+    with _container() as c:
+        aside = quarantine.current(c.db, c.engine.active())
+    if not aside:
+        print("no events set aside")
+    for q in aside:
+        kind = q.topic.rsplit(".", 1)[-1]
+        print(f"{q.projection:<12} position {q.position:<10} {q.event_id} v{q.version} {kind}")
+        print(f"    {q.error}")
+    return 0
+
+
+def cmd_quarantine_retry(args: argparse.Namespace) -> int:
+    """Fold set-aside events again (after an upgrade that can fold them): the views by a
+    rebuild, so that they still equal one; the outbox and the trail event by event."""
+    from projections import quarantine
+
+    with _container() as c:
+        aside = [
+            q
+            for q in quarantine.current(c.db, c.engine.active())
+            if args.position is None or q.position == args.position
+        ]
+        if any(q.projection == "views" for q in aside):
+            c.engine.rebuild(switch=True)
+        covers = c.service.org().covers
+        for q in aside:
+            try:
+                if q.projection == "outbox":
+                    c.outbox.retry(c.service.app.recorder, covers, q.position)
+                elif q.projection == "audit_trail":
+                    c.audit.retry_trail(q.position)
+            except Exception as exc:  # still cannot be folded: it stays set aside
+                if quarantine.transient(exc):
+                    raise
+        left = [
+            q
+            for q in quarantine.current(c.db, c.engine.active())
+            if args.position is None or q.position == args.position
+        ]
+    print(f"{len(aside) - len(left)} of {len(aside)} set-aside event(s) folded; {len(left)} left")
+    for q in left:
+        print(f"  {q.projection} position {q.position}: {q.error}")
+    return 0 if not left else 1
+
+
 def cmd_db_secure(args: argparse.Namespace) -> int:
     from gridflow.dbsetup import secure
 
@@ -319,6 +367,15 @@ def parser() -> argparse.ArgumentParser:
     rb = proj.add_parser("rebuild", help="rebuild every view from the log, beside, then switch")
     rb.add_argument("--verify", action="store_true", help="compare with the live views instead")
     rb.set_defaults(func=cmd_rebuild)
+    qua = proj.add_parser(
+        "quarantine", help="events a projection could not fold and set aside"
+    ).add_subparsers(dest="q", required=True)
+    qua.add_parser("list", help="list them with their errors").set_defaults(
+        func=cmd_quarantine_list
+    )
+    retry = qua.add_parser("retry", help="fold them again (after an upgrade that can)")
+    retry.add_argument("--position", type=int, help="only the event at this log position")
+    retry.set_defaults(func=cmd_quarantine_retry)
     aud = sub.add_parser("audit", help="the tamper-evident log").add_subparsers(
         dest="audit", required=True
     )

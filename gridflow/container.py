@@ -56,7 +56,9 @@ class Container:
             s.miss_warning_rate,
             s.miss_warning_min_tickets,
         )
-        self.views = ViewReader(self.db, self.engine, tz, s.score_weights, policy)
+        self.views = ViewReader(
+            self.db, self.engine, tz, s.score_weights, policy, s.ready_stall_seconds
+        )
         self.audit = AuditLog(
             self.db,
             self.signer(),
@@ -105,7 +107,7 @@ class Container:
         return load_signer(s.audit_origin, s.audit_key, key_file)
 
     def services(self) -> Services:
-        readiness = {"views": lambda: self.views.lag(self.service.head())}
+        readiness = {"views": lambda: self.views.readiness(self.service.head())}
         return Services(
             service=self.service,
             tokens=self.tokens,

@@ -24,7 +24,7 @@ from uuid import UUID
 
 import orjson
 
-from projections import merkle
+from projections import merkle, quarantine
 from projections.db import Cursor, Database
 from projections.records import ACTION_BY_TOPIC, _time
 from projections.signing import Signer, body
@@ -47,6 +47,7 @@ _SCHEMA = [
     "(issue_id, version)",
     "CREATE INDEX IF NOT EXISTS gridflow_audit_trail_actor ON gridflow_audit_trail "
     "(actor_id, position)",
+    quarantine.SCHEMA,
 ]
 ZERO = bytes(32)
 
@@ -148,7 +149,23 @@ class AuditLog:
                 chain = hashlib.sha256(chain + leaf).digest()
                 frontier.append(leaf)
                 leaves.append((i, row.position, leaf.hex(), chain.hex()))
-                if (t := self._trail_row(i, row, states)) is not None:
+                try:
+                    t = self._trail_row(i, row, states)
+                except Exception as exc:  # the chain takes every event; the trail may not
+                    if quarantine.transient(exc):
+                        raise
+                    quarantine.add_event(
+                        cur,
+                        "audit_trail",
+                        0,
+                        row.position,
+                        row.originator_id,
+                        row.version,
+                        row.topic,
+                        exc,
+                    )
+                    t = None
+                if t is not None:
                     trail.append(t)
             cur.executemany("INSERT INTO gridflow_audit_leaves VALUES (%s, %s, %s, %s)", leaves)
             cur.executemany(
@@ -199,6 +216,32 @@ class AuditLog:
         return {"tree_size": frontier.size, "root": root.hex(), "time": at, "note": note}
 
     # -- the audit trail -------------------------------------------------------------------
+
+    def retry_trail(self, position: int) -> None:
+        """Write the trail row of an event set aside earlier (the code can read it now);
+        raises what reading it raises, and then it stays set aside."""
+        with self.db.transaction() as cur:
+            rows = self.rows(cur, position - 1, 1)
+            cur.execute("SELECT idx FROM gridflow_audit_leaves WHERE position = %s", (position,))
+            leaf = cur.fetchone()
+            if not rows or rows[0].position != position or leaf is None:
+                raise ValueError(f"no event at position {position} in the chain")
+            row = rows[0]
+            cur.execute(
+                "SELECT to_state, grid_id FROM gridflow_audit_trail WHERE issue_id = %s "
+                "AND version < %s ORDER BY version DESC LIMIT 1",
+                (str(row.originator_id), row.version),
+            )
+            before = cur.fetchone()
+            states = {str(row.originator_id): (before[0], before[1])} if before else {}
+            trail = self._trail_row(int(leaf[0]), row, states)
+            if trail is not None:
+                cur.execute(
+                    "INSERT INTO gridflow_audit_trail VALUES "
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    trail,
+                )
+            quarantine.forget(cur, "audit_trail", 0, position)
 
     def _last_states(self, cur: Cursor, issue_ids: set[str]) -> dict[str, tuple[str, str]]:
         found: dict[str, tuple[str, str]] = {}

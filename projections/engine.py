@@ -17,10 +17,11 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from projections import quarantine
 from projections.db import Cursor, Database
 from projections.records import decode
 from projections.views import TABLES, IssueViews, schema
@@ -34,6 +35,7 @@ _META = [
         id BIGINT PRIMARY KEY, active BIGINT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS gridflow_view_schema (
         generation BIGINT PRIMARY KEY, version TEXT NOT NULL)""",
+    quarantine.SCHEMA,
 ]
 #: The views' schema, as the code defines it: a generation built by other code is rebuilt.
 SCHEMA_VERSION = hashlib.sha256("\n".join(schema("gv_")).encode()).hexdigest()[:16]
@@ -132,6 +134,7 @@ class Engine:
             cur.execute(f"DROP TABLE IF EXISTS {prefix(generation)}{table}")
         cur.execute("DELETE FROM gridflow_view_positions WHERE generation = %s", (generation,))
         cur.execute("DELETE FROM gridflow_view_schema WHERE generation = %s", (generation,))
+        quarantine.forget(cur, "views", generation)
 
     def position(self, generation: int | None = None) -> int:
         g = self.active() if generation is None else generation
@@ -143,7 +146,8 @@ class Engine:
     # -- running --------------------------------------------------------------------
 
     def step(self, generation: int | None = None, stop: int | None = None) -> int:
-        """Fold the next batch of the log; how many positions the views moved."""
+        """Fold the next batch of the log; how many positions the views moved. An event
+        the views cannot fold is set aside (projections.quarantine) and the views go on."""
         g = self.active() if generation is None else generation
         start = self.position(g)
         limit = self.batch if stop is None else max(0, min(self.batch, stop - start))
@@ -152,23 +156,40 @@ class Engine:
         batch = self.recorder.select_notifications(start + 1, limit, stop=stop)
         if not batch:
             return 0
-        items = [r for r in (decode(n) for n in batch) if r is not None]
+        return quarantine.fold_isolating(
+            batch,
+            start,
+            lambda part, after: self._fold(g, part, after),
+            lambda n, after, exc: self._set_aside(g, n, after, exc),
+        )
+
+    @contextmanager
+    def _moving(self, g: int, after: int, to: int) -> Iterator[Cursor]:
+        """A transaction that finds the views of generation `g` at position `after` and
+        leaves them at `to`; Overtaken when another copy moved them first."""
         lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
         with self.db.transaction() as cur:
             cur.execute(
                 f"SELECT position FROM gridflow_view_positions WHERE generation = %s{lock}", (g,)
             )
             row = cur.fetchone()
-            if row is None or int(row[0]) != start:
-                # Another copy folded this batch first: report how far it got, so that
-                # a caller catching up goes on from there instead of stopping short.
-                return max(0, int(row[0]) - start) if row else 0
-            self.views(g).apply(cur, items)
+            if row is None or int(row[0]) != after:
+                raise quarantine.Overtaken(max(0, int(row[0]) - after) if row else 0)
+            yield cur
             cur.execute(
-                "UPDATE gridflow_view_positions SET position = %s WHERE generation = %s",
-                (batch[-1].id, g),
+                "UPDATE gridflow_view_positions SET position = %s WHERE generation = %s", (to, g)
             )
-        return len(batch)
+
+    def _fold(self, g: int, part: Sequence[Any], after: int) -> int:
+        items = [r for r in (decode(n) for n in part) if r is not None]
+        with self._moving(g, after, part[-1].id) as cur:
+            self.views(g).apply(cur, items)
+        return len(part)
+
+    def _set_aside(self, g: int, n: Any, after: int, exc: BaseException) -> int:
+        with self._moving(g, after, n.id) as cur:
+            quarantine.add(cur, "views", g, n, exc)
+        return 1
 
     def catch_up(
         self,

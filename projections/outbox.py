@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from projections import quarantine
 from projections.db import Cursor, Database
 from projections.records import Record, decode, utc
 
@@ -37,6 +39,7 @@ _SCHEMA = [
         PRIMARY KEY (subscription_id, delivery_key, attempt))""",
     """CREATE TABLE IF NOT EXISTS gridflow_outbox_position (
         id BIGINT PRIMARY KEY, position BIGINT NOT NULL)""",
+    quarantine.SCHEMA,
     # What the filters need of each issue as of the event: its grid and departments,
     # folded here so a delivery never depends on how far the views have got.
     """CREATE TABLE IF NOT EXISTS gridflow_outbox_issues (
@@ -216,55 +219,87 @@ class Outbox:
             return int(cur.fetchone()[0])
 
     def step(self, recorder: Any, covers: Covers) -> int:
+        """Queue the deliveries of the next batch of the log; an event that cannot be
+        queued is set aside (projections.quarantine) and the outbox goes on."""
         start = self.position()
         batch = recorder.select_notifications(start + 1, self.batch)
         if not batch:
             return 0
         subs = self.subscriptions()
-        records = [r for r in (decode(n) for n in batch) if isinstance(r, Record)]
+        return quarantine.fold_isolating(
+            batch,
+            start,
+            lambda part, after: self._fold(part, after, subs, covers),
+            self._set_aside,
+        )
+
+    @contextmanager
+    def _moving(self, after: int, to: int) -> Iterator[Cursor]:
         lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
         with self.db.transaction() as cur:
             cur.execute(f"SELECT position FROM gridflow_outbox_position WHERE id = 1{lock}")
             now_at = int(cur.fetchone()[0])
-            if now_at != start:  # another copy queued this batch: go on from where it got
-                return max(0, now_at - start)
-            known = self._issues(cur, {r.issue_id for r in records})
-            rows = []
-            for r in records:
-                grid, depts = known.get(r.issue_id, ("", set()))
-                grid = r.facts.get("grid_id") or (
-                    r.data["grid_id"] if r.action == "transfer" else grid
-                )
-                depts = depts | departments_of(r)
-                known[r.issue_id] = (grid, depts)
-                for sub in subs:
-                    if r.position > sub["from_position"] and matches(
-                        sub["filter"], r, grid, depts, covers
-                    ):
-                        rows.append(
-                            (
-                                sub["id"],
-                                f"event:{r.position}",
-                                r.position,
-                                r.issue_id,
-                                "event",
-                                json.dumps(payload(r, grid)),
-                                "pending",
-                                0,
-                                _now(),
-                            )
+            if now_at != after:  # another copy queued this batch: go on from where it got
+                raise quarantine.Overtaken(max(0, now_at - after))
+            yield cur
+            cur.execute("UPDATE gridflow_outbox_position SET position = %s WHERE id = 1", (to,))
+
+    def _set_aside(self, n: Any, after: int, exc: BaseException) -> int:
+        with self._moving(after, n.id) as cur:
+            quarantine.add(cur, "outbox", 0, n, exc)
+        return 1
+
+    def _fold(
+        self, part: Sequence[Any], after: int, subs: list[dict[str, Any]], covers: Covers
+    ) -> int:
+        records = [r for r in (decode(n) for n in part) if isinstance(r, Record)]
+        with self._moving(after, part[-1].id) as cur:
+            self._queue_records(cur, records, subs, covers)
+        return len(part)
+
+    def retry(self, recorder: Any, covers: Covers, position: int) -> None:
+        """Queue the deliveries of an event set aside earlier (the code can fold it now);
+        raises what folding it raises, and then it stays set aside."""
+        found = recorder.select_notifications(position, 1, stop=position)
+        records = [r for r in (decode(n) for n in found) if isinstance(r, Record)]
+        with self.db.transaction() as cur:
+            self._queue_records(cur, records, self.subscriptions(), covers)
+            quarantine.forget(cur, "outbox", 0, position)
+
+    def _queue_records(
+        self, cur: Cursor, records: list[Record], subs: list[dict[str, Any]], covers: Covers
+    ) -> None:
+        known = self._issues(cur, {r.issue_id for r in records})
+        rows = []
+        for r in records:
+            grid, depts = known.get(r.issue_id, ("", set()))
+            grid = r.facts.get("grid_id") or (r.data["grid_id"] if r.action == "transfer" else grid)
+            depts = depts | departments_of(r)
+            known[r.issue_id] = (grid, depts)
+            for sub in subs:
+                if r.position > sub["from_position"] and matches(
+                    sub["filter"], r, grid, depts, covers
+                ):
+                    rows.append(
+                        (
+                            sub["id"],
+                            f"event:{r.position}",
+                            r.position,
+                            r.issue_id,
+                            "event",
+                            json.dumps(payload(r, grid)),
+                            "pending",
+                            0,
+                            _now(),
                         )
-            self._queue(cur, rows)
-            cur.executemany(
-                "INSERT INTO gridflow_outbox_issues (issue_id, grid_id, departments) "
-                "VALUES (%s, %s, %s) ON CONFLICT (issue_id) DO UPDATE SET "
-                "grid_id = excluded.grid_id, departments = excluded.departments",
-                [(i, g, ",".join(sorted(d))) for i, (g, d) in known.items()],
-            )
-            cur.execute(
-                "UPDATE gridflow_outbox_position SET position = %s WHERE id = 1", (batch[-1].id,)
-            )
-        return len(batch)
+                    )
+        self._queue(cur, rows)
+        cur.executemany(
+            "INSERT INTO gridflow_outbox_issues (issue_id, grid_id, departments) "
+            "VALUES (%s, %s, %s) ON CONFLICT (issue_id) DO UPDATE SET "
+            "grid_id = excluded.grid_id, departments = excluded.departments",
+            [(i, g, ",".join(sorted(d))) for i, (g, d) in known.items()],
+        )
 
     @staticmethod
     def _issues(cur: Cursor, ids: set[str]) -> dict[str, tuple[str, set[str]]]:

@@ -12,10 +12,14 @@ from zoneinfo import ZoneInfo
 
 from domain.errors import ValidationFailed
 from domain.principals import Principal
-from projections import comparison, queries, supervision
+from projections import comparison, quarantine, queries, supervision
 from projections.db import Database
 from projections.engine import Engine, prefix
 from projections.records import utc
+
+#: Periods asked of the views lie within these days: the reverse comparison's windows
+#: and the time zone's offset reach a few days beyond a period's ends.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9000, 1, 1)
 
 
 class ViewsBehind(Exception):
@@ -32,12 +36,16 @@ class ViewReader:
         timezone: str = "Asia/Shanghai",
         weights: Mapping[str, float] | None = None,
         comparison_policy: comparison.ComparisonPolicy | None = None,
+        stall_seconds: float = 30.0,
     ) -> None:
         self.db, self.engine = db, engine
         self.tz = ZoneInfo(timezone)
         self._generation: tuple[float, int] = (float("-inf"), 0)
         self.weights = dict(weights or queries.DEFAULT_WEIGHTS)
         self.comparison = comparison_policy or comparison.ComparisonPolicy()
+        self.stall_seconds = stall_seconds
+        #: the position where the views lag, and since when (None: caught up)
+        self._behind: tuple[int, float] | None = None
 
     def wait_for(self, position: int | None, timeout: float = 5.0) -> None:
         """Block until the views include `position`; ViewsBehind after `timeout`."""
@@ -53,19 +61,39 @@ class ViewReader:
         at = self.engine.position()
         return {"position": at, "head": head, "lag": max(0, head - at)}
 
+    def quarantined(self) -> dict[str, int]:
+        """Events each projection set aside (the views: the live generation's)."""
+        return quarantine.counts(self.db, self.engine.active())
+
+    def readiness(self, head: int, now: float | None = None) -> dict[str, Any]:
+        """The views' lag, and `ok`: false only while the views lag and their position has
+        not moved for `stall_seconds` — not because events were set aside (quarantined):
+        one old poisoned event must not take every replica out of a load balancer."""
+        now = time.monotonic() if now is None else now
+        out = self.lag(head)
+        if not out["lag"]:
+            self._behind = None
+        elif self._behind is None or self._behind[0] != out["position"]:
+            self._behind = (out["position"], now)  # behind here from now on
+        stalled = now - self._behind[1] if self._behind else 0.0
+        out["stalled_seconds"] = round(stalled, 1)
+        out["ok"] = stalled < self.stall_seconds
+        out["quarantine"] = quarantine.summary(self.db, self.engine.active())
+        return out
+
     def period(
         self, start: date | None, end: date | None, today: date
     ) -> tuple[str, str, str, str]:
         """Local days [start, end) and the same bounds as UTC instants (default: the
         last 30 days, today included)."""
-        try:
-            end = end or today + timedelta(days=1)
-            start = start or end - timedelta(days=30)
-            lo = datetime.combine(start, dtime(), self.tz)
-            hi = datetime.combine(end, dtime(), self.tz)
-            bounds = start.isoformat(), end.isoformat(), utc(lo), utc(hi)
-        except (OverflowError, ValueError):
-            raise ValidationFailed({"from": "a period between year 2 and 9998"}) from None
+        for name, day in (("from", start), ("to", end)):
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                raise ValidationFailed({name: "a day between the years 1900 and 9000"})
+        end = end or today + timedelta(days=1)
+        start = start or end - timedelta(days=30)
+        lo = datetime.combine(start, dtime(), self.tz)
+        hi = datetime.combine(end, dtime(), self.tz)
+        bounds = start.isoformat(), end.isoformat(), utc(lo), utc(hi)
         if start >= end:
             raise ValidationFailed({"to": "the period ends after it starts"})
         return bounds

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from eventsourcing.utils import get_topic
 
+from domain.inputs import past_time_problem
 from domain.issue import EVENT_CLASSES
 from domain.organisation import Organisation
 
@@ -38,6 +39,30 @@ def _time(marker: Any) -> Any:
 
 
 _START_TIMES = ("started_at", "due_at", "warn_at")
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def _clean_occurred_at(data: dict[str, Any], recorded: str) -> None:
+    """Drop a claimed time that the service refuses today (before 2000, more than a day
+    after it was recorded, or not representable in UTC): recorded before the rule, it
+    would stop every view that computes with it. The issue then counts from its report."""
+    try:
+        claimed = datetime.fromisoformat(str(data["occurred_at"]).replace("Z", "+00:00"))
+        at = datetime.fromisoformat(recorded.replace("Z", "+00:00"))
+        if past_time_problem(claimed, at) is None:
+            return
+    except (TypeError, ValueError):
+        pass
+    del data["occurred_at"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +96,11 @@ def decode(notification: Any) -> Record | OrgChange | None:
     action = ACTION_BY_TOPIC.get(topic)
     if action is None and topic != ORG_TOPIC:
         return None
-    raw = notification.state
-    state = orjson.loads(bytes(raw) if not isinstance(raw, bytes | str) else raw)
+    stored = notification.state
+    raw: bytes = stored.encode() if isinstance(stored, str) else bytes(stored)
+    state = orjson.loads(raw)
+    if b"\\u0000" in raw:
+        state = _without_nul(state)  # recorded before NUL was refused (views keep text)
     state["timestamp"] = _time(state["timestamp"])
     if action is not None:
         cls = EVENT_CLASSES[action]
@@ -91,6 +119,8 @@ def decode(notification: Any) -> Record | OrgChange | None:
     for start in state["starts"]:
         for key in _START_TIMES:
             start[key] = _time(start[key])
+    if "occurred_at" in state["data"]:
+        _clean_occurred_at(state["data"], state["timestamp"])
     return Record(
         position=notification.id,
         issue_id=str(notification.originator_id),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from projections import quarantine
 from projections.db import Database
 from projections.engine import Engine, prefix
 from projections.views import TABLES
@@ -24,6 +25,14 @@ def differences(db: Database, live: int, new: int, limit: int = 20) -> dict[str,
                 found[table] = [("live only", r) for r in only_live] + [
                     ("rebuilt only", r) for r in only_new
                 ]
+    aside = {
+        gen: {(q.position, q.event_id) for q in quarantine.listed(db, "views", gen)}
+        for gen in (live, new)
+    }
+    if aside[live] != aside[new]:  # a rebuild sets aside the same events
+        found["quarantine"] = [("live only", r) for r in sorted(aside[live] - aside[new])] + [
+            ("rebuilt only", r) for r in sorted(aside[new] - aside[live])
+        ]
     return found
 
 
