@@ -30,6 +30,7 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.groupcommit import GroupCommit
+from domain.history import entries as history_entries
 from domain.issue import Issue
 from domain.organisation import ORGANISATION_ID, Org, Organisation
 from domain.ports import EvidenceIndex, NoEvidence
@@ -358,26 +359,7 @@ class IssueService:
         """Every event of the issue in order: the audit trail read from the log."""
         issue = self.get(issue_id, p)
         personal = may_see_personal(p, issue, self.org())
-        rows: list[dict[str, Any]] = []
-        state = None
-        for e in self.app.events.get(issue_id):
-            data = e.data  # type: ignore[attr-defined]
-            if "reporter" in data:
-                shown = self.vault.open(data["reporter"]) if personal else {"hidden": True}
-                data = {**data, "reporter": shown}
-            rows.append(
-                {
-                    "version": e.originator_version,
-                    "action": e.ACTION,  # type: ignore[attr-defined]
-                    "actor": e.actor,  # type: ignore[attr-defined]
-                    "at": e.timestamp,  # type: ignore[attr-defined]
-                    "from_state": state,
-                    "to_state": e.to_state,  # type: ignore[attr-defined]
-                    "data": data,
-                }
-            )
-            state = e.to_state  # type: ignore[attr-defined]
-        return rows
+        return history_entries(self.app.events.get(issue_id), personal, self.vault.open)
 
     def may_see(self, p: Principal, issue: Issue) -> bool:
         return may_see(p, issue, self.org())
