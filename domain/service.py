@@ -33,7 +33,7 @@ from domain.groupcommit import GroupCommit
 from domain.history import entries as history_entries
 from domain.issue import Issue
 from domain.organisation import ORGANISATION_ID, Org, Organisation
-from domain.ports import EvidenceIndex, NoEvidence
+from domain.ports import Directory, EvidenceIndex, NoDirectory, NoEvidence
 from domain.principals import Principal, Role
 from domain.privacy import PlainVault, Vault
 from domain.settings import Settings, store_env
@@ -89,11 +89,13 @@ class IssueService:
         app: GridflowApplication | None = None,
         vault: Vault | None = None,
         evidence: EvidenceIndex | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.clock = clock
         self.vault: Vault = vault or PlainVault()
         self.evidence: EvidenceIndex = evidence or NoEvidence()
+        self.directory: Directory = directory or NoDirectory()
         self.app = app or open_application(self.settings.database_url)
         self.group_commit = GroupCommit(self.app.save) if self.settings.group_commit else None
         # Commands on one issue within this process take turns (load, decide, save), so
@@ -162,6 +164,7 @@ class IssueService:
             s.escalate_missed_small,
             self.vault.seal,
             self.evidence.unknown,
+            self.directory.is_resident,
         )
 
     def report(self, p: Principal, data: Any, *, issue_id: UUID | None = None) -> Result:

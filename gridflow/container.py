@@ -42,10 +42,14 @@ class Container:
         self.db = Database(self.settings.database_url)
         self.vault = KeyVault(self.db)
         self.evidence = Evidence(self.db, self.blob_store(), self.settings.evidence_max_bytes)
-        self.service = IssueService(
-            self.settings, clock=self.clock, vault=self.vault, evidence=self.evidence
-        )
         self.tokens = TokenStore(self.db)
+        self.service = IssueService(
+            self.settings,
+            clock=self.clock,
+            vault=self.vault,
+            evidence=self.evidence,
+            directory=self.tokens,
+        )
         self.idempotency = IdempotencyStore(self.db)
         tz = self.settings.calendars.default.timezone
         self.engine = Engine(self.db, self.service.app.recorder, tz, self.settings.projection_batch)
