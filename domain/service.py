@@ -17,7 +17,6 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, ProgrammingError
-from eventsourcing.utils import get_topic
 
 from domain import commands
 from domain.access import may_see, may_see_personal
@@ -277,23 +276,6 @@ class IssueService:
             if e.facts.get("request_key") == request_key:  # type: ignore[attr-defined]
                 return e.originator_version
         return None
-
-    def recent_issues(self, start: datetime, end: datetime, limit: int = 1000) -> list[Issue]:
-        """Issues reported in [start, end], newest first, read straight from the log.
-        (The supervision views answer lists; this serves small reads without them.)"""
-        topic = get_topic(Issue.Reported)
-        found: list[UUID] = []
-        position = 1
-        while True:
-            batch = self.app.recorder.select_notifications(position, 500, topics=[topic])
-            for n in batch:
-                event = self.app.mapper.to_domain_event(n)
-                if start <= event.timestamp <= end:  # type: ignore[attr-defined]
-                    found.append(event.originator_id)
-            if len(batch) < 500:
-                break
-            position = batch[-1].id + 1
-        return [self._load(i) for i in reversed(found[-limit:])]
 
     def head(self) -> int:
         """The newest position in the log."""
