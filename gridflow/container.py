@@ -113,7 +113,9 @@ class Container:
     def subject_key(self) -> bytes:
         """The key of reporters' subjects (docs/audit.md): from configuration, else a key
         file beside the audit key (beside the SQLite file: `gridflow.db.subject-key`),
-        created on first use; the store remembers which key it was (KeyVault)."""
+        created on first use; the store remembers which key it was (KeyVault). Settings
+        built in code for PostgreSQL without one use `./gridflow-subject.key`, as the
+        audit key does; `Settings.from_env` (every command) refuses that."""
         s = self.settings
         if s.database_url.startswith("memory:") and not (s.subject_key or s.subject_key_file):
             return os.urandom(32)
