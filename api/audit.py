@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from api.deps import MAX_POSITION, Services, principal, services, utc_param
 from api.errors import ApiError
 from api.openapi import ERRORS
+from domain.access import may_read_stored_events
 from domain.errors import ValidationFailed
 from domain.principals import Principal, Role
 from projections import audit_read
@@ -27,6 +28,7 @@ def auditor(p: Principal = Depends(principal), s: Services = Depends(services)) 
 @router.get("/events", responses=ERRORS, summary="The log in order, with leaf hashes")
 def events(
     s: Services = Depends(auditor),
+    p: Principal = Depends(principal),
     after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     actor: Annotated[str | None, Query(max_length=200)] = None,
@@ -52,6 +54,7 @@ def events(
         issue=issue,
         start=utc_param(from_, "from"),
         end=utc_param(to, "to"),
+        stored=may_read_stored_events(p),
     )
     return {"items": items, "next_after": items[-1]["position"] if len(items) == limit else None}
 

@@ -43,8 +43,10 @@ def parse_issue_id(issue_id: str) -> UUID:
         raise IssueNotFound(f"no issue {issue_id}") from None
 
 
-def shown(s: Services, issue: Issue, p: Principal) -> dict[str, Any]:
-    personal = may_see_personal(p, issue, s.service.org())
+def shown(s: Services, issue: Issue, p: Principal, now: Issue | None = None) -> dict[str, Any]:
+    """The issue as `p` sees it; contact details by who `p` is to the issue `now` (an
+    older version replayed shows them only to those who may see them today)."""
+    personal = may_see_personal(p, now or issue, s.service.org())
     reporter = s.service.vault.open(issue.reporter) if personal else None
     out = issue_out(
         issue,
@@ -153,8 +155,10 @@ def read(
         raise ValidationFailed({"version": "give version or as_of, not both"})
     if as_of is not None and as_of.tzinfo is None:
         raise ValidationFailed({"as_of": "needs a UTC offset"})
-    issue = s.service.get(parse_issue_id(issue_id), p, version=version, as_of=as_of)
-    out = shown(s, issue, p)
+    uid = parse_issue_id(issue_id)
+    issue = s.service.get(uid, p, version=version, as_of=as_of)
+    past = version is not None or as_of is not None
+    out = shown(s, issue, p, s.service.get(uid) if past else None)
     if version is None and as_of is None:  # likely duplicates, as the views see them now
         out["merge_candidates"] = s.views.merge_candidates(str(issue.id))
     return Response(

@@ -1,12 +1,16 @@
 """Open311 GeoReport v2 at /open311/v2, in JSON and XML, as the specification says.
 
 Services are the categories; requests are issues (channel `open311`); `api_key` is the
-token of a resident or intake principal. Errors use GeoReport's own format:
+token of a resident or intake principal to post, and of any principal to read. Anyone
+reads the requests filed through Open311, coarsened (domain.public); with an `api_key`,
+also whole what that principal may see (docs/open311.md). Lists come from the views.
+Errors use GeoReport's own format:
 `[{"code": 400, "description": "…"}]` / `<errors><error>…</error></errors>`.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -16,17 +20,23 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from api import georeport
 from api.deps import services
 from api.errors import status_of
-from domain.deadlines import RESOLUTION_KIND, effective_due
 from domain.errors import DomainError
-from domain.issue import Issue
-from domain.principals import Role
-from domain.workflow import TERMINAL
+from domain.principals import Principal, Role
+from domain.public import is_public
+from projections.open311 import RequestQuery
+from projections.records import utc
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 FORMATS = ("json", "xml")
 Fmt = Literal["json", "xml"]
+#: The most ids one `service_request_id` list may name.
+MAX_REQUEST_IDS = 100
+#: Characters XML 1.0 has no place for, even escaped (most C0 controls, lone
+#: surrogates, U+FFFE/U+FFFF): old events may hold them; the feed shows U+FFFD instead.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class GeoReportError(BaseModel):
@@ -74,7 +84,8 @@ def _xml(root: str, item: str | None, payload: Any) -> bytes:
                 else:
                     fill(ET.SubElement(parent, k), v)
         elif value is not None:
-            parent.text = str(value).lower() if isinstance(value, bool) else str(value)
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            parent.text = _NOT_XML.sub("\ufffd", text)
 
     for entry in payload if isinstance(payload, list) else [payload]:
         fill(ET.SubElement(top, item) if item else top, entry)
@@ -124,46 +135,6 @@ def service_definition(request: Request, code: str, fmt: Fmt) -> Response:
     return render("definition", fmt, {"service_code": code, "attributes": []})
 
 
-def _time(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
-def _request(issue: Issue, org: Any) -> dict[str, Any]:
-    tier = issue.tier
-    if tier == "hard":
-        agency = ", ".join(org.departments.get(d, {}).get("name", d) for d in issue.departments)
-    elif tier == "big":
-        community = org.ancestor_of_kind(issue.grid_id, "community")
-        agency = org.nodes.get(community, {}).get("name")
-    else:
-        agency = org.nodes.get(issue.grid_id, {}).get("name")
-    expected = None
-    if (tier and (d := issue.open_deadline(RESOLUTION_KIND[tier])) is not None) or (
-        d := issue.open_deadline("triage")
-    ) is not None:
-        expected = effective_due(d)
-    loc = issue.location or {}
-    return {
-        "service_request_id": str(issue.id),
-        "status": "closed" if issue.state in TERMINAL else "open",
-        "status_notes": issue.state + (f" ({tier} matter)" if tier else ""),
-        "service_name": org.categories.get(issue.category, {}).get("name", issue.category),
-        "service_code": issue.category,
-        "description": issue.description,
-        "agency_responsible": agency,
-        "service_notice": None,
-        "requested_datetime": _time(issue.reported_at),
-        "updated_datetime": _time(issue.modified_on),
-        "expected_datetime": _time(expected),
-        "address": loc.get("address"),
-        "address_id": None,
-        "zipcode": None,
-        "lat": loc.get("lat"),
-        "long": loc.get("lon"),
-        "media_url": None,
-    }
-
-
 def _date(value: str | None, name: str, fmt: str) -> datetime | None:
     if value is None:
         return None
@@ -176,33 +147,63 @@ def _date(value: str | None, name: str, fmt: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-@router.get("/requests.{fmt}", responses=DOCS, summary="GeoReport: service requests")
+def _reader(request: Request, fmt: str) -> Principal | None:
+    """Who reads: anyone, or with `api_key` the principal of that token."""
+    key = request.query_params.get("api_key")
+    if not key:
+        return None
+    p = services(request).tokens.principal(key)
+    if p is None:
+        raise Open311Error(403, "api_key is invalid", fmt)
+    return p
+
+
+def _request_ids(raw: str, fmt: str) -> list[str]:
+    ids = [x.strip() for x in raw.split(",") if x.strip()]
+    if len(ids) > MAX_REQUEST_IDS:
+        raise Open311Error(
+            400, f"service_request_id names at most {MAX_REQUEST_IDS} requests at once", fmt
+        )
+    valid = []
+    for x in ids:
+        try:
+            valid.append(str(UUID(x)))
+        except ValueError:
+            continue  # no such request: nothing to list
+    return valid
+
+
+@router.get(
+    "/requests.{fmt}",
+    responses=DOCS,
+    summary="GeoReport: service requests (anyone: Open311 requests, coarsened; "
+    "with api_key: also what that principal may see)",
+)
 def request_list(request: Request, fmt: Fmt) -> Response:
     q = request.query_params
-    svc = services(request).service
-    org = svc.org()
-    ids = q.get("service_request_id")
-    if ids:
-        found = []
-        for raw in ids.split(","):
-            try:
-                found.append(svc.get(UUID(raw.strip())))
-            except (ValueError, DomainError):
-                continue
-        return render("requests", fmt, [_request(i, org) for i in found])
-    end = _date(q.get("end_date"), "end_date", fmt) or svc.clock()
-    start = _date(q.get("start_date"), "start_date", fmt) or end - timedelta(days=90)
-    codes = set(q["service_code"].split(",")) if q.get("service_code") else None
-    statuses = set(q["status"].split(",")) if q.get("status") else None
-    if statuses and not statuses <= {"open", "closed"}:
-        raise Open311Error(400, "status is open or closed", fmt)
-    items = []
-    for issue in svc.recent_issues(start, end, limit=1000):
-        row = _request(issue, org)
-        if (codes is None or row["service_code"] in codes) and (
-            statuses is None or row["status"] in statuses
-        ):
-            items.append(row)
+    s = services(request)
+    who = _reader(request, fmt)
+    if q.get("service_request_id"):
+        query = RequestQuery(ids=_request_ids(q["service_request_id"], fmt))
+    else:
+        statuses = set(q["status"].split(",")) if q.get("status") else None
+        if statuses and not statuses <= {"open", "closed"}:
+            raise Open311Error(400, "status is open or closed", fmt)
+        end = _date(q.get("end_date"), "end_date", fmt) or s.service.clock()
+        try:
+            start = _date(q.get("start_date"), "start_date", fmt) or end - timedelta(days=90)
+            bounds = utc(start), utc(end)
+        except (OverflowError, ValueError):
+            raise Open311Error(400, "dates lie between the years 2 and 9998", fmt) from None
+        query = RequestQuery(
+            categories=set(q["service_code"].split(",")) if q.get("service_code") else None,
+            is_open=None if statuses is None or len(statuses) == 2 else "open" in statuses,
+            reported_from=bounds[0],
+            reported_to=bounds[1],
+        )
+    org = s.service.org()
+    rows = s.views.open311_requests(who, query)
+    items = [georeport.request(georeport.from_view(r), org, r["whole"]) for r in rows]
     return render("requests", fmt, items)
 
 
@@ -211,11 +212,16 @@ def request_list(request: Request, fmt: Fmt) -> Response:
 )
 def request_one(request: Request, request_id: str, fmt: Fmt) -> Response:
     svc = services(request).service
+    who = _reader(request, fmt)
     try:
         issue = svc.get(UUID(request_id))
     except (ValueError, DomainError):
         raise Open311Error(404, f"no service request {request_id}", fmt) from None
-    return render("requests", fmt, [_request(issue, svc.org())])
+    whole = who is not None and svc.may_see(who, issue)
+    if not (whole or is_public(issue.channel)):
+        raise Open311Error(404, f"no service request {request_id}", fmt)
+    shown = georeport.request(georeport.from_issue(issue), svc.org(), whole)
+    return render("requests", fmt, [shown])
 
 
 @router.post(

@@ -102,6 +102,22 @@ class HistoryEntry(BaseModel):
     from_state: str | None
     to_state: str
     data: dict[str, Any]
+    from_tier: Literal["small", "big", "hard"] | None = None
+    tier: Literal["small", "big", "hard"] | None = None
+    facts: dict[str, Any] = Field(
+        default_factory=dict,
+        description="what the event recorded besides its data: the grid, channel and "
+        "location of a report, the department that acted, the issue a merge attached, "
+        "flags, paused clocks… (who reported shows as hidden without contact-detail rights)",
+    )
+    deadlines_started: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="clocks the event started: key, kind, department_id, limit, "
+        "started_at, due_at, warn_at",
+    )
+    deadlines_ended: list[dict[str, Any]] = Field(
+        default_factory=list, description="clocks the event ended: key and outcome"
+    )
 
 
 class History(BaseModel):

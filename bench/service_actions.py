@@ -74,7 +74,8 @@ def action_rounds(url: str, threads: int, seconds: float, rounds: int) -> dict[s
     worker = Principal("bench-worker", Role.GRID_WORKER, demo.GRID)
 
     def container(**env: str) -> Container:
-        return Container(Settings.from_env({"GRIDFLOW_DATABASE_URL": url, **env}))
+        subject_key = {"GRIDFLOW_SUBJECT_KEY_FILE": "/tmp/bench-subject.key"}
+        return Container(Settings.from_env({"GRIDFLOW_DATABASE_URL": url, **subject_key, **env}))
 
     with_group_commit = container()
     service = with_group_commit.service

@@ -174,7 +174,11 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="keep the log of the last run")
     args = ap.parse_args()
     url = f"postgresql://postgres@localhost:5432/{DB}" if args.reuse else fresh_database(DB)
-    c = Container(Settings.from_env({"GRIDFLOW_DATABASE_URL": url}))
+    c = Container(
+        Settings.from_env(
+            {"GRIDFLOW_DATABASE_URL": url, "GRIDFLOW_SUBJECT_KEY_FILE": "/tmp/bench-subject.key"}
+        )
+    )
     fill_s = 0.0
     if not args.reuse:
         c.service.load_org(demo.organisation())

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from domain.organisation import Org
 from domain.principals import GRID_LEVEL, SEE_ALL, Principal, Role
+from domain.workflow import roles_for
 
 if TYPE_CHECKING:
     from domain.issue import Issue
@@ -29,12 +30,33 @@ def may_see(p: Principal, issue: Issue, org: Org) -> bool:
     return org.covers(scope, issue.grid_id)
 
 
+#: Actions that do not need the reporter reached: taking one gives no contact details.
+_NO_CONTACT_NEEDED = frozenset({"comment", "urge"})
+
+
 def may_see_personal(p: Principal, issue: Issue, org: Org) -> bool:
-    """Reporters' contact details: for those acting on the issue's place, the reporter
-    themself, and auditors."""
-    if p.role in (Role.AUDITOR, Role.ADMIN) or issue.reporter_principal == p.id:
+    """Reporters' contact details: for the reporter (and whoever recorded the report:
+    a building head, a grid worker, intake for the tickets it imported), those whose
+    role may act on the issue now within their jurisdiction, whoever may record its
+    callback, and auditors. Seeing the issue is not enough: a building head or
+    city-scope intake sees many issues, not the people behind them."""
+    if p.role is Role.AUDITOR or p.id in (issue.reporter_principal, issue.reported_by.get("id")):
         return True
-    return p.role is not Role.RESIDENT and in_jurisdiction("comment", p, issue, org)
+    if p.role is Role.RESIDENT:
+        return False
+    if p.role in roles_for("record_callback", issue.tier) and in_jurisdiction(
+        "record_callback", p, issue, org
+    ):
+        return True
+    from domain.commands import allowed_actions  # commands are built on this module
+
+    return bool(set(allowed_actions(issue, p, org)) - _NO_CONTACT_NEEDED)
+
+
+def may_read_stored_events(p: Principal) -> bool:
+    """Events as stored — a reporter's sealed details and the subject beside them, which
+    in events of older code is a reversible hash of the phone — are for auditors."""
+    return p.role is Role.AUDITOR
 
 
 def in_jurisdiction(action: str, p: Principal, issue: Issue, org: Org) -> bool:

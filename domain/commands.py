@@ -140,6 +140,25 @@ _CHANNEL_BY_ROLE = {
     Role.BUILDING_HEAD: "resident",
     Role.INTAKE: "hotline",
 }
+#: Grid staff: what they report is what the patrol found, which the reverse comparison
+#: holds hotline tickets against (a patrol report by anyone else would fool it).
+PATROL_REPORTERS = frozenset({Role.GRID_WORKER, Role.GRID_LEADER, Role.COMMUNITY_STAFF})
+
+
+def _reporter_facts(p: Principal, parsed: A.Report, ctx: Context) -> dict[str, Any]:
+    """The channel, and the resident the report is for (who may then follow it)."""
+    channel = parsed.channel or _CHANNEL_BY_ROLE.get(p.role, "patrol")
+    if channel == "patrol" and p.role not in PATROL_REPORTERS:
+        raise ValidationFailed({"channel": "only grid staff report on channel patrol"})
+    facts: dict[str, Any] = {"channel": channel}
+    named = parsed.reporter.principal_id if parsed.reporter else None
+    if p.role is Role.RESIDENT:
+        facts["reporter_principal"] = p.id
+    elif named:
+        if not ctx.is_resident(named):
+            raise ValidationFailed({"reporter.principal_id": "names no resident"})
+        facts["reporter_principal"] = named
+    return facts
 
 
 def report(issue_id: UUID, p: Principal, data: Any, ctx: Context) -> Issue:
@@ -178,11 +197,7 @@ def report(issue_id: UUID, p: Principal, data: Any, ctx: Context) -> Issue:
     if not ctx.org.covers(p.scope, grid):
         raise OutsideJurisdiction(f"grid {grid} is outside the jurisdiction of {p.id}")
     facts["grid_id"] = grid
-    facts["channel"] = parsed.channel or _CHANNEL_BY_ROLE.get(p.role, "patrol")
-    if p.role is Role.RESIDENT:
-        facts["reporter_principal"] = p.id
-    elif parsed.reporter and parsed.reporter.principal_id:
-        facts["reporter_principal"] = parsed.reporter.principal_id
+    facts.update(_reporter_facts(p, parsed, ctx))
 
     body = _dump(parsed)
     for key in ("settled_on_spot", "resolution"):

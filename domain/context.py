@@ -27,6 +27,8 @@ class Context:
     evidence_unknown: Callable[[str | None, str, list[str]], list[str]] = field(
         default=lambda issue, principal, ids: []
     )
+    #: whether a principal id names a resident (see domain.ports.Directory)
+    is_resident: Callable[[str], bool] = field(default=lambda principal_id: False)
 
     def check_evidence(self, issue_id: str | None, principal_id: str, ids: list[str]) -> None:
         from domain.errors import ValidationFailed

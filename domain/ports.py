@@ -24,3 +24,16 @@ class NoEvidence:
 
     def link(self, issue_id: str, principal_id: str, ids: list[str]) -> None:
         return None
+
+
+class Directory(Protocol):
+    def is_resident(self, principal_id: str) -> bool:
+        """Whether the principal is known, and only ever as a resident."""
+        ...
+
+
+class NoDirectory:
+    """Knows nobody (unit tests, the in-memory store): no report may name a resident."""
+
+    def is_resident(self, principal_id: str) -> bool:
+        return False

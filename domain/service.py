@@ -17,7 +17,6 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, ProgrammingError
-from eventsourcing.utils import get_topic
 
 from domain import commands
 from domain.access import may_see, may_see_personal
@@ -30,9 +29,10 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.groupcommit import GroupCommit
+from domain.history import entries as history_entries
 from domain.issue import Issue
 from domain.organisation import ORGANISATION_ID, Org, Organisation
-from domain.ports import EvidenceIndex, NoEvidence
+from domain.ports import Directory, EvidenceIndex, NoDirectory, NoEvidence
 from domain.principals import Principal, Role
 from domain.privacy import PlainVault, Vault
 from domain.settings import Settings, store_env
@@ -88,11 +88,13 @@ class IssueService:
         app: GridflowApplication | None = None,
         vault: Vault | None = None,
         evidence: EvidenceIndex | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.clock = clock
         self.vault: Vault = vault or PlainVault()
         self.evidence: EvidenceIndex = evidence or NoEvidence()
+        self.directory: Directory = directory or NoDirectory()
         self.app = app or open_application(self.settings.database_url)
         self.group_commit = GroupCommit(self.app.save) if self.settings.group_commit else None
         # Commands on one issue within this process take turns (load, decide, save), so
@@ -161,6 +163,7 @@ class IssueService:
             s.escalate_missed_small,
             self.vault.seal,
             self.evidence.unknown,
+            self.directory.is_resident,
         )
 
     def report(self, p: Principal, data: Any, *, issue_id: UUID | None = None) -> Result:
@@ -274,23 +277,6 @@ class IssueService:
                 return e.originator_version
         return None
 
-    def recent_issues(self, start: datetime, end: datetime, limit: int = 1000) -> list[Issue]:
-        """Issues reported in [start, end], newest first, read straight from the log.
-        (The supervision views answer lists; this serves small reads without them.)"""
-        topic = get_topic(Issue.Reported)
-        found: list[UUID] = []
-        position = 1
-        while True:
-            batch = self.app.recorder.select_notifications(position, 500, topics=[topic])
-            for n in batch:
-                event = self.app.mapper.to_domain_event(n)
-                if start <= event.timestamp <= end:  # type: ignore[attr-defined]
-                    found.append(event.originator_id)
-            if len(batch) < 500:
-                break
-            position = batch[-1].id + 1
-        return [self._load(i) for i in reversed(found[-limit:])]
-
     def head(self) -> int:
         """The newest position in the log."""
         return self.app.recorder.max_notification_id() or 0
@@ -358,26 +344,7 @@ class IssueService:
         """Every event of the issue in order: the audit trail read from the log."""
         issue = self.get(issue_id, p)
         personal = may_see_personal(p, issue, self.org())
-        rows: list[dict[str, Any]] = []
-        state = None
-        for e in self.app.events.get(issue_id):
-            data = e.data  # type: ignore[attr-defined]
-            if "reporter" in data:
-                shown = self.vault.open(data["reporter"]) if personal else {"hidden": True}
-                data = {**data, "reporter": shown}
-            rows.append(
-                {
-                    "version": e.originator_version,
-                    "action": e.ACTION,  # type: ignore[attr-defined]
-                    "actor": e.actor,  # type: ignore[attr-defined]
-                    "at": e.timestamp,  # type: ignore[attr-defined]
-                    "from_state": state,
-                    "to_state": e.to_state,  # type: ignore[attr-defined]
-                    "data": data,
-                }
-            )
-            state = e.to_state  # type: ignore[attr-defined]
-        return rows
+        return history_entries(self.app.events.get(issue_id), personal, self.vault.open)
 
     def may_see(self, p: Principal, issue: Issue) -> bool:
         return may_see(p, issue, self.org())

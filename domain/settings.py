@@ -66,6 +66,8 @@ class Settings:
     audit_key: str | None = None
     audit_key_file: str | None = None
     audit_origin: str = "gridflow"
+    subject_key: str | None = None
+    subject_key_file: str | None = None
     checkpoint_every: int = 1000
     comparison_window_hours: float = 72.0
     comparison_radius_m: float = 300.0
@@ -93,6 +95,7 @@ class Settings:
         if env.get("GRIDFLOW_CALENDAR_FILE"):
             calendar_doc = json.loads(Path(env["GRIDFLOW_CALENDAR_FILE"]).read_text("utf-8"))
         limits = json.loads(env["GRIDFLOW_DEADLINES"]) if env.get("GRIDFLOW_DEADLINES") else {}
+        _require_subject_key(env)
         return cls(
             database_url=env.get("GRIDFLOW_DATABASE_URL", DEFAULT_DATABASE_URL),
             calendars=Calendars.from_config(calendar_doc, default),
@@ -102,6 +105,8 @@ class Settings:
             audit_key=env.get("GRIDFLOW_AUDIT_KEY") or None,
             audit_key_file=env.get("GRIDFLOW_AUDIT_KEY_FILE") or None,
             audit_origin=env.get("GRIDFLOW_AUDIT_ORIGIN", "gridflow"),
+            subject_key=env.get("GRIDFLOW_SUBJECT_KEY") or None,
+            subject_key_file=env.get("GRIDFLOW_SUBJECT_KEY_FILE") or None,
             checkpoint_every=int(env.get("GRIDFLOW_CHECKPOINT_EVERY", "1000")),
             comparison_window_hours=float(env.get("GRIDFLOW_COMPARISON_WINDOW_HOURS", "72")),
             comparison_radius_m=float(env.get("GRIDFLOW_COMPARISON_RADIUS_M", "300")),
@@ -116,4 +121,20 @@ class Settings:
             score_weights=json.loads(env["GRIDFLOW_SCORE_WEIGHTS"])
             if env.get("GRIDFLOW_SCORE_WEIGHTS")
             else None,
+        )
+
+
+def _require_subject_key(env: Mapping[str, str]) -> None:
+    """On PostgreSQL every process, on every host, must make reporters' subjects with
+    the same key (erasure finds a person by it): none is made up in a working directory."""
+    url = env.get("GRIDFLOW_DATABASE_URL", DEFAULT_DATABASE_URL)
+    if urlparse(url).scheme not in ("postgresql", "postgres"):
+        return
+    names = ("GRIDFLOW_SUBJECT_KEY", "GRIDFLOW_SUBJECT_KEY_FILE", "GRIDFLOW_AUDIT_KEY_FILE")
+    if not any(env.get(name) for name in names):
+        raise ValueError(
+            "PostgreSQL needs the subject key that keys reporters' subjects: set "
+            "GRIDFLOW_SUBJECT_KEY (base64, 32 bytes or more) or GRIDFLOW_SUBJECT_KEY_FILE "
+            "(or GRIDFLOW_AUDIT_KEY_FILE, beside which it is kept), the same on every host "
+            "(docs/audit.md)"
         )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from api.deps import Services
 from domain.service import Clock, IssueService, utc_now
@@ -17,7 +19,7 @@ from projections.engine import Engine
 from projections.evidence import BlobStore, DirectoryStore, Evidence, S3Store
 from projections.idempotency import IdempotencyStore
 from projections.outbox import Outbox
-from projections.privacy import KeyVault
+from projections.privacy import KeyVault, load_subject_key
 from projections.reader import ViewReader
 from projections.signing import Signer, load_signer
 from projections.tokens import TokenStore
@@ -40,12 +42,16 @@ class Container:
 
     def __post_init__(self) -> None:
         self.db = Database(self.settings.database_url)
-        self.vault = KeyVault(self.db)
+        self.vault = KeyVault(self.db, self.subject_key())
         self.evidence = Evidence(self.db, self.blob_store(), self.settings.evidence_max_bytes)
-        self.service = IssueService(
-            self.settings, clock=self.clock, vault=self.vault, evidence=self.evidence
-        )
         self.tokens = TokenStore(self.db)
+        self.service = IssueService(
+            self.settings,
+            clock=self.clock,
+            vault=self.vault,
+            evidence=self.evidence,
+            directory=self.tokens,
+        )
         self.idempotency = IdempotencyStore(self.db)
         tz = self.settings.calendars.default.timezone
         self.engine = Engine(self.db, self.service.app.recorder, tz, self.settings.projection_batch)
@@ -105,6 +111,24 @@ class Container:
 
             return Signer(s.audit_origin, Ed25519PrivateKey.generate())
         return load_signer(s.audit_origin, s.audit_key, key_file)
+
+    def subject_key(self) -> bytes:
+        """The key of reporters' subjects (docs/audit.md): from configuration, else a key
+        file beside the audit key (beside the SQLite file: `gridflow.db.subject-key`),
+        created on first use; the store remembers which key it was (KeyVault). Settings
+        built in code for PostgreSQL without one use `./gridflow-subject.key`, as the
+        audit key does; `Settings.from_env` (every command) refuses that."""
+        s = self.settings
+        if s.database_url.startswith("memory:") and not (s.subject_key or s.subject_key_file):
+            return os.urandom(32)
+        path = s.subject_key_file
+        if path is None and s.audit_key_file:
+            path = str(Path(s.audit_key_file).with_name("gridflow-subject.key"))
+        elif path is None:
+            url = s.database_url
+            sqlite = url.startswith("sqlite:///")
+            path = url.removeprefix("sqlite:///") + ".subject-key" if sqlite else None
+        return load_subject_key(s.subject_key, path or "gridflow-subject.key")
 
     def services(self) -> Services:
         readiness = {"views": lambda: self.views.readiness(self.service.head())}

@@ -159,7 +159,9 @@ def trail(
     issue: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    stored: bool = True,
 ) -> list[dict[str, Any]]:
+    """The trail; without `stored`, a reporter's sealed details show as hidden."""
     where: list[str] = ["t.position > %s"]
     args: list[Any] = [after]
     for clause, value in (
@@ -200,11 +202,17 @@ def trail(
             "from_state": r[8],
             "to_state": r[9],
             "grid_id": r[10],
-            "data": json.loads(r[11]),
+            "data": _shown(json.loads(r[11]), stored),
             "leaf_hash": r[12],
         }
         for r in rows
     ]
+
+
+def _shown(data: dict[str, Any], stored: bool) -> dict[str, Any]:
+    if stored or "reporter" not in data:
+        return data
+    return {**data, "reporter": {"hidden": True}}
 
 
 def export(log: AuditLog, out: Path) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from domain.errors import ValidationFailed
 from domain.principals import Principal
-from projections import comparison, quarantine, queries, supervision
+from projections import comparison, open311, quarantine, queries, supervision
 from projections.db import Database
 from projections.engine import Engine, prefix
 from projections.records import utc
@@ -110,6 +110,13 @@ class ViewReader:
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
             return queries.list_issues(cur, p, who, q, utc(now))
+
+    def open311_requests(
+        self, who: Principal | None, q: open311.RequestQuery
+    ) -> list[dict[str, Any]]:
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return open311.requests(cur, p, who, q)
 
     def queue(self, who: Principal, q: queries.ListQuery, now: datetime) -> dict[str, Any]:
         p = self._prefix()

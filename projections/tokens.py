@@ -95,6 +95,17 @@ class TokenStore:
         expires = datetime.fromisoformat(row[3]) if row[3] is not None else None
         return Principal(row[0], Role(row[1]), row[2]), expires
 
+    def is_resident(self, principal_id: str) -> bool:
+        """Whether tokens were minted for this principal, every one as a resident (the
+        tokens are the service's only record of who its principals are)."""
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                "SELECT DISTINCT role FROM gridflow_tokens WHERE principal_id = %s",
+                (principal_id,),
+            )
+            roles = {r[0] for r in cur.fetchall()}
+        return roles == {Role.RESIDENT.value}
+
     def revoke(self, token_or_id: str) -> int:
         """Revoke by the token itself, its id (hash prefix), or a principal id."""
         h = token_hash(token_or_id)

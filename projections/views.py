@@ -34,7 +34,7 @@ def schema(p: str) -> list[str]:
             merged_into TEXT, urges BIGINT NOT NULL, is_open BIGINT NOT NULL,
             next_due_at TEXT, next_warn_at TEXT, suspended BIGINT NOT NULL,
             occurred_at TEXT NOT NULL, lat DOUBLE PRECISION, lon DOUBLE PRECISION,
-            state_json TEXT NOT NULL)""",
+            state_json TEXT NOT NULL, address TEXT)""",
         f"CREATE INDEX IF NOT EXISTS {p}issues_channel ON {p}issues (channel, occurred_at)",
         f"CREATE INDEX IF NOT EXISTS {p}issues_grid ON {p}issues (grid_id, reported_at)",
         f"CREATE INDEX IF NOT EXISTS {p}issues_reported ON {p}issues (reported_at, id)",
@@ -194,6 +194,7 @@ class IssueViews:
             "occurred_at": utc(datetime.fromisoformat(occurred)) if occurred else r.at,
             "lat": location.get("lat"),
             "lon": location.get("lon"),
+            "address": location.get("address"),
             "id": r.issue_id,
             "grid_id": r.facts["grid_id"],
             "category": r.data["category"],
@@ -358,6 +359,7 @@ class IssueViews:
                     row["lat"],
                     row["lon"],
                     json.dumps(row, ensure_ascii=False),
+                    row.get("address"),
                 )
             )
             for dept, d in row["departments"].items():
@@ -396,11 +398,11 @@ class IssueViews:
         cols = (
             "id, version, state, tier, grid_id, category, channel, description, reported_at, "
             "updated_at, reporter_principal, resolver_id, flagged, merged_into, urges, is_open, "
-            "next_due_at, next_warn_at, suspended, occurred_at, lat, lon, state_json"
+            "next_due_at, next_warn_at, suspended, occurred_at, lat, lon, state_json, address"
         )
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols.split(", ")[1:])
         cur.executemany(
-            f"INSERT INTO {p}issues ({cols}) VALUES ({', '.join(['%s'] * 23)}) "
+            f"INSERT INTO {p}issues ({cols}) VALUES ({', '.join(['%s'] * 24)}) "
             f"ON CONFLICT (id) DO UPDATE SET {updates}",
             issue_rows,
         )

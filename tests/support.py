@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from domain.principals import Principal, Role
 from domain.service import IssueService
 from domain.settings import Settings
+
+
+def subject_key_env(url: str) -> dict[str, str]:
+    """For a `gridflow` process a test starts beside its own containers on PostgreSQL:
+    the subject key those fall back to when built from `Settings` without one
+    (`./gridflow-subject.key`), so that both make the same subjects. On SQLite both find
+    the key beside the file (gridflow/container.py)."""
+    if url.startswith("sqlite"):
+        return {}
+    return {"GRIDFLOW_SUBJECT_KEY_FILE": str(Path("gridflow-subject.key").resolve())}
+
 
 # Monday 2026-11-23 09:00 in Shanghai: the start of a working day.
 MONDAY_9 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)

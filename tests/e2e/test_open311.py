@@ -81,6 +81,8 @@ def test_a_client_library_lists_services_posts_and_reads_requests(live, fmt: str
     assert one["description"] == "Pothole by the school"
     assert one["expected_datetime"]  # the triage deadline, until a tier starts its own
     assert "13800000000" not in str(one)  # personal data is never published
+    # Lists come from the views, which follow the log a moment behind.
+    a.container.views.wait_for(a.container.service.head(), timeout=30)
     listed = client.get_service_requests(status="open")
     listed = listed if isinstance(listed, list) else [listed]
     assert request_id in [r["service_request_id"] for r in listed]

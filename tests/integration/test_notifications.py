@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.support import Api, api
-from tests.support import HOUSING, STAFF, WORKER, P
+from tests.support import HOUSING, STAFF, WORKER, P, subject_key_env
 
 SECRET = "a-secret-of-sixteen+"
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,7 +182,7 @@ def test_a_killed_notifier_redelivers_only_what_was_not_acknowledged(store_url: 
             for _ in range(10):
                 i = a.report(WORKER)["id"]
                 a.act(i, "handle_on_spot", WORKER)
-            env = {**os.environ, "GRIDFLOW_DATABASE_URL": store_url}
+            env = {**os.environ, "GRIDFLOW_DATABASE_URL": store_url, **subject_key_env(store_url)}
             cmd = [sys.executable, "-m", "gridflow.cli", "worker", "--only", "notifications"]
             proc = subprocess.Popen(
                 cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -14,7 +14,7 @@ from domain import commands
 from domain.settings import Settings
 from gridflow.container import Container
 from projections.verify import rebuild_and_verify
-from tests.support import ORG, WORKER, Clock
+from tests.support import ORG, WORKER, Clock, subject_key_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +41,12 @@ def fill(c: Container, issues: int) -> int:
 
 
 def worker(url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "GRIDFLOW_DATABASE_URL": url, "GRIDFLOW_PROJECTION_BATCH": "100"}
+    env = {
+        **os.environ,
+        "GRIDFLOW_DATABASE_URL": url,
+        "GRIDFLOW_PROJECTION_BATCH": "100",
+        **subject_key_env(url),
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "gridflow.cli", "worker", "--only", "projections"],
         cwd=ROOT,
