@@ -25,9 +25,11 @@ from api.deps import MAX_BODY, services
 from api.errors import body
 from api.intake import MAX_IMPORT
 from domain.calendar import DATA_YEARS, WorkingCalendar
+from domain.workflow import ACTIONS
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("gridflow.access")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Metrics:
@@ -109,21 +111,23 @@ class Observe:
     @staticmethod
     def _observe(scope: Scope, status: int, elapsed: float, rid: str) -> None:
         route = getattr(scope.get("route"), "path", "unmatched")
-        method = scope["method"]
+        # Every label value comes from a fixed set: a client's method or action name
+        # must not mint a new time series per request (/metrics would grow without bound).
+        method = scope["method"] if scope["method"] in _METHODS else "other"
         metrics: Metrics = scope["app"].state.metrics
         outcome = "ok" if status < 400 else ("client_error" if status < 500 else "server_error")
         metrics.requests.labels(method, route, str(status)).inc()
         metrics.latency.labels(method, route, outcome).observe(elapsed)
         if route.endswith("/actions/{action}"):
-            action = scope.get("path_params", {}).get("action", "?")
-            metrics.actions.labels(action if len(action) < 40 else "?", outcome).inc()
+            action = scope.get("path_params", {}).get("action")
+            metrics.actions.labels(action if action in ACTIONS else "unknown", outcome).inc()
         if log.isEnabledFor(logging.INFO):
             principal = scope["state"].get("principal")
             log.info(
                 json.dumps(
                     {
                         "request_id": rid,
-                        "method": method,
+                        "method": scope["method"],
                         "path": scope["path"],
                         "route": route,
                         "status": status,
