@@ -122,3 +122,55 @@ def test_token_create_mints_for_a_department_and_a_node(
         argv = ["token", "create", "--principal", "p2", "--role", role, "--scope", scope]
         assert main(argv) == 0
         assert capsys.readouterr().out.strip().splitlines()[-1].startswith("gf_")
+
+
+@pytest.mark.parametrize(
+    ("configured", "missing"),
+    [
+        ({}, "GRIDFLOW_AUDIT_KEY"),
+        ({"GRIDFLOW_AUDIT_KEY_FILE": "audit.key"}, "GRIDFLOW_EVIDENCE_DIR"),
+        ({"GRIDFLOW_EVIDENCE_DIR": "evidence"}, "GRIDFLOW_AUDIT_KEY"),
+    ],
+)
+def test_postgres_refuses_to_start_without_a_shared_key_and_evidence_storage(
+    postgres_url: str,
+    no_listening: None,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    configured: dict[str, str],
+    missing: str,
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("GRIDFLOW_DATABASE_URL", postgres_url)
+    for name in ("GRIDFLOW_AUDIT_KEY", "GRIDFLOW_AUDIT_KEY_FILE", "GRIDFLOW_EVIDENCE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in configured.items():
+        monkeypatch.setenv(name, str(tmp_path / value))
+    for argv in (["serve", "--no-demo"], ["token", "list"], ["audit", "verify"]):
+        assert main(argv) == 2, argv
+        captured = capsys.readouterr()
+        assert "listening" not in captured.out
+        assert len(captured.err.strip().splitlines()) == 1 and missing in captured.err
+    assert list(work.iterdir()) == []  # no key, no evidence directory made up here
+
+
+def test_postgres_starts_with_a_configured_key_and_evidence_dir(
+    postgres_url: str,
+    no_listening: None,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("GRIDFLOW_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("GRIDFLOW_AUDIT_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+    monkeypatch.setenv("GRIDFLOW_EVIDENCE_DIR", str(tmp_path / "shared-evidence"))
+    assert main(["serve", "--no-demo"]) == 0
+    assert "listening on" in capsys.readouterr().out
+    assert main(["audit", "verify"]) == 0
+    assert list(work.iterdir()) == []
