@@ -194,9 +194,10 @@ def cmd_db_secure(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from projections.audit_read import verify
 
+    kept = [Path(f).read_text("utf-8") for f in args.checkpoint or []]
     with _container() as c:
         c.audit.catch_up()
-        result = verify(c.audit)
+        result = verify(c.audit, kept)
     print(json.dumps(result, indent=2))
     return 0 if result["ok"] else 1
 
@@ -362,9 +363,14 @@ def parser() -> argparse.ArgumentParser:
     aud = sub.add_parser("audit", help="the tamper-evident log").add_subparsers(
         dest="audit", required=True
     )
-    aud.add_parser("verify", help="recompute the chain over the stored log").set_defaults(
-        func=cmd_audit_verify
+    ver = aud.add_parser("verify", help="recompute the chain over the stored log")
+    ver.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="NOTE",
+        help="a file holding a checkpoint note kept outside the database (repeatable)",
     )
+    ver.set_defaults(func=cmd_audit_verify)
     exp = aud.add_parser("export", help="the log with hashes and checkpoints, for offline checks")
     exp.add_argument("--out", required=True)
     exp.set_defaults(func=cmd_audit_export)
