@@ -6,7 +6,7 @@ import json
 import logging
 import time
 import uuid
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -29,6 +29,7 @@ from domain.workflow import ACTIONS
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("gridflow.access")
+CALENDAR_WARNING_DAYS = 60
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -159,17 +160,33 @@ def readyz(request: Request) -> JSONResponse:
         checks["store"] = {"ok": False, "error": exc.__class__.__name__}
     for name, check in s.readiness.items():
         checks[name] = check()
-    today = date.today()
-    checks["calendar"] = {
-        "holiday_data_years": list(DATA_YEARS),
-        "covers_this_year": WorkingCalendar.covers(today),
-        "note": None
-        if WorkingCalendar.covers(date(today.year + 1, 1, 1))
-        else f"official holidays are known up to {DATA_YEARS[1]}; later dates count weekends only",
-    }
+    checks["calendar"] = calendar_check(s.service.settings.calendars.default, s.service.clock())
     return JSONResponse(
         {"ready": ok, "checks": checks}, 200 if ok else 503, {} if ok else {"Retry-After": "2"}
     )
+
+
+def calendar_check(cal: WorkingCalendar, now: datetime) -> dict[str, Any]:
+    """How far the official holiday data reaches; a note from 60 days before it ends
+    (a warning only: readiness does not depend on it)."""
+    today = now.astimezone(cal.tz).date()
+    until = cal.data_until
+    left = (until - today).days
+    note = None
+    if left <= CALENDAR_WARNING_DAYS:
+        note = (
+            f"official holidays and make-up working days (调休) are known up to {until}; "
+            f"{'from then on' if left >= 0 else 'since then'} working-time deadlines count "
+            f"weekends only and their misses are not recorded: add {until.year + 1} to the "
+            "calendar file's `official` section (docs/deployment.md)"
+        )
+    return {
+        "holiday_data_years": [DATA_YEARS[0], until.year],
+        "data_until": until.isoformat(),
+        "days_left": left,
+        "covers_this_year": cal.covers(today),
+        "note": note,
+    }
 
 
 @router.get(
