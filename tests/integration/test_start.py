@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -174,3 +175,13 @@ def test_postgres_starts_with_a_configured_key_and_evidence_dir(
     assert "listening on" in capsys.readouterr().out
     assert main(["audit", "verify"]) == 0
     assert list(work.iterdir()) == []
+
+
+def test_an_s3_bucket_without_boto3_installed_is_a_one_line_error_at_start(
+    sqlite_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "boto3", None)  # `import boto3` fails as if missing
+    monkeypatch.setenv("GRIDFLOW_EVIDENCE_S3_BUCKET", "evidence")
+    assert main(["token", "list"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install 'gridflow[s3]'" in err
