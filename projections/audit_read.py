@@ -27,12 +27,14 @@ def verify(log: AuditLog, kept: Sequence[str] = ()) -> dict[str, Any]:
     checkpoint notes kept outside the database: the stored events must reproduce each
     one's root, so even a rewrite that also truncated the log is found."""
     with log.db.transaction(write=False) as cur:
+        # The head first: a checkpoint is committed with the head that reached it, so
+        # every checkpoint promised up to this size is there to read next.
+        cur.execute("SELECT size FROM gridflow_audit_head WHERE id = 1")
+        size = int(cur.fetchone()[0])
         cur.execute(
             "SELECT tree_size, root, note FROM gridflow_audit_checkpoints ORDER BY tree_size"
         )
         checkpoints = {int(n): (root, note) for n, root, note in cur.fetchall()}
-        cur.execute("SELECT size FROM gridflow_audit_head WHERE id = 1")
-        size = int(cur.fetchone()[0])
     outside = [_kept(log, note) for note in kept]
     roots = {k["tree_size"]: k.pop("root") for k in outside if k["problem"] is None}
     reproduced: dict[int, bool] = {}
