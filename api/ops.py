@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -29,9 +29,12 @@ from api.deps import MAX_BODY, services
 from api.errors import body
 from api.intake import MAX_IMPORT
 from domain.calendar import DATA_YEARS, WorkingCalendar
+from domain.workflow import ACTIONS
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("gridflow.access")
+CALENDAR_WARNING_DAYS = 60
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Metrics:
@@ -131,21 +134,23 @@ class Observe:
     @staticmethod
     def _observe(scope: Scope, status: int, elapsed: float, rid: str) -> None:
         route = getattr(scope.get("route"), "path", "unmatched")
-        method = scope["method"]
+        # Every label value comes from a fixed set: a client's method or action name
+        # must not mint a new time series per request (/metrics would grow without bound).
+        method = scope["method"] if scope["method"] in _METHODS else "other"
         metrics: Metrics = scope["app"].state.metrics
         outcome = "ok" if status < 400 else ("client_error" if status < 500 else "server_error")
         metrics.requests.labels(method, route, str(status)).inc()
         metrics.latency.labels(method, route, outcome).observe(elapsed)
         if route.endswith("/actions/{action}"):
-            action = scope.get("path_params", {}).get("action", "?")
-            metrics.actions.labels(action if len(action) < 40 else "?", outcome).inc()
+            action = scope.get("path_params", {}).get("action")
+            metrics.actions.labels(action if action in ACTIONS else "unknown", outcome).inc()
         if log.isEnabledFor(logging.INFO):
             principal = scope["state"].get("principal")
             log.info(
                 json.dumps(
                     {
                         "request_id": rid,
-                        "method": method,
+                        "method": scope["method"],
                         "path": scope["path"],
                         "route": route,
                         "status": status,
@@ -178,17 +183,33 @@ def readyz(request: Request) -> JSONResponse:
     for name, check in s.readiness.items():
         checks[name] = check()
         ok = ok and not (isinstance(checks[name], dict) and checks[name].get("ok") is False)
-    today = date.today()
-    checks["calendar"] = {
-        "holiday_data_years": list(DATA_YEARS),
-        "covers_this_year": WorkingCalendar.covers(today),
-        "note": None
-        if WorkingCalendar.covers(date(today.year + 1, 1, 1))
-        else f"official holidays are known up to {DATA_YEARS[1]}; later dates count weekends only",
-    }
+    checks["calendar"] = calendar_check(s.service.settings.calendars.default, s.service.clock())
     return JSONResponse(
         {"ready": ok, "checks": checks}, 200 if ok else 503, {} if ok else {"Retry-After": "2"}
     )
+
+
+def calendar_check(cal: WorkingCalendar, now: datetime) -> dict[str, Any]:
+    """How far the official holiday data reaches; a note from 60 days before it ends
+    (a warning only: readiness does not depend on it)."""
+    today = now.astimezone(cal.tz).date()
+    until = cal.data_until
+    left = (until - today).days
+    note = None
+    if left <= CALENDAR_WARNING_DAYS:
+        note = (
+            f"official holidays and make-up working days (调休) are known up to {until}; "
+            f"{'from then on' if left >= 0 else 'since then'} working-time deadlines count "
+            f"weekends only and their misses are not recorded: add {until.year + 1} to the "
+            "calendar file's `official` section (docs/deployment.md)"
+        )
+    return {
+        "holiday_data_years": [DATA_YEARS[0], until.year],
+        "data_until": until.isoformat(),
+        "days_left": left,
+        "covers_this_year": cal.covers(today),
+        "note": note,
+    }
 
 
 @router.get(

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from uuid import uuid4
 
-from bench.floors import fresh_database
+from bench.floors import bench_shared, fresh_database
 from domain.principals import Principal, Role
 from domain.settings import Settings
 from gridflow import demo
@@ -46,7 +46,7 @@ def actions_per_second(c: Container, n: int) -> float:
 
 def command_path(actions: int, rounds: int) -> dict[str, object]:
     url = fresh_database("gridflow_bench_audit")
-    env = {**os.environ, "GRIDFLOW_DATABASE_URL": url, "GRIDFLOW_AUDIT_KEY_FILE": "/tmp/bench.key"}
+    env = {**os.environ, "GRIDFLOW_DATABASE_URL": url, **bench_shared()}
     c = Container(Settings.from_env(env))
     c.service.load_org(demo.organisation())
     with_chain, without = [], []
@@ -77,11 +77,7 @@ def command_path(actions: int, rounds: int) -> dict[str, object]:
 
 def verification() -> dict[str, object]:
     url = "postgresql://postgres@localhost:5432/gridflow_bench_views"
-    c = Container(
-        Settings.from_env(
-            {"GRIDFLOW_DATABASE_URL": url, "GRIDFLOW_AUDIT_KEY_FILE": "/tmp/bench.key"}
-        )
-    )
+    c = Container(Settings.from_env({"GRIDFLOW_DATABASE_URL": url, **bench_shared()}))
     head = c.service.head()
     t0 = time.perf_counter()
     hashed = c.audit.catch_up()

@@ -13,6 +13,13 @@ import psycopg
 SERVER = "postgresql://postgres@localhost:5432/postgres"
 
 
+def bench_shared(key_file: str = "/tmp/bench.key") -> dict[str, str]:
+    """What every process on PostgreSQL must be given (the service refuses to start
+    without): one signing key and one evidence directory, shared by the benchmark's
+    processes as they would be by a deployment's hosts."""
+    return {"GRIDFLOW_AUDIT_KEY_FILE": key_file, "GRIDFLOW_EVIDENCE_DIR": "/tmp/bench-evidence"}
+
+
 def fresh_database(name: str) -> str:
     """Drop and create database `name` on the machine's server; its URL."""
     with psycopg.connect(SERVER, autocommit=True) as conn:

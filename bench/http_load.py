@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from bench.floors import fresh_database, percentiles, raw_floor
+from bench.floors import bench_shared, fresh_database, percentiles, raw_floor
 from domain.principals import Principal, Role
 from domain.settings import Settings
 from gridflow import demo
@@ -147,9 +147,7 @@ async def drive(
 
 def setup(clients: int) -> list[dict[str, str]]:
     c = Container(
-        Settings.from_env(
-            {"GRIDFLOW_DATABASE_URL": URL, "GRIDFLOW_AUDIT_KEY_FILE": "/tmp/bench-http.key"}
-        )
+        Settings.from_env({"GRIDFLOW_DATABASE_URL": URL, **bench_shared("/tmp/bench-http.key")})
     )
     c.service.load_org(demo.organisation())
     org = c.service.org()
@@ -193,7 +191,7 @@ def running_service(
     env = {
         **os.environ,
         "GRIDFLOW_DATABASE_URL": URL,
-        "GRIDFLOW_AUDIT_KEY_FILE": "/tmp/bench-http.key",
+        **bench_shared("/tmp/bench-http.key"),
         **(extra or {}),
     }
     procs = [start(["serve", "--port", str(port), "--workers", str(workers), "--no-demo"], env)]

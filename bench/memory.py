@@ -32,7 +32,7 @@ from uuid import uuid4
 import httpx
 import psycopg
 
-from bench.floors import fresh_database
+from bench.floors import bench_shared, fresh_database
 from domain import commands
 from domain.principals import Principal, Role
 from domain.settings import Settings
@@ -42,7 +42,7 @@ from gridflow.container import Container
 DB = "gridflow_bench_memory"
 URL = f"postgresql://postgres@localhost:5432/{DB}"
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "GRIDFLOW_DATABASE_URL": URL, "GRIDFLOW_AUDIT_KEY_FILE": "/tmp/bench-mem.key"}
+ENV = {**os.environ, "GRIDFLOW_DATABASE_URL": URL, **bench_shared("/tmp/bench-mem.key")}
 
 
 def fill(c: Container, issues: int) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from bench.floors import fresh_database, percentiles, raw_floor
+from bench.floors import bench_shared, fresh_database, percentiles, raw_floor
 from domain.principals import Principal, Role
 from domain.service import GridflowApplication
 from domain.settings import Settings, store_env
@@ -74,8 +74,7 @@ def action_rounds(url: str, threads: int, seconds: float, rounds: int) -> dict[s
     worker = Principal("bench-worker", Role.GRID_WORKER, demo.GRID)
 
     def container(**env: str) -> Container:
-        subject_key = {"GRIDFLOW_SUBJECT_KEY_FILE": "/tmp/bench-subject.key"}
-        return Container(Settings.from_env({"GRIDFLOW_DATABASE_URL": url, **subject_key, **env}))
+        return Container(Settings.from_env({"GRIDFLOW_DATABASE_URL": url, **bench_shared(), **env}))
 
     with_group_commit = container()
     service = with_group_commit.service

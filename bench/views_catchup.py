@@ -23,7 +23,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 from psycopg.rows import tuple_row
 
-from bench.floors import fresh_database, percentiles
+from bench.floors import bench_shared, fresh_database, percentiles
 from domain import commands
 from domain.issue import Issue
 from domain.organisation import Organisation
@@ -174,11 +174,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="keep the log of the last run")
     args = ap.parse_args()
     url = f"postgresql://postgres@localhost:5432/{DB}" if args.reuse else fresh_database(DB)
-    c = Container(
-        Settings.from_env(
-            {"GRIDFLOW_DATABASE_URL": url, "GRIDFLOW_SUBJECT_KEY_FILE": "/tmp/bench-subject.key"}
-        )
-    )
+    c = Container(Settings.from_env({"GRIDFLOW_DATABASE_URL": url, **bench_shared()}))
     fill_s = 0.0
     if not args.reuse:
         c.service.load_org(demo.organisation())

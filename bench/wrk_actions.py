@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.floors import fresh_database
+from bench.floors import bench_shared, fresh_database
 from bench.http_load import DB, URL, running_service
 from domain.principals import Principal, Role
 from domain.settings import Settings
@@ -81,9 +81,7 @@ def main() -> None:
     args = ap.parse_args()
     fresh_database(DB)
     c = Container(
-        Settings.from_env(
-            {"GRIDFLOW_DATABASE_URL": URL, "GRIDFLOW_AUDIT_KEY_FILE": "/tmp/bench-http.key"}
-        )
+        Settings.from_env({"GRIDFLOW_DATABASE_URL": URL, **bench_shared("/tmp/bench-http.key")})
     )
     c.service.load_org(demo.organisation())
     worker = Principal("wrk-worker", Role.GRID_WORKER, demo.GRID)

@@ -1,16 +1,19 @@
 """Working time: working hours, public holidays and make-up working days (调休).
 
-China's official holidays and make-up days come from the `chinesecalendar` package;
+China's official holidays and make-up days come from the `chinesecalendar` package
+and, for the years it does not have yet, from the calendar file's `official` section
+(the State Council's notice of each year, 国务院办公厅关于部分节假日安排的通知);
 working hours and local overrides come from configuration, per jurisdiction. For dates
-beyond the package's data the calendar falls back to weekends only and says so
-(`WorkingCalendar.covers`, reported by `/readyz`).
+beyond that data the calendar falls back to weekends only and says so
+(`WorkingCalendar.covers`, `data_until`, reported by `/readyz`); a missed working-time
+deadline that falls due there is not recorded (domain.decide.miss_deadline).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +26,9 @@ DATA_YEARS: tuple[int, int] = (
     min(d.year for d in _OFFICIAL_HOLIDAYS),
     max(d.year for d in _OFFICIAL_HOLIDAYS),
 )
+#: The last day of the package's own data: later working-time due times were computed
+#: from the calendar file's `official` years, or from weekends only.
+PACKAGE_DATA_UNTIL = date(DATA_YEARS[1], 12, 31)
 _MAX_DAYS = 3660  # no deadline runs ten years; a calendar with no working day fails loudly
 
 DEFAULT_HOURS = "08:30-12:00,13:30-17:30"
@@ -48,27 +54,66 @@ def parse_hours(spec: str) -> tuple[tuple[time, time], ...]:
 
 
 @dataclass(frozen=True)
+class OfficialYears:
+    """Official arrangements the package does not have yet, from the calendar file:
+    `{"official": {"2027": {"holidays": [...], "workdays": [...]}}}`."""
+
+    years: frozenset[int] = frozenset()
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> OfficialYears:
+        years, holidays, workdays = set(), set(), set()
+        for year, entry in section.items():
+            if not (str(year).isdigit() and isinstance(entry, Mapping)):
+                raise ValueError(f"calendar file: official.{year}: a year with its days")
+            if not entry.get("holidays") or "workdays" not in entry:
+                raise ValueError(
+                    f"calendar file: official.{year} needs `holidays` and `workdays` "
+                    "(the make-up working days; [] when there are none)"
+                )
+            years.add(int(year))
+            holidays |= {date.fromisoformat(d) for d in entry["holidays"]}
+            workdays |= {date.fromisoformat(d) for d in entry["workdays"]}
+        return cls(frozenset(years), frozenset(holidays), frozenset(workdays))
+
+
+@dataclass(frozen=True)
 class WorkingCalendar:
     timezone: str = DEFAULT_TIMEZONE
     hours: tuple[tuple[time, time], ...] = field(default_factory=lambda: parse_hours(DEFAULT_HOURS))
     extra_holidays: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()
+    #: the official arrangement of the years after the package's data (calendar file)
+    official: OfficialYears = field(default_factory=OfficialYears)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @staticmethod
-    def covers(day: date) -> bool:
+    @property
+    def data_until(self) -> date:
+        """The last day whose official holidays and make-up days are known."""
+        year = DATA_YEARS[1]
+        while year + 1 in self.official.years:
+            year += 1
+        return date(year, 12, 31)
+
+    def covers(self, day: date) -> bool:
         """Whether the official holiday data covers this day (else: weekends only)."""
-        return DATA_YEARS[0] <= day.year <= DATA_YEARS[1]
+        return DATA_YEARS[0] <= day.year and day <= self.data_until
 
     def is_working_day(self, day: date) -> bool:
         if day in self.extra_workdays:
             return True
         if day in self.extra_holidays:
             return False
-        if self.covers(day):
+        if day in self.official.holidays:
+            return False
+        if day in self.official.workdays:
+            return True
+        if DATA_YEARS[0] <= day.year <= DATA_YEARS[1]:
             if day in _OFFICIAL_HOLIDAYS:
                 return False
             if day in _OFFICIAL_WORKDAYS:
@@ -130,6 +175,7 @@ class WorkingCalendar:
 def calendar_from_config(entry: Mapping[str, Any], base: WorkingCalendar) -> WorkingCalendar:
     """One jurisdiction's entry of the calendar file, over the default calendar."""
     return WorkingCalendar(
+        official=base.official,
         timezone=entry.get("timezone", base.timezone),
         hours=parse_hours(entry["hours"]) if "hours" in entry else base.hours,
         extra_holidays=base.extra_holidays
@@ -148,8 +194,15 @@ class Calendars:
 
     @classmethod
     def from_config(cls, document: Mapping[str, Any], default: WorkingCalendar) -> Calendars:
-        base = calendar_from_config(document.get("default", {}), default)
-        nodes = {k: calendar_from_config(v, base) for k, v in document.items() if k != "default"}
+        official = OfficialYears.from_config(document.get("official", {}))
+        base = calendar_from_config(
+            document.get("default", {}), replace(default, official=official)
+        )
+        nodes = {
+            k: calendar_from_config(v, base)
+            for k, v in document.items()
+            if k not in ("default", "official")
+        }
         return cls(default=base, by_node=nodes)
 
     def for_chain(self, chain: Iterable[str]) -> WorkingCalendar:

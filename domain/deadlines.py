@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain.calendar import WorkingCalendar
+from domain.calendar import PACKAGE_DATA_UNTIL, WorkingCalendar
 
 DEADLINE_KINDS = (
     "triage",
@@ -155,6 +155,21 @@ def status(deadline: Mapping[str, Any]) -> str:
 
 def effective_due(deadline: Mapping[str, Any]) -> datetime:
     return deadline["due_at"] + timedelta(seconds=deadline.get("paused_seconds", 0))
+
+
+def judged_due(deadline: Mapping[str, Any], calendar: WorkingCalendar) -> datetime | None:
+    """The due time a miss is judged against. A working-time due time after the holiday
+    package's data was computed from the calendar file or from weekends only, so it is
+    computed again with the calendar as it is now; when that calendar does not cover
+    the day either, there is none: a miss there would be a guess."""
+    due = effective_due(deadline)
+    if not deadline["limit"].endswith(("wh", "wd")):
+        return due
+    if due.astimezone(calendar.tz).date() <= PACKAGE_DATA_UNTIL:
+        return due
+    again = due_at(deadline["started_at"], parse_limit(deadline["limit"]), calendar)
+    again += timedelta(seconds=deadline.get("paused_seconds", 0))
+    return again if calendar.covers(again.astimezone(calendar.tz).date()) else None
 
 
 def light(deadline: Mapping[str, Any], now: datetime) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 
 from domain import actions as A
 from domain.context import Context, Decision
-from domain.deadlines import RESOLUTION_KIND, effective_due
-from domain.errors import TransitionNotAllowed, ValidationFailed
+from domain.deadlines import RESOLUTION_KIND, effective_due, judged_due
+from domain.errors import BeyondHolidayData, TransitionNotAllowed, ValidationFailed
 from domain.issue import Issue
 from domain.principals import Principal
 from domain.workflow import HANDLING_STATE, TERMINAL
@@ -248,7 +248,16 @@ def miss_deadline(
         raise TransitionNotAllowed(
             f"deadline {data.deadline} is not running", state=issue.state, allowed_actions=[]
         )
-    if ctx.now < effective_due(dl):
+    cal = ctx.calendar(issue.grid_id)
+    due = judged_due(dl, cal)
+    if due is None:
+        raise BeyondHolidayData(
+            f"deadline {data.deadline} falls due after {cal.data_until}, beyond the official "
+            "holiday data: add that year to the calendar file",
+            state=issue.state,
+            allowed_actions=[],
+        )
+    if ctx.now < due:
         raise TransitionNotAllowed(
             f"deadline {data.deadline} is not yet due", state=issue.state, allowed_actions=[]
         )

@@ -59,6 +59,11 @@ class TransitionNotAllowed(DomainError):
     code = "transition_not_allowed"
 
 
+class BeyondHolidayData(TransitionNotAllowed):
+    """A working-time deadline falls due on a day the official holiday data does not
+    cover: its miss is not recorded until the calendar file has that year."""
+
+
 class VersionConflict(DomainError):
     """Another write got there first (stale `If-Match`, or retries ran out)."""
 

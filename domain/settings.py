@@ -95,8 +95,7 @@ class Settings:
         if env.get("GRIDFLOW_CALENDAR_FILE"):
             calendar_doc = json.loads(Path(env["GRIDFLOW_CALENDAR_FILE"]).read_text("utf-8"))
         limits = json.loads(env["GRIDFLOW_DEADLINES"]) if env.get("GRIDFLOW_DEADLINES") else {}
-        _require_subject_key(env)
-        return cls(
+        settings = cls(
             database_url=env.get("GRIDFLOW_DATABASE_URL", DEFAULT_DATABASE_URL),
             calendars=Calendars.from_config(calendar_doc, default),
             limits=LimitPolicy(limits),
@@ -122,19 +121,31 @@ class Settings:
             if env.get("GRIDFLOW_SCORE_WEIGHTS")
             else None,
         )
+        settings.check_shared_configuration()
+        return settings
 
-
-def _require_subject_key(env: Mapping[str, str]) -> None:
-    """On PostgreSQL every process, on every host, must make reporters' subjects with
-    the same key (erasure finds a person by it): none is made up in a working directory."""
-    url = env.get("GRIDFLOW_DATABASE_URL", DEFAULT_DATABASE_URL)
-    if urlparse(url).scheme not in ("postgresql", "postgres"):
-        return
-    names = ("GRIDFLOW_SUBJECT_KEY", "GRIDFLOW_SUBJECT_KEY_FILE", "GRIDFLOW_AUDIT_KEY_FILE")
-    if not any(env.get(name) for name in names):
-        raise ValueError(
-            "PostgreSQL needs the subject key that keys reporters' subjects: set "
-            "GRIDFLOW_SUBJECT_KEY (base64, 32 bytes or more) or GRIDFLOW_SUBJECT_KEY_FILE "
-            "(or GRIDFLOW_AUDIT_KEY_FILE, beside which it is kept), the same on every host "
-            "(docs/audit.md)"
-        )
+    def check_shared_configuration(self) -> None:
+        """On PostgreSQL, processes on several hosts share one log: each must sign with the
+        same configured key and keep evidence where every host finds it. No default is
+        made up silently in a process's working directory (SQLite keeps its defaults
+        beside the store: one process owns it)."""
+        if urlparse(self.database_url).scheme not in ("postgresql", "postgres"):
+            return
+        if not (self.audit_key or self.audit_key_file):
+            raise ValueError(
+                "PostgreSQL needs the audit signing key: set GRIDFLOW_AUDIT_KEY or "
+                "GRIDFLOW_AUDIT_KEY_FILE, the same on every host (docs/deployment.md)"
+            )
+        if not (self.subject_key or self.subject_key_file or self.audit_key_file):
+            raise ValueError(
+                "PostgreSQL needs the subject key that keys reporters' subjects: set "
+                "GRIDFLOW_SUBJECT_KEY (base64, 32 bytes or more) or GRIDFLOW_SUBJECT_KEY_FILE "
+                "(or GRIDFLOW_AUDIT_KEY_FILE, beside which it is kept), the same on every host "
+                "(docs/audit.md)"
+            )
+        if not (self.evidence_s3_bucket or self.evidence_dir):
+            raise ValueError(
+                "PostgreSQL needs evidence storage every host shares: set "
+                "GRIDFLOW_EVIDENCE_S3_BUCKET, or GRIDFLOW_EVIDENCE_DIR on storage mounted on "
+                "every host (docs/deployment.md)"
+            )

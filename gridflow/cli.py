@@ -7,8 +7,10 @@ import base64
 import json
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from domain.errors import DomainError
 from domain.principals import Principal, Role
@@ -41,6 +43,20 @@ def cmd_org_load(args: argparse.Namespace) -> int:
     return 0
 
 
+TOKEN_HINT = "gridflow token create --principal ID --role ROLE --scope NODE_OR_DEPARTMENT"
+#: The longest a minted token lives: a leaked token must run out.
+MAX_TOKEN_LIFE = timedelta(days=366)
+
+
+def redacted(url: str) -> str:
+    """The database URL without its password, for banners and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
 def mint_demo_tokens(c: Container) -> dict[str, str]:
     expires = parse_duration("30d")
     return {role: c.tokens.create(p, expires) for role, p in demo.PRINCIPALS.items()}
@@ -60,15 +76,39 @@ def load_demo(c: Container) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     with _container() as c:
+        if c.service.org().version != 0:
+            raise ValueError(
+                "the store already holds an organisation: the demo loads only into an empty "
+                f"store (tokens: {TOKEN_HINT})"
+            )
         load_demo(c)
         print_tokens(mint_demo_tokens(c))
     return 0
 
 
+def token_life(text: str) -> timedelta:
+    """`--expires`: positive and at most MAX_TOKEN_LIFE (no token lives for ever)."""
+    life = parse_duration(text)
+    if life <= timedelta(0):
+        raise ValueError(f"--expires {text!r}: the expiry must be positive, e.g. 90d")
+    if life > MAX_TOKEN_LIFE:
+        raise ValueError(f"--expires {text!r}: at most {MAX_TOKEN_LIFE.days}d")
+    return life
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
-    p = Principal(args.principal, Role(args.role), args.scope)
+    role = Role(args.role)
+    if role is Role.SYSTEM:
+        raise ValueError("--role system is the workers' own role and is never minted")
+    life = token_life(args.expires)
+    p = Principal(args.principal, role, args.scope)
     with _container() as c:
-        token = c.tokens.create(p, parse_duration(args.expires) if args.expires else None)
+        org = c.service.org()
+        if args.scope not in org.nodes and args.scope not in org.departments:
+            raise ValueError(
+                f"--scope {args.scope!r}: not an organisation node id or a department id"
+            )
+        token = c.tokens.create(p, life)
     print(f"token for {p.id} ({p.role}, scope {p.scope}):")
     print(token)
     return 0
@@ -202,9 +242,10 @@ def cmd_db_secure(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from projections.audit_read import verify
 
+    kept = [Path(f).read_text("utf-8") for f in args.checkpoint or []]
     with _container() as c:
         c.audit.catch_up()
-        result = verify(c.audit)
+        result = verify(c.audit, kept)
     print(json.dumps(result, indent=2))
     return 0 if result["ok"] else 1
 
@@ -379,9 +420,14 @@ def parser() -> argparse.ArgumentParser:
     aud = sub.add_parser("audit", help="the tamper-evident log").add_subparsers(
         dest="audit", required=True
     )
-    aud.add_parser("verify", help="recompute the chain over the stored log").set_defaults(
-        func=cmd_audit_verify
+    ver = aud.add_parser("verify", help="recompute the chain over the stored log")
+    ver.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="NOTE",
+        help="a file holding a checkpoint note kept outside the database (repeatable)",
     )
+    ver.set_defaults(func=cmd_audit_verify)
     exp = aud.add_parser("export", help="the log with hashes and checkpoints, for offline checks")
     exp.add_argument("--out", required=True)
     exp.set_defaults(func=cmd_audit_export)
@@ -421,7 +467,7 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--principal", required=True)
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--scope", required=True, help="an organisation node or department id")
-    create.add_argument("--expires", default="90d", help="e.g. 90d, 12h; '' for never")
+    create.add_argument("--expires", default="90d", help="e.g. 90d, 12h; at most 366d")
     create.set_defaults(func=cmd_token_create)
     revoke = tok.add_parser("revoke", help="revoke by token, token id or principal id")
     revoke.add_argument("token")

@@ -11,7 +11,7 @@ import uvicorn
 
 from api.app import create_app
 from domain.settings import Settings
-from gridflow.cli import load_demo, mint_demo_tokens, print_tokens
+from gridflow.cli import TOKEN_HINT, load_demo, mint_demo_tokens, print_tokens, redacted
 from gridflow.container import Container
 from workers.runner import run as run_workers
 
@@ -23,15 +23,18 @@ def serve(args: argparse.Namespace) -> int:
     empty = c.service.org().version == 0
     wants_demo = args.demo or (empty and settings.is_sqlite and not args.no_demo)
     if wants_demo and empty:
+        # Demo tokens only for a demo loaded just now: a store that already existed may
+        # hold a real organisation, and its admin token must never reach a terminal.
         load_demo(c)
+        print_tokens(mint_demo_tokens(c))
     elif wants_demo:
         print("the store already holds an organisation: demo not loaded again")
-    if wants_demo or (settings.is_sqlite and not args.no_demo):
-        print_tokens(mint_demo_tokens(c))
+    if not (wants_demo and empty):
+        print(f"tokens: {TOKEN_HINT}")
     store = "SQLite" if settings.is_sqlite else "PostgreSQL"
     print(
         f"gridflow listening on http://{args.host}:{args.port} ({store}: "
-        f"{settings.database_url}); API docs at /docs",
+        f"{redacted(settings.database_url)}); API docs at /docs",
         flush=True,
     )
     if args.workers > 1:

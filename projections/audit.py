@@ -27,7 +27,7 @@ import orjson
 from projections import merkle, quarantine
 from projections.db import Cursor, Database
 from projections.records import ACTION_BY_TOPIC, _time
-from projections.signing import Signer, body
+from projections.signing import Signer, body, promised
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS gridflow_audit_leaves (
@@ -144,10 +144,13 @@ class AuditLog:
                 return 0
             leaves, trail = [], []
             states = self._last_states(cur, {str(r.originator_id) for r in rows})
+            due = self._next_due(cur)
             for i, row in enumerate(rows, start=size):
                 leaf = row.leaf()
                 chain = hashlib.sha256(chain + leaf).digest()
                 frontier.append(leaf)
+                if frontier.size >= due:  # signed at exactly the size promised
+                    due = self._checkpoint(cur, frontier)["next_checkpoint"]
                 leaves.append((i, row.position, leaf.hex(), chain.hex()))
                 try:
                     t = self._trail_row(i, row, states)
@@ -183,8 +186,6 @@ class AuditLog:
                     json.dumps([[h, x.hex()] for h, x in frontier.nodes]),
                 ),
             )
-            if frontier.size - self._last_checkpoint(cur) >= self.checkpoint_every:
-                self._checkpoint(cur, frontier)
         return len(rows)
 
     def catch_up(self) -> int:
@@ -205,15 +206,33 @@ class AuditLog:
         cur.execute("SELECT MAX(tree_size) FROM gridflow_audit_checkpoints")
         return int(cur.fetchone()[0] or 0)
 
+    def _next_due(self, cur: Cursor) -> int:
+        """The tree size at which the next checkpoint is due: what the last one promised
+        (or, before checkpoints made promises, `checkpoint_every` after it)."""
+        cur.execute(
+            "SELECT tree_size, note FROM gridflow_audit_checkpoints ORDER BY tree_size DESC LIMIT 1"
+        )
+        last = cur.fetchone()
+        if last is None:
+            return self.checkpoint_every
+        return promised(last[1]) or int(last[0]) + self.checkpoint_every
+
     def _checkpoint(self, cur: Cursor, frontier: merkle.Frontier) -> dict[str, Any]:
         at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         root = frontier.root()
-        note = self.signer.sign(body(self.origin, frontier.size, root, at))
+        next_size = frontier.size + self.checkpoint_every
+        note = self.signer.sign(body(self.origin, frontier.size, root, at, next_size))
         cur.execute(
             "INSERT INTO gridflow_audit_checkpoints VALUES (%s, %s, %s, %s)",
             (frontier.size, root.hex(), at, note),
         )
-        return {"tree_size": frontier.size, "root": root.hex(), "time": at, "note": note}
+        return {
+            "tree_size": frontier.size,
+            "root": root.hex(),
+            "time": at,
+            "note": note,
+            "next_checkpoint": next_size,
+        }
 
     # -- the audit trail -------------------------------------------------------------------
 

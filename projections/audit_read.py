@@ -5,28 +5,39 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from projections import merkle
 from projections.audit import ZERO, AuditLog
-from projections.signing import verify_note
+from projections.signing import promised, verify_note
 
 
-def verify(log: AuditLog) -> dict[str, Any]:
+def verify(log: AuditLog, kept: Sequence[str] = ()) -> dict[str, Any]:
     """Recompute every hashed entry from the stored events and compare it with the
     recorded leaves, the chain and the signed checkpoints. The first position where the
     stored log differs from what was hashed is the first bad one: a changed event, a
     deleted one (the recorded position is missing), an inserted one (a stored event the
-    chain never saw before later ones), or two reordered."""
+    chain never saw before later ones), or two reordered.
+
+    Someone who can write the database but not sign could rewrite an event, recompute
+    the chain and delete the checkpoints after it: every checkpoint promises the size of
+    the next, so a broken promise is reported as `missing_checkpoint`. `kept` are
+    checkpoint notes kept outside the database: the stored events must reproduce each
+    one's root, so even a rewrite that also truncated the log is found."""
     with log.db.transaction(write=False) as cur:
+        # The head first: a checkpoint is committed with the head that reached it, so
+        # every checkpoint promised up to this size is there to read next.
+        cur.execute("SELECT size FROM gridflow_audit_head WHERE id = 1")
+        size = int(cur.fetchone()[0])
         cur.execute(
             "SELECT tree_size, root, note FROM gridflow_audit_checkpoints ORDER BY tree_size"
         )
         checkpoints = {int(n): (root, note) for n, root, note in cur.fetchall()}
-        cur.execute("SELECT size FROM gridflow_audit_head WHERE id = 1")
-        size = int(cur.fetchone()[0])
+    outside = [_kept(log, note) for note in kept]
+    roots = {k["tree_size"]: k.pop("root") for k in outside if k["problem"] is None}
+    reproduced: dict[int, bool] = {}
     recorded = _leaves(log, size)
     frontier = merkle.Frontier()
     chain = ZERO
@@ -48,6 +59,8 @@ def verify(log: AuditLog) -> dict[str, Any]:
             break
         frontier.append(leaf)
         checked = idx + 1
+        if checked in roots:
+            reproduced[checked] = base64.b64encode(frontier.root()).decode() == roots[checked]
         if checked in checkpoints:
             root_hex, note = checkpoints[checked]
             signed = verify_note(note, log.signer.name, log.signer.public)
@@ -58,13 +71,50 @@ def verify(log: AuditLog) -> dict[str, Any]:
             ):
                 first_bad = position
                 break
+    for k in outside:
+        if k["problem"] is None and not reproduced.get(k["tree_size"], False):
+            k["problem"] = (
+                "the stored events do not reproduce its root"
+                if k["tree_size"] in reproduced
+                else f"the log verifies only {checked} entries"
+            )
+    missing = _missing_checkpoint(log, checkpoints, size)
+    ok = first_bad is None and missing is None and all(k["problem"] is None for k in outside)
     return {
-        "ok": first_bad is None,
+        "ok": ok,
         "checked": checked,
         "first_bad_position": first_bad,
-        "head": chain.hex() if first_bad is None else None,
+        "head": chain.hex() if ok else None,
         "tree_size": size,
+        "missing_checkpoint": missing,
+        **({"kept_checkpoints": outside} if kept else {}),
     }
+
+
+def _kept(log: AuditLog, note: str) -> dict[str, Any]:
+    """A checkpoint note kept outside the database: its size and root, once its
+    signature verifies with this log's key."""
+    text = verify_note(note, log.signer.name, log.signer.public)
+    lines = text.splitlines() if text else []
+    if len(lines) < 3 or lines[0] != log.origin or not lines[1].isdigit():
+        return {"tree_size": None, "problem": "not a checkpoint signed by this log's key"}
+    return {"tree_size": int(lines[1]), "root": lines[2], "problem": None}
+
+
+def _missing_checkpoint(
+    log: AuditLog, checkpoints: dict[int, tuple[str, str]], size: int
+) -> int | None:
+    """The first tree size at which a promised checkpoint is not there (None: none is
+    missing). Checkpoints signed before they made promises promise nothing."""
+    if not checkpoints:
+        return log.checkpoint_every if size >= log.checkpoint_every else None
+    due: int | None = None
+    for n in sorted(checkpoints):
+        if due is not None and n > due:
+            return due
+        text = verify_note(checkpoints[n][1], log.signer.name, log.signer.public)
+        due = promised(text) if text else None
+    return due if due is not None and size >= due else None
 
 
 def _leaves(log: AuditLog, size: int) -> list[tuple[int, str, str]]:

@@ -74,7 +74,13 @@ class DirectoryStore:
 
 class S3Store:
     def __init__(self, bucket: str, prefix: str = "evidence/", endpoint: str | None = None) -> None:
-        import boto3
+        try:
+            import boto3
+        except ImportError:  # an optional extra: say what to install, at start
+            raise ValueError(
+                "GRIDFLOW_EVIDENCE_S3_BUCKET is set but boto3 is not installed: "
+                "pip install 'gridflow[s3]'"
+            ) from None
 
         self.bucket, self.prefix = bucket, prefix
         region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")

@@ -32,8 +32,24 @@ def key_hash(name: str, public: bytes) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + b"\x01" + public).digest()[:4]
 
 
-def body(origin: str, size: int, root: bytes, time: str) -> str:
-    return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\ntime {time}\n"
+#: The extension line by which a checkpoint promises the tree size at which the next
+#: one will be signed at the latest: deleting the later checkpoints then shows.
+NEXT = "next-checkpoint"
+
+
+def body(origin: str, size: int, root: bytes, time: str, next_size: int | None = None) -> str:
+    text = f"{origin}\n{size}\n{base64.b64encode(root).decode()}\ntime {time}\n"
+    return text if next_size is None else f"{text}{NEXT} {next_size}\n"
+
+
+def promised(text: str) -> int | None:
+    """The size by which a checkpoint's text promises the next checkpoint (None for the
+    notes signed before checkpoints made promises)."""
+    for line in text.partition("\n\n")[0].splitlines()[3:]:
+        name, _, value = line.partition(" ")
+        if name == NEXT and value.isdigit():
+            return int(value)
+    return None
 
 
 @dataclass

@@ -22,6 +22,21 @@ def subject_key_env(url: str) -> dict[str, str]:
     return {"GRIDFLOW_SUBJECT_KEY_FILE": str(Path("gridflow-subject.key").resolve())}
 
 
+def process_env(url: str, home: Path) -> dict[str, str]:
+    """What a `gridflow` process a test starts needs besides the store: on PostgreSQL the
+    shared configuration (audit key, evidence directory) and the subject key that the
+    test's own containers use."""
+    env = {"GRIDFLOW_DATABASE_URL": url}
+    if url.startswith("sqlite"):
+        return env
+    return {
+        **env,
+        "GRIDFLOW_AUDIT_KEY_FILE": str(home / "audit.key"),
+        "GRIDFLOW_EVIDENCE_DIR": str(home / "evidence"),
+        **subject_key_env(url),
+    }
+
+
 # Monday 2026-11-23 09:00 in Shanghai: the start of a working day.
 MONDAY_9 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 

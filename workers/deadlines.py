@@ -14,7 +14,7 @@ import logging
 import threading
 from uuid import UUID
 
-from domain.errors import IssueNotFound, TransitionNotAllowed, VersionConflict
+from domain.errors import BeyondHolidayData, IssueNotFound, TransitionNotAllowed, VersionConflict
 from domain.principals import SYSTEM
 from domain.service import IssueService
 from projections.reader import ViewReader, ViewsBehind
@@ -27,14 +27,22 @@ class DeadlineWorker:
 
     def __init__(self, service: IssueService, views: ViewReader) -> None:
         self.service, self.views = service, views
+        #: misses falling due beyond the holiday data: the calendar is read once at
+        #: start, so they stay held (and are not asked again) until a restart with it
+        self.held: set[tuple[str, str]] = set()
 
     def run_once(self) -> int:
         """Record every miss that is due now; how many were recorded."""
         recorded = 0
         for issue_id, key in self.views.due_deadlines(self.service.clock()):
+            if (issue_id, key) in self.held:
+                continue
             try:
                 self.service.act(UUID(issue_id), "miss_deadline", SYSTEM, {"deadline": key})
                 recorded += 1
+            except BeyondHolidayData as exc:
+                self.held.add((issue_id, key))
+                log.warning("issue %s: miss not recorded: %s", issue_id, exc.message)
             except (TransitionNotAllowed, VersionConflict, IssueNotFound):
                 continue  # ended, already recorded, or recorded by another copy just now
         return recorded

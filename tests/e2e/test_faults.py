@@ -42,7 +42,11 @@ class Service:
         self.url, self.home = url, home
         c = Container(
             Settings.from_env(
-                {"GRIDFLOW_DATABASE_URL": url, "GRIDFLOW_AUDIT_KEY_FILE": str(home / "key")}
+                {
+                    "GRIDFLOW_DATABASE_URL": url,
+                    "GRIDFLOW_AUDIT_KEY_FILE": str(home / "key"),
+                    "GRIDFLOW_EVIDENCE_DIR": str(home / "evidence"),
+                }
             )
         )
         c.service.load_org(ORG)
@@ -64,6 +68,7 @@ class Service:
             **os.environ,
             "GRIDFLOW_DATABASE_URL": self.url,
             "GRIDFLOW_AUDIT_KEY_FILE": str(self.home / "key"),
+            "GRIDFLOW_EVIDENCE_DIR": str(self.home / "evidence"),
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gridflow.cli", "serve", "--port", str(self.port), "--no-demo"],
@@ -163,7 +168,11 @@ def check_log(
     """Every acknowledged write is in the log exactly once, at the version answered."""
     c = Container(
         Settings.from_env(
-            {"GRIDFLOW_DATABASE_URL": url, "GRIDFLOW_AUDIT_KEY_FILE": str(home / "key")}
+            {
+                "GRIDFLOW_DATABASE_URL": url,
+                "GRIDFLOW_AUDIT_KEY_FILE": str(home / "key"),
+                "GRIDFLOW_EVIDENCE_DIR": str(home / "evidence"),
+            }
         )
     )
     from uuid import UUID

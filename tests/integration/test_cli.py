@@ -62,6 +62,7 @@ def test_org_load_refuses_a_bad_file_whole_and_lists_every_problem(db_env, tmp_p
 
 
 def test_tokens_are_minted_listed_and_revoked(db_env, capsys):
+    assert main(["demo"]) == 0  # a token's scope is a node of the loaded organisation
     assert (
         main(
             [
@@ -72,7 +73,7 @@ def test_tokens_are_minted_listed_and_revoked(db_env, capsys):
                 "--role",
                 "grid_worker",
                 "--scope",
-                "g1",
+                demo.GRID,
                 "--expires",
                 "1d",
             ]

@@ -174,7 +174,9 @@ def test_a_deadline_warning_arrives_at_75_percent(store_url: str, receiver: Rece
         assert len([x for x in receiver.delivered() if x["kind"] == "deadline_warning"]) == 1
 
 
-def test_a_killed_notifier_redelivers_only_what_was_not_acknowledged(store_url: str):
+def test_a_killed_notifier_redelivers_only_what_was_not_acknowledged(
+    store_url: str, tmp_path: Path
+):
     slow = Receiver(delay=0.15)
     try:
         with api(store_url) as a:
@@ -182,7 +184,13 @@ def test_a_killed_notifier_redelivers_only_what_was_not_acknowledged(store_url: 
             for _ in range(10):
                 i = a.report(WORKER)["id"]
                 a.act(i, "handle_on_spot", WORKER)
-            env = {**os.environ, "GRIDFLOW_DATABASE_URL": store_url, **subject_key_env(store_url)}
+            env = {
+                **os.environ,
+                "GRIDFLOW_DATABASE_URL": store_url,
+                "GRIDFLOW_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
+                "GRIDFLOW_EVIDENCE_DIR": str(tmp_path / "evidence"),
+                **subject_key_env(store_url),
+            }
             cmd = [sys.executable, "-m", "gridflow.cli", "worker", "--only", "notifications"]
             proc = subprocess.Popen(
                 cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

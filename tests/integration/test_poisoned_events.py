@@ -10,6 +10,7 @@ rebuild, so the views still equal a rebuild.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -25,7 +26,7 @@ from projections import quarantine
 from projections.queries import ListQuery
 from projections.verify import rebuild_and_verify
 from projections.views import IssueViews
-from tests.support import AUDITOR, ORG, SUPERVISOR, WORKER, Clock
+from tests.support import AUDITOR, ORG, SUPERVISOR, WORKER, Clock, process_env
 
 
 @pytest.fixture
@@ -175,11 +176,12 @@ def test_the_outbox_sets_aside_what_it_cannot_queue_and_delivers_the_rest(
 
 
 def test_the_command_line_lists_and_retries_set_aside_events(
-    c: Container, store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    c: Container, store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: Any, tmp_path: Path
 ) -> None:
     broken = record_raw_report(c, BROKEN)
     c.engine.catch_up()
-    monkeypatch.setenv("GRIDFLOW_DATABASE_URL", store_url)
+    for name, value in process_env(store_url, tmp_path).items():
+        monkeypatch.setenv(name, value)
     assert main(["projections", "quarantine", "list"]) == 0
     out = capsys.readouterr().out
     assert str(broken) in out and "TypeError" in out

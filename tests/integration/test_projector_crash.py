@@ -40,11 +40,13 @@ def fill(c: Container, issues: int) -> int:
     return c.service.head()
 
 
-def worker(url: str) -> subprocess.Popen[bytes]:
+def worker(url: str, home: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "GRIDFLOW_DATABASE_URL": url,
         "GRIDFLOW_PROJECTION_BATCH": "100",
+        "GRIDFLOW_AUDIT_KEY_FILE": str(home / "audit.key"),
+        "GRIDFLOW_EVIDENCE_DIR": str(home / "evidence"),
         **subject_key_env(url),
     }
     return subprocess.Popen(
@@ -56,11 +58,11 @@ def worker(url: str) -> subprocess.Popen[bytes]:
     )
 
 
-def test_a_projector_killed_mid_catch_up_resumes_exactly_once(store_url: str):
+def test_a_projector_killed_mid_catch_up_resumes_exactly_once(store_url: str, tmp_path: Path):
     c = Container(Settings(database_url=store_url), clock=Clock())
     c.service.load_org(ORG)
     head = fill(c, 3000)
-    proc = worker(store_url)
+    proc = worker(store_url, tmp_path)
     try:
         deadline = time.monotonic() + 60
         while c.engine.position() < head // 4 and time.monotonic() < deadline:
@@ -71,7 +73,7 @@ def test_a_projector_killed_mid_catch_up_resumes_exactly_once(store_url: str):
         assert 0 < killed_at < head, "the kill should land in the middle of the catch-up"
     finally:
         proc.kill()
-    proc = worker(store_url)
+    proc = worker(store_url, tmp_path)
     try:
         deadline = time.monotonic() + 120
         while c.engine.position() < head and time.monotonic() < deadline:
