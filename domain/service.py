@@ -239,7 +239,9 @@ class IssueService:
         request_key: str | None,
     ) -> Result:
         for attempt in range(RETRIES):
-            issue = self.get(issue_id, p)
+            issue, recorded = self._load_for_request(issue_id, p, request_key)
+            if recorded is not None:  # a retry of a request already recorded
+                return recorded
             if client and action not in commands.CLIENT_ACTIONS:
                 raise UnknownAction(f"no action {action!r}", actions=list(commands.CLIENT_ACTIONS))
             before = issue.version
@@ -263,16 +265,25 @@ class IssueService:
                     ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def find_request(self, issue_id: UUID, request_key: str) -> int | None:
-        """The version whose event was recorded for this request key, if any."""
-        try:
-            events = list(self.app.events.get(issue_id))
-        except AggregateNotFoundError:
-            return None
+    def _load_for_request(
+        self, issue_id: UUID, p: Principal, request_key: str | None
+    ) -> tuple[Issue, Result | None]:
+        """The issue now, and, if an event of it carries `request_key`, the issue as that
+        event left it: read from the same events, so that a request recorded by another
+        process in between is seen either here or as a conflict when saving."""
+        if request_key is None:
+            return self.get(issue_id, p), None
+        events = list(self.app.events.get(issue_id))
+        if not events:
+            raise IssueNotFound(f"no issue {issue_id}")
+        issue: Issue = replay(None, events)
+        if not may_see(p, issue, self.org()):
+            raise IssueNotFound(f"no issue {issue_id}")
         for e in reversed(events):
-            if e.facts.get("request_key") == request_key:  # type: ignore[attr-defined]
-                return e.originator_version
-        return None
+            if getattr(e, "facts", {}).get("request_key") == request_key:
+                then = replay(None, events[: e.originator_version])
+                return issue, Result(then, self.head())
+        return issue, None
 
     def recent_issues(self, start: datetime, end: datetime, limit: int = 1000) -> list[Issue]:
         """Issues reported in [start, end], newest first, read straight from the log.
