@@ -179,35 +179,61 @@ class IssueService:
     ) -> list[tuple[str, Any]]:
         """Report many issues with given ids (hotline tickets), saved a batch to a
         transaction. For each item: ("created", Result), ("duplicate", None) when the id
-        exists, or ("error", DomainError). Each issue is recorded whole or not at all."""
+        exists (or an earlier item has it), or ("error", DomainError). Each issue is
+        recorded whole or not at all."""
         ctx = self.context()
         out: list[tuple[str, Any]] = [("error", None)] * len(items)
         pending: list[tuple[int, Issue]] = []
+        seen: set[UUID] = set()
         for k, (issue_id, data) in enumerate(items):
+            if issue_id in seen:
+                out[k] = ("duplicate", None)
+                continue
             try:
                 pending.append((k, commands.report(issue_id, p, data, ctx)))
+                seen.add(issue_id)
             except DomainError as exc:
                 out[k] = ("error", exc)
         for start in range(0, len(pending), batch):
             chunk = [
                 (k, issue, issue.collect_events()) for k, issue in pending[start : start + batch]
             ]
-            try:
-                recordings = self.app.save(*(e for _, _, events in chunk for e in events))
-            except IntegrityError:  # some were imported before: save the others
-                fresh = [c for c in chunk if not self._exists(c[1].id)]
-                for k, _, _ in chunk:
-                    out[k] = ("duplicate", None)
-                if not fresh:
-                    continue
-                chunk = fresh
-                recordings = self.app.save(*(e for _, _, events in fresh for e in events))
-            last = {r.domain_event.originator_id: r.notification.id for r in recordings}
+            saved = self._save_new(chunk)
             for k, issue, _ in chunk:
-                out[k] = ("created", Result(issue, last[issue.id]))
-            for listener in self.on_saved:
-                listener(max(last.values()))
+                position = saved.get(issue.id)
+                out[k] = (
+                    ("duplicate", None)
+                    if position is None
+                    else ("created", Result(issue, position))
+                )
+            if saved:
+                for listener in self.on_saved:
+                    listener(max(saved.values()))
         return out
+
+    def _save_new(self, chunk: list[tuple[int, Issue, Any]]) -> dict[UUID, int]:
+        """Save the chunk's new issues in one transaction, leaving out those that exist
+        (imported before, or by another import meanwhile: then one by one). The last
+        position of each issue saved."""
+
+        def save(part: list[tuple[int, Issue, Any]]) -> dict[UUID, int]:
+            recordings = self.app.save(*(e for _, _, events in part for e in events))
+            return {r.domain_event.originator_id: r.notification.id for r in recordings}
+
+        try:
+            return save(chunk)
+        except IntegrityError:
+            fresh = [c for c in chunk if not self._exists(c[1].id)]
+        try:
+            return save(fresh) if fresh else {}
+        except IntegrityError:
+            saved: dict[UUID, int] = {}
+            for c in fresh:
+                try:
+                    saved |= save([c])
+                except IntegrityError:
+                    continue
+            return saved
 
     def _exists(self, issue_id: UUID) -> bool:
         return bool(self.app.recorder.select_events(issue_id, limit=1))
