@@ -2,11 +2,14 @@
 
 Each command loads the issue, lets the aggregate check and record, saves, and returns
 the issue with its position in the log. A concurrent write that wins first is retried
-on the fresh issue (a few times), unless the caller named the version it expected.
+on the fresh issue (with jittered back-off, for up to CONFLICT_BUDGET_SECONDS), unless
+the caller named the version it expected.
 """
 
 from __future__ import annotations
 
+import itertools
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -38,7 +41,14 @@ from domain.privacy import PlainVault, Vault
 from domain.settings import Settings, store_env
 
 Clock = Callable[[], datetime]
-RETRIES = 3
+RETRIES = 3  # the organisation's loads
+# A command that loses the race for a version to another process is decided again on
+# the fresh issue, after a jittered back-off (so that the two stop colliding), for as
+# long as this budget lasts (and at least MIN_ATTEMPTS times, however slow the store).
+CONFLICT_BUDGET_SECONDS = 5.0
+MIN_ATTEMPTS = 3
+BACKOFF_FIRST_SECONDS = 0.002
+BACKOFF_MAX_SECONDS = 0.1
 ISSUE_LOCK_STRIPES = 256
 ORG_REFRESH_SECONDS = 1.0
 
@@ -104,6 +114,8 @@ class IssueService:
         self._org_checked = float("-inf")
         #: called with the new log position after every save (wakes in-process workers)
         self.on_saved: list[Callable[[int], None]] = []
+        #: saves lost to another process's write of the same version (bench.contention)
+        self.lost_races = 0
 
     def close(self) -> None:
         self.app.close()
@@ -264,7 +276,8 @@ class IssueService:
         client: bool,
         request_key: str | None,
     ) -> Result:
-        for attempt in range(RETRIES):
+        deadline = time.monotonic() + CONFLICT_BUDGET_SECONDS
+        for attempt in itertools.count(1):
             issue, recorded = self._load_for_request(issue_id, p, request_key)
             if recorded is not None:  # a retry of a request already recorded
                 return recorded
@@ -282,13 +295,18 @@ class IssueService:
             try:
                 return Result(issue, self._save(issue, related))
             except IntegrityError:
-                if expected_version is not None or attempt == RETRIES - 1:
+                self.lost_races += 1
+                spent = attempt >= MIN_ATTEMPTS and time.monotonic() >= deadline
+                if expected_version is not None or spent:
                     current: int = self._load(issue_id).version
                     raise VersionConflict(
                         "another change to this issue was recorded first",
                         current_version=current,
                         stale=expected_version is not None,
                     ) from None
+                # full jitter: a random wait up to a bound that doubles with each loss
+                cap = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (attempt - 1))
+                time.sleep(random.uniform(0, cap))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _load_for_request(
