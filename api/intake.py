@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -20,26 +21,30 @@ MAX_IMPORT = 64 << 20  # 64 MiB: a city's day of tickets and then some
 BATCH = 2000
 
 
+# The report's fields as a hotline row names them, for the reasons of refused rows.
+_ROW_FIELDS = {"description": "text", "occurred_at": "received_at", "reporter": "caller"}
+
+
+def row_field(path: str) -> str:
+    head, dot, rest = path.partition(".")
+    return _ROW_FIELDS.get(head, head) + dot + rest
+
+
 def run_import(
     s: Services, p: Principal, rows: list[Any], progress: Callable[[int, int], None] | None = None
 ) -> dict[str, Any]:
     """Import every row; a bad row never stops the good ones. Per row: created (with the
-    issue id), duplicate (already imported) or error (with the reason)."""
+    issue id), duplicate (imported before, or `same_as_row` an earlier row of the file)
+    or error (with the reason)."""
     results: list[dict[str, Any]] = []
     counts = {"created": 0, "duplicate": 0, "error": 0}
     position = None
+    held: dict[UUID, int] = {}  # ticket (issue id) -> the row of this file holding it
     for start in range(0, len(rows), BATCH):
         now = s.service.clock()
         chunk = rows[start : start + BATCH]
         parsed = [ticket(start + k + 1, raw, now) for k, raw in enumerate(chunk)]
-        good = [t for t in parsed if isinstance(t, Ticket)]
-        outcomes = dict(
-            zip(
-                (t.row for t in good),
-                s.service.report_many(p, [(t.issue_id, t.report) for t in good]),
-                strict=True,
-            )
-        )
+        outcomes = report_once(s, p, [t for t in parsed if isinstance(t, Ticket)], held)
         for t in parsed:
             row: dict[str, Any]
             if isinstance(t, BadRow):
@@ -60,16 +65,48 @@ def run_import(
                 if status == "error":
                     fields = value.details.get("fields", {})
                     row["reason"] = (
-                        "; ".join(f"{k}: {v}" for k, v in fields.items()) or value.message
+                        "; ".join(f"{row_field(k)}: {v}" for k, v in fields.items())
+                        or value.message
                     )
                     del row["issue_id"]
                 elif status == "created":
                     position = max(position or 0, value.position)
+                elif value is not None:
+                    row["same_as_row"] = value
+                    row["reason"] = f"ticket_no repeats row {value} of this file"
             counts[row["status"]] += 1
             results.append(row)
         if progress:
             progress(min(start + BATCH, len(rows)), len(rows))
     return {"counts": counts, "position": position, "rows": results}
+
+
+def report_once(
+    s: Services, p: Principal, tickets: list[Ticket], held: dict[UUID, int]
+) -> dict[int, tuple[str, Any]]:
+    """Each ticket of a file reported once. The first row of a ticket that is recorded
+    (or found imported before) holds it, and a later row with it is ("duplicate", that
+    row); a row refused by the checks holds nothing, so the next row with its number is
+    tried in the next round. Outcomes by row."""
+    outcomes: dict[int, tuple[str, Any]] = {}
+    waiting = tickets
+    while waiting:
+        first: dict[UUID, Ticket] = {}
+        later: list[Ticket] = []
+        for t in waiting:
+            if t.issue_id in held:
+                outcomes[t.row] = ("duplicate", held[t.issue_id])
+            elif t.issue_id in first:
+                later.append(t)
+            else:
+                first[t.issue_id] = t
+        done = s.service.report_many(p, [(t.issue_id, t.report) for t in first.values()])
+        for t, outcome in zip(first.values(), done, strict=True):
+            outcomes[t.row] = outcome
+            if outcome[0] != "error":
+                held[t.issue_id] = t.row
+        waiting = later
+    return outcomes
 
 
 @router.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -22,9 +23,10 @@ from domain.issue import Issue
 from domain.principals import Principal
 from domain.service import Result
 from domain.workflow import CLIENT_ACTIONS
-from projections.idempotency import StoredAnswer
+from projections.idempotency import InFlight, Reservation, StoredAnswer
 
 router = APIRouter(tags=["issues"])
+Act = Callable[[], Response]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -71,32 +73,49 @@ def answer(s: Services, result: Result, p: Principal, status: int) -> Response:
     )
 
 
-def request_hash(request: Request, body: Any) -> str:
+def request_hash(method: str, path: str, body: Any) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{request.method} {request.url.path}\n{canonical}".encode()).hexdigest()
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 
 
-def replay_answer(s: Services, p: Principal, key: str | None, digest: str) -> JSONResponse | None:
+def idempotent(
+    s: Services, p: Principal, key: str | None, request: Request, body: Any, run: Act
+) -> Response:
+    """`run()` once per `Idempotency-Key`: the key is reserved first, so of requests sent
+    together with it one acts; the others get 409 `request_in_progress` while it does,
+    its answer after, or 422 if they carry another body."""
     if key is None:
-        return None
-    stored = s.idempotency.get(p.id, key)
-    if stored is None:
-        return None
-    if stored.request_hash != digest:
-        raise ApiError(
-            422, "idempotency_key_reused", "this Idempotency-Key was used with a different request"
-        )
-    return JSONResponse(stored.body, stored.status, stored.headers)
-
-
-def remember(s: Services, p: Principal, key: str | None, digest: str, resp: Response) -> None:
-    if key is not None:
+        return run()
+    digest = request_hash(request.method, request.url.path, body)
+    held = s.idempotency.reserve(p.id, key, digest)
+    if not isinstance(held, Reservation):
+        if held.request_hash != digest:
+            raise ApiError(
+                422,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different request",
+            )
+        if isinstance(held, InFlight):
+            raise ApiError(
+                409,
+                "request_in_progress",
+                "a request with this Idempotency-Key is being handled; retry shortly",
+                {"Retry-After": "1"},
+            )
+        return JSONResponse(held.body, held.status, held.headers)
+    kept = False
+    try:
+        resp = run()
         headers = {
             k: resp.headers[k] for k in ("etag", "x-log-position", "location") if k in resp.headers
         }
-        s.idempotency.put(
-            p.id, key, StoredAnswer(digest, resp.status_code, json.loads(bytes(resp.body)), headers)
-        )
+        first = StoredAnswer(digest, resp.status_code, json.loads(bytes(resp.body)), headers)
+        s.idempotency.complete(held, first)
+        kept = True
+        return resp
+    finally:
+        if not kept:  # refused or failed: a retry may act
+            s.idempotency.release(held)
 
 
 @router.post(
@@ -114,28 +133,27 @@ def report(
     s: Services = Depends(services),
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    digest = request_hash(request, body)
-    if (again := replay_answer(s, p, idempotency_key, digest)) is not None:
-        return again
     issue_id = (
         uuid5(NAMESPACE_URL, f"gridflow:report:{p.id}:{idempotency_key}")
         if idempotency_key
         else None
     )
-    try:
-        result = s.service.report(p, body, issue_id=issue_id)
-    except VersionConflict:
-        if issue_id is None:
-            raise
-        # Recorded before a crash, answer never kept: answer from the log.
-        first = s.service.get(issue_id)
-        steps = 3 if isinstance(body, dict) and body.get("settled_on_spot") else 1
-        result = Result(
-            s.service.get(issue_id, version=min(steps, first.version)), s.service.head()
-        )
-    resp = answer(s, result, p, 201)
-    remember(s, p, idempotency_key, digest, resp)
-    return resp
+
+    def run() -> Response:
+        try:
+            result = s.service.report(p, body, issue_id=issue_id)
+        except VersionConflict:
+            if issue_id is None:
+                raise
+            # Recorded before a crash, answer never kept: answer from the log.
+            first = s.service.get(issue_id)
+            steps = 3 if isinstance(body, dict) and body.get("settled_on_spot") else 1
+            result = Result(
+                s.service.get(issue_id, version=min(steps, first.version)), s.service.head()
+            )
+        return answer(s, result, p, 201)
+
+    return idempotent(s, p, idempotency_key, request, body, run)
 
 
 @router.get(
@@ -200,14 +218,10 @@ def act(
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    digest = request_hash(request, body)
-    if (again := replay_answer(s, p, idempotency_key, digest)) is not None:
-        return again
     uid = parse_issue_id(issue_id)
     request_key = f"{p.id}:{idempotency_key}" if idempotency_key else None
-    if request_key and (version := s.service.find_request(uid, request_key)) is not None:
-        result = Result(s.service.get(uid, version=version), s.service.head())
-    else:
+
+    def run() -> Response:
         result = s.service.act(
             uid,
             action,
@@ -217,9 +231,9 @@ def act(
             client=True,
             request_key=request_key,
         )
-    resp = answer(s, result, p, 200)
-    remember(s, p, idempotency_key, digest, resp)
-    return resp
+        return answer(s, result, p, 200)
+
+    return idempotent(s, p, idempotency_key, request, body, run)
 
 
 @router.get(

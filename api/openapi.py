@@ -16,7 +16,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Error, "description": "`unauthenticated`"},
     403: {"model": Error, "description": "`forbidden_role` / `outside_jurisdiction`"},
     404: {"model": Error, "description": "`issue_not_found` / `unknown_action`"},
-    409: {"model": Error, "description": "`transition_not_allowed` / `version_conflict`"},
+    409: {
+        "model": Error,
+        "description": "`transition_not_allowed` / `version_conflict` / `request_in_progress` "
+        "(a request with the same `Idempotency-Key` is being handled; with Retry-After)",
+    },
     422: {"model": Error, "description": "`validation_failed`: `details.fields` per field"},
     503: {"model": Error, "description": "`store_unavailable` / `views_behind`, with Retry-After"},
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from api.deps import Services, principal, services
 from api.errors import ApiError
@@ -13,6 +13,7 @@ from api.openapi import ERRORS
 from domain.errors import ForbiddenRole, ValidationFailed
 from domain.principals import SEE_ALL, Principal, Role
 from domain.workflow import ACTIONS
+from projections.webhooks import WHSEC, whsec_key
 
 router = APIRouter(prefix="/subscriptions", tags=["notifications"])
 
@@ -30,9 +31,21 @@ class NewSubscription(BaseModel):
     url: HttpUrl
     secret: Annotated[
         str,
-        Field(min_length=16, max_length=200, description="the HMAC-SHA256 key of the signatures"),
+        Field(
+            min_length=16,
+            max_length=200,
+            description="the HMAC-SHA256 key of the signatures: any string, or a Standard "
+            "Webhooks secret `whsec_<base64 of 24 to 64 bytes>` (see docs/notifications.md)",
+        ),
     ]
     filter: Filter = Filter()
+
+    @field_validator("secret")
+    @classmethod
+    def _whsec(cls, secret: str) -> str:
+        if secret.startswith(WHSEC) and whsec_key(secret) is None:
+            raise ValueError("a whsec_ secret is whsec_ and the base64 of 24 to 64 bytes")
+        return secret
 
 
 @router.post("", status_code=201, responses=ERRORS, summary="Subscribe a webhook")
@@ -54,6 +67,8 @@ def subscribe(
         for i, d in enumerate(f.departments)
         if d not in org.departments
     }
+    if (refused := s.outbox.targets.check_url(str(body.url))) is not None:
+        bad["url"] = refused
     if bad:
         raise ValidationFailed(bad)
     if p.role not in SEE_ALL:  # nobody is told about what they may not see

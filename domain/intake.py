@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.inputs import past_time_problem
+
+MAX_TICKET_NO = 200
+_FIELD_LIMIT = threading.Lock()
 
 
 def ticket_issue_id(ticket_no: str) -> UUID:
@@ -38,13 +42,30 @@ class BadRow:
 
 
 def parse_csv(text: str) -> list[dict[str, Any]]:
-    """UTF-8 CSV with a header row → row dicts; ValueError when it is not CSV."""
+    """UTF-8 CSV with a header row → row dicts; ValueError when it is not CSV.
+
+    A field may be as long as the whole text: the rows' checks then answer a field that
+    is too long for what it holds as that row's error, instead of the csv module
+    refusing the file at its 128 KiB limit."""
+    _allow_fields_of(len(text))
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if not reader.fieldnames or "ticket_no" not in reader.fieldnames:
-        raise ValueError("a CSV header row with ticket_no, received_at, category, text, …")
-    return [
-        {k: v for k, v in row.items() if k is not None and v not in (None, "")} for row in reader
-    ]
+    try:
+        if not reader.fieldnames or "ticket_no" not in reader.fieldnames:
+            raise ValueError("a CSV header row with ticket_no, received_at, category, text, …")
+        return [
+            {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+            for row in reader
+        ]
+    except csv.Error as exc:  # the file is not CSV the module can read: say where
+        raise ValueError(f"line {reader.line_num}: {exc}") from None
+
+
+def _allow_fields_of(size: int) -> None:
+    """The csv module's field limit is one for the process: only ever raised (under a
+    lock), so that no parse in another thread sees it lowered under it."""
+    with _FIELD_LIMIT:
+        if csv.field_size_limit() <= size:
+            csv.field_size_limit(size + 1)
 
 
 def _number(value: Any, name: str) -> float:
@@ -62,6 +83,8 @@ def ticket(row: int, raw: Any, now: datetime | None = None) -> Ticket | BadRow:
     if not isinstance(no, str | int) or not str(no).strip():
         return BadRow(row, None, "ticket_no is required")
     no = str(no).strip()
+    if len(no) > MAX_TICKET_NO:
+        return BadRow(row, None, f"ticket_no is longer than {MAX_TICKET_NO} characters")
     try:
         received = raw.get("received_at")
         if not isinstance(received, str):

@@ -2,11 +2,14 @@
 
 Each command loads the issue, lets the aggregate check and record, saves, and returns
 the issue with its position in the log. A concurrent write that wins first is retried
-on the fresh issue (a few times), unless the caller named the version it expected.
+on the fresh issue (with jittered back-off, for up to CONFLICT_BUDGET_SECONDS), unless
+the caller named the version it expected.
 """
 
 from __future__ import annotations
 
+import itertools
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -38,7 +41,14 @@ from domain.privacy import PlainVault, Vault
 from domain.settings import Settings, store_env
 
 Clock = Callable[[], datetime]
-RETRIES = 3
+RETRIES = 3  # the organisation's loads
+# A command that loses the race for a version to another process is decided again on
+# the fresh issue, after a jittered back-off (so that the two stop colliding), for as
+# long as this budget lasts (and at least MIN_ATTEMPTS times, however slow the store).
+CONFLICT_BUDGET_SECONDS = 5.0
+MIN_ATTEMPTS = 3
+BACKOFF_FIRST_SECONDS = 0.002
+BACKOFF_MAX_SECONDS = 0.1
 ISSUE_LOCK_STRIPES = 256
 ORG_REFRESH_SECONDS = 1.0
 
@@ -106,6 +116,8 @@ class IssueService:
         self._org_checked = float("-inf")
         #: called with the new log position after every save (wakes in-process workers)
         self.on_saved: list[Callable[[int], None]] = []
+        #: saves lost to another process's write of the same version (bench.contention)
+        self.lost_races = 0
 
     def close(self) -> None:
         self.app.close()
@@ -182,35 +194,61 @@ class IssueService:
     ) -> list[tuple[str, Any]]:
         """Report many issues with given ids (hotline tickets), saved a batch to a
         transaction. For each item: ("created", Result), ("duplicate", None) when the id
-        exists, or ("error", DomainError). Each issue is recorded whole or not at all."""
+        exists (or an earlier item has it), or ("error", DomainError). Each issue is
+        recorded whole or not at all."""
         ctx = self.context()
         out: list[tuple[str, Any]] = [("error", None)] * len(items)
         pending: list[tuple[int, Issue]] = []
+        seen: set[UUID] = set()
         for k, (issue_id, data) in enumerate(items):
+            if issue_id in seen:
+                out[k] = ("duplicate", None)
+                continue
             try:
                 pending.append((k, commands.report(issue_id, p, data, ctx)))
+                seen.add(issue_id)
             except DomainError as exc:
                 out[k] = ("error", exc)
         for start in range(0, len(pending), batch):
             chunk = [
                 (k, issue, issue.collect_events()) for k, issue in pending[start : start + batch]
             ]
-            try:
-                recordings = self.app.save(*(e for _, _, events in chunk for e in events))
-            except IntegrityError:  # some were imported before: save the others
-                fresh = [c for c in chunk if not self._exists(c[1].id)]
-                for k, _, _ in chunk:
-                    out[k] = ("duplicate", None)
-                if not fresh:
-                    continue
-                chunk = fresh
-                recordings = self.app.save(*(e for _, _, events in fresh for e in events))
-            last = {r.domain_event.originator_id: r.notification.id for r in recordings}
+            saved = self._save_new(chunk)
             for k, issue, _ in chunk:
-                out[k] = ("created", Result(issue, last[issue.id]))
-            for listener in self.on_saved:
-                listener(max(last.values()))
+                position = saved.get(issue.id)
+                out[k] = (
+                    ("duplicate", None)
+                    if position is None
+                    else ("created", Result(issue, position))
+                )
+            if saved:
+                for listener in self.on_saved:
+                    listener(max(saved.values()))
         return out
+
+    def _save_new(self, chunk: list[tuple[int, Issue, Any]]) -> dict[UUID, int]:
+        """Save the chunk's new issues in one transaction, leaving out those that exist
+        (imported before, or by another import meanwhile: then one by one). The last
+        position of each issue saved."""
+
+        def save(part: list[tuple[int, Issue, Any]]) -> dict[UUID, int]:
+            recordings = self.app.save(*(e for _, _, events in part for e in events))
+            return {r.domain_event.originator_id: r.notification.id for r in recordings}
+
+        try:
+            return save(chunk)
+        except IntegrityError:
+            fresh = [c for c in chunk if not self._exists(c[1].id)]
+        try:
+            return save(fresh) if fresh else {}
+        except IntegrityError:
+            saved: dict[UUID, int] = {}
+            for c in fresh:
+                try:
+                    saved |= save([c])
+                except IntegrityError:
+                    continue
+            return saved
 
     def _exists(self, issue_id: UUID) -> bool:
         return bool(self.app.recorder.select_events(issue_id, limit=1))
@@ -241,8 +279,11 @@ class IssueService:
         client: bool,
         request_key: str | None,
     ) -> Result:
-        for attempt in range(RETRIES):
-            issue = self.get(issue_id, p)
+        deadline = time.monotonic() + CONFLICT_BUDGET_SECONDS
+        for attempt in itertools.count(1):
+            issue, recorded = self._load_for_request(issue_id, p, request_key)
+            if recorded is not None:  # a retry of a request already recorded
+                return recorded
             if client and action not in commands.CLIENT_ACTIONS:
                 raise UnknownAction(f"no action {action!r}", actions=list(commands.CLIENT_ACTIONS))
             before = issue.version
@@ -257,25 +298,39 @@ class IssueService:
             try:
                 return Result(issue, self._save(issue, related))
             except IntegrityError:
-                if expected_version is not None or attempt == RETRIES - 1:
+                self.lost_races += 1
+                spent = attempt >= MIN_ATTEMPTS and time.monotonic() >= deadline
+                if expected_version is not None or spent:
                     current: int = self._load(issue_id).version
                     raise VersionConflict(
                         "another change to this issue was recorded first",
                         current_version=current,
                         stale=expected_version is not None,
                     ) from None
+                # full jitter: a random wait up to a bound that doubles with each loss
+                cap = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (attempt - 1))
+                time.sleep(random.uniform(0, cap))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def find_request(self, issue_id: UUID, request_key: str) -> int | None:
-        """The version whose event was recorded for this request key, if any."""
-        try:
-            events = list(self.app.events.get(issue_id))
-        except AggregateNotFoundError:
-            return None
+    def _load_for_request(
+        self, issue_id: UUID, p: Principal, request_key: str | None
+    ) -> tuple[Issue, Result | None]:
+        """The issue now, and, if an event of it carries `request_key`, the issue as that
+        event left it: read from the same events, so that a request recorded by another
+        process in between is seen either here or as a conflict when saving."""
+        if request_key is None:
+            return self.get(issue_id, p), None
+        events = list(self.app.events.get(issue_id))
+        if not events:
+            raise IssueNotFound(f"no issue {issue_id}")
+        issue: Issue = replay(None, events)
+        if not may_see(p, issue, self.org()):
+            raise IssueNotFound(f"no issue {issue_id}")
         for e in reversed(events):
-            if e.facts.get("request_key") == request_key:  # type: ignore[attr-defined]
-                return e.originator_version
-        return None
+            if getattr(e, "facts", {}).get("request_key") == request_key:
+                then = replay(None, events[: e.originator_version])
+                return issue, Result(then, self.head())
+        return issue, None
 
     def head(self) -> int:
         """The newest position in the log."""

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -50,6 +51,18 @@ def store_env(url: str) -> dict[str, str]:
     raise ValueError(f"{url!r}: GRIDFLOW_DATABASE_URL is sqlite:///PATH or postgresql://…")
 
 
+def networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Comma-separated CIDRs (`GRIDFLOW_WEBHOOK_ALLOW_NETWORKS`); ValueError naming a
+    bad one."""
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            out.append(ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"GRIDFLOW_WEBHOOK_ALLOW_NETWORKS: {part!r} is not a CIDR") from None
+    return tuple(out)
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     """A switch that is on unless set to 0, false or no."""
     return env.get(name, "true").lower() not in ("0", "false", "no")
@@ -79,6 +92,8 @@ class Settings:
     evidence_max_bytes: int = 10 << 20
     group_commit: bool = True
     ready_stall_seconds: float = 30.0
+    #: networks webhooks may be sent to although private, loopback, link-local, …
+    webhook_allow_networks: tuple[IPv4Network | IPv6Network, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -117,6 +132,7 @@ class Settings:
             evidence_max_bytes=int(env.get("GRIDFLOW_EVIDENCE_MAX_BYTES", str(10 << 20))),
             group_commit=_flag(env, "GRIDFLOW_GROUP_COMMIT"),
             ready_stall_seconds=float(env.get("GRIDFLOW_READY_STALL_SECONDS", "30")),
+            webhook_allow_networks=networks(env.get("GRIDFLOW_WEBHOOK_ALLOW_NETWORKS", "")),
             score_weights=json.loads(env["GRIDFLOW_SCORE_WEIGHTS"])
             if env.get("GRIDFLOW_SCORE_WEIGHTS")
             else None,

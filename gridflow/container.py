@@ -23,6 +23,7 @@ from projections.privacy import KeyVault, load_subject_key
 from projections.reader import ViewReader
 from projections.signing import Signer, load_signer
 from projections.tokens import TokenStore
+from projections.webhooks import WebhookTargets
 from workers.deadlines import DeadlineWorker
 from workers.notifier import Notifier
 
@@ -71,7 +72,11 @@ class Container:
             self.settings.audit_origin,
             checkpoint_every=self.settings.checkpoint_every,
         )
-        self.outbox = Outbox(self.db, self.service.head)
+        self.outbox = Outbox(
+            self.db,
+            self.service.head,
+            targets=WebhookTargets(self.settings.webhook_allow_networks),
+        )
         self.notifier = Notifier(self.outbox, self.service, self.views)
         self.notify_wake = threading.Event()
         self.service.on_saved.append(self._saved)

@@ -4,7 +4,9 @@ The outbox is a projection: it reads the log in order and, in the transaction th
 moves its position, writes one delivery per matching subscription, so every event is
 queued exactly once through crashes. Deadline warnings (75% of a limit used) come from
 the views' running deadlines, once per deadline. Deliveries are sent by the notifier
-(workers/notifier.py), at least once, in log order per issue.
+(workers/notifier.py), at least once, in log order per issue, only to addresses the
+policy allows (projections/webhooks.py) and only while the subscription's owner holds a
+live token: revoking a principal suspends its subscriptions (their deliveries wait).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from projections import quarantine
 from projections.db import Cursor, Database
 from projections.records import Record, decode, utc
+from projections.webhooks import WebhookTargets
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS gridflow_subscriptions (
@@ -47,6 +50,17 @@ _SCHEMA = [
 ]
 
 Covers = Callable[[str, str], bool]  # (node, grid) -> whether the node covers the grid
+
+# The subscription `s`'s owner holds a live token (projections/tokens.py); one parameter:
+# the time now, as tokens store it.
+_OWNER_LIVE = (
+    "EXISTS (SELECT 1 FROM gridflow_tokens t WHERE t.principal_id = s.owner AND "
+    "t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > %s))"
+)
+
+
+def _token_now() -> str:
+    return datetime.now(UTC).isoformat()
 
 
 def _now() -> str:
@@ -104,8 +118,15 @@ def warning_payload(w: dict[str, Any]) -> dict[str, Any]:
 
 
 class Outbox:
-    def __init__(self, db: Database, head: Callable[[], int], batch: int = 1000) -> None:
+    def __init__(
+        self,
+        db: Database,
+        head: Callable[[], int],
+        batch: int = 1000,
+        targets: WebhookTargets | None = None,
+    ) -> None:
         self.db, self.head, self.batch = db, head, batch
+        self.targets = targets or WebhookTargets()
         with db.transaction() as cur:
             for statement in _SCHEMA:
                 cur.execute(statement)
@@ -124,6 +145,7 @@ class Outbox:
             "filter": filt,
             "from_position": self.head(),
             "created_at": _now(),
+            "suspended": False,
         }
         with self.db.transaction() as cur:
             cur.execute(
@@ -145,10 +167,10 @@ class Outbox:
         self, owner: str | None = None, *, with_secret: bool = False
     ) -> list[dict[str, Any]]:
         sql = (
-            "SELECT id, owner, url, secret, filter, from_position, created_at FROM "
-            "gridflow_subscriptions WHERE deleted_at IS NULL"
+            f"SELECT id, owner, url, secret, filter, from_position, created_at, {_OWNER_LIVE} "
+            "FROM gridflow_subscriptions s WHERE deleted_at IS NULL"
         )
-        args: list[Any] = []
+        args: list[Any] = [_token_now()]
         if owner is not None:
             sql += " AND owner = %s"
             args.append(owner)
@@ -156,7 +178,7 @@ class Outbox:
             cur.execute(sql + " ORDER BY created_at", args)
             rows = cur.fetchall()
         out = []
-        for i, o, url, secret, f, pos, created in rows:
+        for i, o, url, secret, f, pos, created, live in rows:
             sub = {
                 "id": i,
                 "owner": o,
@@ -164,6 +186,7 @@ class Outbox:
                 "filter": json.loads(f),
                 "from_position": int(pos),
                 "created_at": created,
+                "suspended": not live,  # its owner holds no live token
             }
             if with_secret:
                 sub["secret"] = secret
@@ -366,11 +389,12 @@ class Outbox:
                 "SELECT d.subscription_id, d.delivery_key, d.payload, d.attempts, s.url, s.secret "
                 "FROM gridflow_outbox d JOIN gridflow_subscriptions s ON s.id = d.subscription_id "
                 "WHERE d.status = 'pending' AND d.next_at <= %s AND s.deleted_at IS NULL AND "
+                f"{_OWNER_LIVE} AND "
                 "NOT EXISTS (SELECT 1 FROM gridflow_outbox e WHERE e.subscription_id = "
                 "d.subscription_id AND e.issue_id = d.issue_id AND e.status = 'pending' AND "
                 "(e.seq < d.seq OR (e.seq = d.seq AND e.delivery_key < d.delivery_key))) "
                 "ORDER BY d.seq, d.delivery_key LIMIT %s",
-                (now, limit),
+                (now, _token_now(), limit),
             )
             keys = ("subscription_id", "delivery_key", "payload", "attempts", "url", "secret")
             return [dict(zip(keys, r, strict=True)) for r in cur.fetchall()]

@@ -1,18 +1,20 @@
 """The notifier: queues deliveries from the log (the outbox), then sends them.
 
 Each delivery is an HTTP POST of JSON, signed `X-Gridflow-Signature: sha256=<HMAC-SHA256
-of the body with the subscription's secret>`, at least once and in log order per issue
-(a failing delivery holds back the later ones of the same issue), retried with
-exponential back-off. Every attempt is recorded (`GET /subscriptions/{id}/deliveries`).
+of the body with the subscription's secret>` and with the Standard Webhooks headers
+(`webhook-id`, `webhook-timestamp`, `webhook-signature`; projections/webhooks.py), at
+least once and in log order per issue (a failing delivery holds back the later ones of
+the same issue), retried with exponential back-off. Each attempt resolves the target's
+host, refuses it if any address is one the service must not call, and connects to the
+address it checked. Every attempt is recorded (`GET /subscriptions/{id}/deliveries`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,12 +24,14 @@ from domain.service import IssueService
 from projections.outbox import Outbox
 from projections.reader import ViewReader
 from projections.records import utc
+from projections.webhooks import (
+    TargetRefused,
+    signature,
+    standard_signature,
+    webhook_id,
+)
 
 log = logging.getLogger("gridflow.notifier")
-
-
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class Notifier:
@@ -77,15 +81,23 @@ class Notifier:
             },
             ensure_ascii=False,
         ).encode()
+        msg_id, stamp = webhook_id(d["subscription_id"], d["delivery_key"]), int(time.time())
         headers = {
             "Content-Type": "application/json",
             "X-Gridflow-Signature": signature(d["secret"], body),
             "X-Gridflow-Delivery": d["delivery_key"],
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(stamp),
+            "webhook-signature": standard_signature(d["secret"], msg_id, stamp, body),
         }
         code: int | None = None
         error: str | None = None
         try:
-            code = self.client.post(d["url"], content=body, headers=headers).status_code
+            code = self._post(d["url"], body, headers)
+        except TargetRefused as exc:  # never connected: nothing learnt about the target
+            error = f"refused: {exc}"
+        except (OSError, UnicodeError) as exc:  # the host does not resolve
+            error = f"unresolved: {exc}"
         except httpx.HTTPError as exc:
             error = f"{exc.__class__.__name__}: {exc}"
         ok = code is not None and 200 <= code < 300
@@ -94,6 +106,21 @@ class Notifier:
         delay = min(self.backoff_base * 2 ** int(d["attempts"]), self.backoff_max)
         self.outbox.record(d, ok, code, error, utc(datetime.now(UTC) + timedelta(seconds=delay)))
         return ok
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST to the address the host resolves to now, once it is checked: a name
+        pointed elsewhere between the check and the connection is not followed. The
+        name still goes in `Host` and, for https, in TLS (SNI and the certificate)."""
+        target = httpx.URL(url)
+        host = target.raw_host.decode("ascii")
+        port = target.port or (443 if target.scheme == "https" else 80)
+        address = self.outbox.targets.addresses(host, port)[0]
+        return self.client.post(
+            target.copy_with(host=str(address)),
+            content=body,
+            headers={**headers, "Host": target.netloc.decode("ascii")},
+            extensions={"sni_hostname": host} if target.scheme == "https" else None,
+        ).status_code
 
     def follow(
         self, stop: threading.Event, wake: threading.Event | None = None, poll: float = 0.5

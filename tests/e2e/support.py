@@ -17,9 +17,11 @@ from tests.support import ORG, Clock
 
 
 class Api:
-    def __init__(self, url: str, clock: Clock | None = None) -> None:
+    def __init__(
+        self, url: str, clock: Clock | None = None, settings: Settings | None = None
+    ) -> None:
         self.clock = clock or Clock()
-        self.container = Container(Settings(database_url=url), clock=self.clock)
+        self.container = Container(settings or Settings(database_url=url), clock=self.clock)
         self.container.service.load_org(ORG)
         self.client = TestClient(create_app(self.container.services()))
         self._tokens: dict[Principal, str] = {}
@@ -62,8 +64,9 @@ class Api:
 
 
 @contextmanager
-def api(url: str, clock: Clock | None = None) -> Iterator[Api]:
-    a = Api(url, clock)
+def api(url: str, clock: Clock | None = None, settings: Settings | None = None) -> Iterator[Api]:
+    """The app on `url` (with `settings`, when given, instead of the defaults)."""
+    a = Api(url, clock, settings)
     try:
         yield a
     finally:

@@ -20,11 +20,20 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import Api, api
+from domain.settings import Settings
+from tests.e2e.support import Api
+from tests.e2e.support import api as plain_api
 from tests.support import HOUSING, STAFF, WORKER, P, subject_key_env
 
 SECRET = "a-secret-of-sixteen+"
 ROOT = Path(__file__).resolve().parents[2]
+# The receivers here listen on loopback, where webhooks are refused unless allowed.
+LOOPBACK = {"GRIDFLOW_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8"}
+
+
+def api(url: str):
+    """The app, allowed to send webhooks to this machine's loopback receivers."""
+    return plain_api(url, settings=Settings.from_env({"GRIDFLOW_DATABASE_URL": url, **LOOPBACK}))
 
 
 class Receiver:
@@ -190,6 +199,7 @@ def test_a_killed_notifier_redelivers_only_what_was_not_acknowledged(
                 "GRIDFLOW_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
                 "GRIDFLOW_EVIDENCE_DIR": str(tmp_path / "evidence"),
                 **subject_key_env(store_url),
+                **LOOPBACK,
             }
             cmd = [sys.executable, "-m", "gridflow.cli", "worker", "--only", "notifications"]
             proc = subprocess.Popen(
