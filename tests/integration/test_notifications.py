@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from domain.settings import Settings
+from domain.settings import Settings, networks
 from tests.e2e.support import Api
 from tests.e2e.support import api as plain_api
 from tests.support import HOUSING, STAFF, WORKER, P, subject_key_env
@@ -33,7 +33,8 @@ LOOPBACK = {"GRIDFLOW_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8"}
 
 def api(url: str):
     """The app, allowed to send webhooks to this machine's loopback receivers."""
-    return plain_api(url, settings=Settings.from_env({"GRIDFLOW_DATABASE_URL": url, **LOOPBACK}))
+    allowed = networks(LOOPBACK["GRIDFLOW_WEBHOOK_ALLOW_NETWORKS"])
+    return plain_api(url, settings=Settings(database_url=url, webhook_allow_networks=allowed))
 
 
 class Receiver:
