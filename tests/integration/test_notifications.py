@@ -23,7 +23,7 @@ import pytest
 from domain.settings import Settings, networks
 from tests.e2e.support import Api
 from tests.e2e.support import api as plain_api
-from tests.support import HOUSING, STAFF, WORKER, P, subject_key_env
+from tests.support import HOUSING, STAFF, WORKER, P, process_env
 
 SECRET = "a-secret-of-sixteen+"
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,14 +194,7 @@ def test_a_killed_notifier_redelivers_only_what_was_not_acknowledged(
             for _ in range(10):
                 i = a.report(WORKER)["id"]
                 a.act(i, "handle_on_spot", WORKER)
-            env = {
-                **os.environ,
-                "GRIDFLOW_DATABASE_URL": store_url,
-                "GRIDFLOW_AUDIT_KEY_FILE": str(tmp_path / "audit.key"),
-                "GRIDFLOW_EVIDENCE_DIR": str(tmp_path / "evidence"),
-                **subject_key_env(store_url),
-                **LOOPBACK,
-            }
+            env = {**os.environ, **process_env(store_url, tmp_path), **LOOPBACK}
             cmd = [sys.executable, "-m", "gridflow.cli", "worker", "--only", "notifications"]
             proc = subprocess.Popen(
                 cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

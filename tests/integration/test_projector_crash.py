@@ -14,7 +14,7 @@ from domain import commands
 from domain.settings import Settings
 from gridflow.container import Container
 from projections.verify import rebuild_and_verify
-from tests.support import ORG, WORKER, Clock, subject_key_env
+from tests.support import ORG, WORKER, Clock, process_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,11 +43,8 @@ def fill(c: Container, issues: int) -> int:
 def worker(url: str, home: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        "GRIDFLOW_DATABASE_URL": url,
+        **process_env(url, home),
         "GRIDFLOW_PROJECTION_BATCH": "100",
-        "GRIDFLOW_AUDIT_KEY_FILE": str(home / "audit.key"),
-        "GRIDFLOW_EVIDENCE_DIR": str(home / "evidence"),
-        **subject_key_env(url),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "gridflow.cli", "worker", "--only", "projections"],

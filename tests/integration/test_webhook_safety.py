@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from domain.settings import Settings
+from domain.settings import Settings, networks
 from projections.webhooks import Address
 from tests.e2e.support import Api, api
 from tests.support import WORKER, P
@@ -84,10 +84,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def settings(url: str, allow: str = "") -> Settings:
-    env = {"GRIDFLOW_DATABASE_URL": url}
-    if allow:
-        env["GRIDFLOW_WEBHOOK_ALLOW_NETWORKS"] = allow
-    return Settings.from_env(env)
+    return Settings(database_url=url, webhook_allow_networks=networks(allow))
 
 
 def subscribe(a: Api, url: str, secret: str = "a-secret-of-sixteen+", who=SUP) -> Any:
