@@ -17,6 +17,7 @@ from api import (
     privacy,
     subscriptions,
     views,
+    workflow,
 )
 from api.deps import Services
 
@@ -50,6 +51,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(intake.router)
     app.include_router(evidence.router)
     app.include_router(subscriptions.router)
+    app.include_router(workflow.router)
     console.install(app)
     app.include_router(ops.router)
     return app

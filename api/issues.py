@@ -15,14 +15,15 @@ from fastapi.responses import JSONResponse
 
 from api.deps import Services, json_body, principal, services
 from api.errors import ApiError
-from api.openapi import ACTION_BODY, ERRORS, REPORT_BODY
+from api.openapi import ERRORS, REPORT_BODY, action_body
 from api.schemas import History, IssueOut, issue_out
 from domain.access import may_see_personal
+from domain.declare import Action
 from domain.errors import IssueNotFound, ValidationFailed, VersionConflict
 from domain.issue import Issue
 from domain.principals import Principal
 from domain.service import Result
-from domain.workflow import CLIENT_ACTIONS
+from domain.workflow import CLIENT_ACTIONS, DECLARED
 from projections.idempotency import InFlight, Reservation, StoredAnswer
 
 router = APIRouter(tags=["issues"])
@@ -198,15 +199,19 @@ def expected_version(if_match: str | None) -> int | None:
     return int(m.group(1))
 
 
+ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    412: {"model": ERRORS[409]["model"], "description": "`If-Match` names an older version"},
+}
+
+
+# Every action has its own documented operation (below); this route takes them all,
+# and answers 404 `unknown_action` for names the workflow does not have.
 @router.post(
     "/issues/{issue_id}/actions/{action}",
     response_model=IssueOut,
-    responses={
-        **ERRORS,
-        412: {"model": ERRORS[409]["model"], "description": "`If-Match` names an older version"},
-    },
-    openapi_extra=ACTION_BODY,
-    summary="Take an action of the workflow",
+    responses=ACTION_RESPONSES,
+    include_in_schema=False,
 )
 def act(
     request: Request,
@@ -234,6 +239,42 @@ def act(
         return answer(s, result, p, 200)
 
     return idempotent(s, p, idempotency_key, request, body, run)
+
+
+def _take(action: str) -> Callable[..., Response]:
+    def take(
+        request: Request,
+        issue_id: str,
+        body: Any = Depends(json_body),
+        p: Principal = Depends(principal),
+        s: Services = Depends(services),
+        if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response:
+        return act(request, issue_id, action, body, p, s, if_match, idempotency_key)
+
+    take.__name__ = action
+    return take
+
+
+def add_action_routes(target: APIRouter, declared: tuple[Action, ...]) -> None:
+    """One documented operation per client action: its own path, operation id, summary
+    and typed body (all from its declaration)."""
+    for a in declared:
+        if a.client:
+            target.add_api_route(
+                f"/issues/{{issue_id}}/actions/{a.name}",
+                _take(a.name),
+                methods=["POST"],
+                response_model=IssueOut,
+                responses=ACTION_RESPONSES,
+                openapi_extra=action_body(a),
+                summary=f"{a.labels.en} ({a.labels.zh})",
+                operation_id=a.name,
+            )
+
+
+add_action_routes(router, DECLARED)
 
 
 @router.get(

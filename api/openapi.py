@@ -1,4 +1,4 @@
-"""OpenAPI pieces: request bodies from the domain's action schemas, with examples,
+"""OpenAPI pieces: each action's request body from its declaration (schema and example),
 and the contract's error responses."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from api.schemas import Error
-from domain.actions import SCHEMAS
-from domain.workflow import CLIENT_ACTIONS
+from domain.actions import Report
+from domain.declare import Action
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Error, "description": "`malformed_request`: the body is not JSON"},
@@ -23,31 +23,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     },
     422: {"model": Error, "description": "`validation_failed`: `details.fields` per field"},
     503: {"model": Error, "description": "`store_unavailable` / `views_behind`, with Retry-After"},
-}
-
-EXAMPLES: dict[str, dict[str, Any]] = {
-    "handle_on_spot": {"note": "on my way"},
-    "coordinate": {
-        "lead_party": "物业公司 property company",
-        "parties": ["业委会 owners' committee"],
-        "note": "meeting at 3pm",
-    },
-    "blow_whistle": {"departments": ["housing", "water"], "grade": "urgent"},
-    "acknowledge": {},
-    "report_in": {"note": "on site", "location": {"lat": 37.5, "lon": 122.1}},
-    "summon": {"departments": ["police"]},
-    "resolve": {"resolution": "bins emptied, area cleaned"},
-    "verify": {"note": "checked on site"},
-    "rework": {"reason": "rubbish still there"},
-    "record_callback": {"contacted": True, "solved": True, "satisfaction": "satisfied"},
-    "reject": {"reason": "not a grid matter"},
-    "transfer": {"grid_id": "huancui-s1-c1-g2", "reason": "wrong grid"},
-    "release": {"department_id": "water", "reason": "not its remit"},
-    "merge": {"duplicate_of": "6f1c2a9e-8d1b-4c7a-9a43-2b8f3f8e1d10"},
-    "urge": {"message": "please report in today"},
-    "suspend": {"reason": "waiting for access to the flat"},
-    "resume": {},
-    "comment": {"text": "resident called again"},
 }
 
 
@@ -82,7 +57,7 @@ REPORT_BODY: dict[str, Any] = {
         "required": True,
         "content": {
             "application/json": {
-                "schema": _inline(_schema(SCHEMAS["report"])),
+                "schema": _inline(_schema(Report)),
                 "examples": {
                     "patrol": {
                         "value": {
@@ -113,20 +88,16 @@ REPORT_BODY: dict[str, Any] = {
     }
 }
 
-ACTION_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": False,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "anyOf": [
-                        _inline(_schema(model))
-                        for model in dict.fromkeys(SCHEMAS[a] for a in CLIENT_ACTIONS)
-                    ]
-                },
-                "examples": {a: {"summary": a, "value": v} for a, v in EXAMPLES.items()},
-            }
-        },
-        "description": "the action's data (see the contract's table of action fields)",
+
+def action_body(a: Action) -> dict[str, Any]:
+    """The request body of one action, typed by its declared data, with its example."""
+    media: dict[str, Any] = {"schema": _inline(_schema(a.data))}
+    if a.example:
+        media["example"] = dict(a.example)
+    return {
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": media},
+            "description": f"the data of `{a.name}` ({a.labels.zh}); an empty body is {{}}",
+        }
     }
-}

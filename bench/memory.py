@@ -59,7 +59,7 @@ def fill(c: Container, issues: int) -> None:
             issue = commands.report(
                 uuid4(), workers[g], {"grid_id": g, "category": "road", "description": f"#{n}"}, ctx
             )
-            commands.act(issue, "handle_on_spot", workers[g], {}, ctx)
+            issue.take("handle_on_spot", workers[g], {}, ctx)
             batch.append(issue)
         c.service.app.save(*batch)
 

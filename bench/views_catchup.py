@@ -64,18 +64,15 @@ def fill(c: Container, events: int) -> int:
                 ctx,
             )
             if n % 10 == 0:
-                commands.act(issue, "blow_whistle", staff, {"departments": ["housing"]}, ctx)
-                commands.act(issue, "report_in", housing, {}, ctx)
-                commands.act(issue, "resolve", staff, {"resolution": "fixed"}, ctx)
-                commands.act(
-                    issue, "verify", Principal("sup", Role.CITY_SUPERVISOR, "weihai"), {}, ctx
-                )
+                issue.take("blow_whistle", staff, {"departments": ["housing"]}, ctx)
+                issue.take("report_in", housing, {}, ctx)
+                issue.take("resolve", staff, {"resolution": "fixed"}, ctx)
+                issue.take("verify", Principal("sup", Role.CITY_SUPERVISOR, "weihai"), {}, ctx)
             else:
-                commands.act(issue, "handle_on_spot", worker[g], {}, ctx)
-                commands.act(issue, "resolve", worker[g], {"resolution": "fixed"}, ctx)
-                commands.act(issue, "verify", leader[g], {}, ctx)
-            commands.act(
-                issue,
+                issue.take("handle_on_spot", worker[g], {}, ctx)
+                issue.take("resolve", worker[g], {"resolution": "fixed"}, ctx)
+                issue.take("verify", leader[g], {}, ctx)
+            issue.take(
                 "record_callback",
                 staff,
                 {"contacted": True, "solved": True, "satisfaction": "satisfied"},

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from domain.declare import Action, Reach
 from domain.organisation import Org
 from domain.principals import GRID_LEVEL, SEE_ALL, Principal, Role
-from domain.workflow import roles_for
+from domain.workflow import ACTION
 
 if TYPE_CHECKING:
     from domain.issue import Issue
@@ -44,13 +45,10 @@ def may_see_personal(p: Principal, issue: Issue, org: Org) -> bool:
         return True
     if p.role is Role.RESIDENT:
         return False
-    if p.role in roles_for("record_callback", issue.tier) and in_jurisdiction(
-        "record_callback", p, issue, org
-    ):
+    callback = ACTION["record_callback"]
+    if p.role in callback.roles_for(issue.tier) and in_jurisdiction(callback, p, issue, org):
         return True
-    from domain.commands import allowed_actions  # commands are built on this module
-
-    return bool(set(allowed_actions(issue, p, org)) - _NO_CONTACT_NEEDED)
+    return bool(set(issue.allowed_actions(p, org)) - _NO_CONTACT_NEEDED)
 
 
 def may_read_stored_events(p: Principal) -> bool:
@@ -59,17 +57,21 @@ def may_read_stored_events(p: Principal) -> bool:
     return p.role is Role.AUDITOR
 
 
-def in_jurisdiction(action: str, p: Principal, issue: Issue, org: Org) -> bool:
-    """Whether the issue lies inside the part of the organisation `p` acts for."""
+def in_jurisdiction(a: Action, p: Principal, issue: Issue, org: Org) -> bool:
+    """Whether the issue lies within `p`'s reach for action `a`: supervisors and the
+    system reach everywhere; a department officer, the issues their department is
+    summoned to (and not released from, but for a comment); a resident, their own
+    reports; others, the issues of their node — or their own reports where the action
+    reaches its reporter (docs/workflow.md, "Who sees what")."""
     if p.role in (Role.SYSTEM, Role.CITY_SUPERVISOR):
         return True
     if p.role is Role.DEPARTMENT_OFFICER:
         dept = issue.departments.get(p.scope)
         if dept is None:
             return False
-        return action == "comment" or dept["released_at"] is None
+        return a.reach is Reach.ANY_PART or dept["released_at"] is None
     if p.role is Role.RESIDENT:
         return issue.reporter_principal == p.id
-    if action in ("record_callback", "comment") and issue.reporter_principal == p.id:
+    if a.reach is not Reach.NODE and issue.reporter_principal == p.id:
         return True
     return org.covers(p.scope, issue.grid_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -41,6 +41,8 @@ EvidenceId = Annotated[str, AfterValidator(_evidence_id)]
 
 
 class Strict(BaseModel):
+    """The data of an action: unknown fields refused, text trimmed."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -70,8 +72,16 @@ class ActionData(Strict):
     note: Long | None = None
 
 
+def _widget(name: str) -> dict[str, Any]:
+    """How a form shows a field, where its type does not say (the console's forms are
+    derived from these schemas: api/workflow.py)."""
+    return {"x-widget": name}
+
+
 class WithEvidence(ActionData):
-    evidence: Annotated[list[EvidenceId], Field(max_length=20)] = []
+    evidence: Annotated[
+        list[EvidenceId], Field(max_length=20, json_schema_extra=_widget("photo"))
+    ] = []
 
 
 class Report(WithEvidence):
@@ -108,16 +118,21 @@ class Report(WithEvidence):
 
 class Coordinate(ActionData):
     lead_party: Short
-    parties: Annotated[list[Short], Field(max_length=50)] = []
+    parties: Annotated[list[Short], Field(max_length=50, json_schema_extra=_widget("list"))] = []
+
+
+Departments = Annotated[
+    list[Short], Field(min_length=1, max_length=50, json_schema_extra=_widget("departments"))
+]
 
 
 class BlowWhistle(ActionData):
-    departments: Annotated[list[Short], Field(min_length=1, max_length=50)]
+    departments: Departments
     grade: Literal["urgent", "standard", "crucial"] = "standard"
 
 
 class Summon(ActionData):
-    departments: Annotated[list[Short], Field(min_length=1, max_length=50)]
+    departments: Departments
 
 
 class ReportIn(WithEvidence):
@@ -148,16 +163,16 @@ class RecordCallback(ActionData):
 
 
 class Merge(ActionData):
-    duplicate_of: Short
+    duplicate_of: Annotated[Short, Field(json_schema_extra=_widget("issue"))]
 
 
 class Transfer(ActionData):
-    grid_id: Short
+    grid_id: Annotated[Short, Field(json_schema_extra=_widget("grid"))]
     reason: Text
 
 
 class Release(ActionData):
-    department_id: Short
+    department_id: Annotated[Short, Field(json_schema_extra=_widget("summoned"))]
     reason: Text
 
 
@@ -173,28 +188,7 @@ class MissDeadline(ActionData):
     deadline: Short
 
 
-SCHEMAS: dict[str, type[ActionData]] = {
-    "report": Report,
-    "handle_on_spot": ActionData,
-    "coordinate": Coordinate,
-    "blow_whistle": BlowWhistle,
-    "acknowledge": ActionData,
-    "report_in": ReportIn,
-    "summon": Summon,
-    "resolve": Resolve,
-    "verify": WithEvidence,
-    "rework": Reasoned,
-    "record_callback": RecordCallback,
-    "reject": Reasoned,
-    "transfer": Transfer,
-    "release": Release,
-    "merge": Merge,
-    "urge": Urge,
-    "suspend": Reasoned,
-    "resume": ActionData,
-    "comment": Comment,
-    "miss_deadline": MissDeadline,
-}
+Data = TypeVar("Data", bound=BaseModel)
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
@@ -205,9 +199,8 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     return fields
 
 
-def parse(action: str, data: Any) -> ActionData:
+def parse(schema: type[Data], data: Any) -> Data:
     """Validate an action's data; ValidationFailed lists every bad field."""
-    schema = SCHEMAS[action]
     if isinstance(data, schema):
         return data
     try:

@@ -1,9 +1,11 @@
-"""Commands on the issue: check, decide, then record.
+"""Taking an action on an issue: check, decide, then record (`Issue.take`).
 
-`act` checks in the contract's order — role, jurisdiction, data, the transition
-table, the other rules of the workflow — computes the deadlines from the injected
-clock, and only then triggers the event. A refused command raises a DomainError and
-leaves the aggregate untouched.
+The checks run in the contract's order — the action exists, the role may take it at the
+issue's tier, the issue is within the actor's reach, the data, the transition table, the
+declared rules — then the action's decision computes the next state and the clocks from
+the injected clock, and only then is the event recorded. A refused command raises a
+DomainError and leaves the aggregate untouched. Everything an action is, is declared in
+`domain.workflow`.
 """
 
 from __future__ import annotations
@@ -15,57 +17,90 @@ from domain import actions as A
 from domain.access import in_jurisdiction
 from domain.context import Context, Decision
 from domain.deadlines import effective_due
-from domain.decide import DECIDE, _dump
+from domain.decide import _dump
+from domain.declare import Action
 from domain.errors import (
     ForbiddenRole,
     OutsideJurisdiction,
-    ResolverCannotVerify,
     TransitionNotAllowed,
     UnknownAction,
     ValidationFailed,
 )
 from domain.geo import to_wgs84
 from domain.inputs import past_time_problem
-from domain.issue import EVENT_CLASSES, Issue
+from domain.issue import Issue
 from domain.organisation import Org
 from domain.principals import Principal, Role
-from domain.workflow import ACTIONS, CLIENT_ACTIONS, destinations, roles_for
+from domain.workflow import ACTION, CLIENT_ACTIONS, destinations
 
-__all__ = ["CLIENT_ACTIONS", "act", "allowed_actions", "report"]
-
-
-# -- checks shared by act() and allowed_actions() -----------------------------------
+__all__ = ["allowed_actions", "report", "take"]
 
 
-def _blocked(issue: Issue, action: str, p: Principal) -> str | None:
-    """Why the workflow refuses `action` now beyond the table, or None."""
-    if action in ("verify", "rework") and issue.resolver_id == p.id:
-        return "resolver"
-    if action == "suspend" and issue.suspended_since is not None:
-        return "the issue is already suspended"
-    if action == "resume" and issue.suspended_since is None:
-        return "the issue is not suspended"
-    if action in ("acknowledge", "report_in"):
-        dept = issue.departments.get(p.scope)
-        if dept is None or dept["released_at"] is not None:
-            return "your department is not summoned"
-        if dept["reported_in_at"] is not None:
-            return "your department has already reported in"
-        if action == "acknowledge" and dept["acknowledged_at"] is not None:
-            return "your department has already acknowledged"
-    return None
+def _may(issue: Issue, a: Action, p: Principal, org: Org) -> bool:
+    return (
+        p.role in a.roles_for(issue.tier)
+        and in_jurisdiction(a, p, issue, org)
+        and bool(destinations(a.name, issue.state))
+        and all(rule.holds(issue, p) for rule in a.rules)
+    )
 
 
 def allowed_actions(issue: Issue, p: Principal, org: Org) -> list[str]:
     """The actions `p` could take on the issue now (data aside)."""
-    return [
-        a
-        for a in CLIENT_ACTIONS
-        if p.role in roles_for(a, issue.tier)
-        and in_jurisdiction(a, p, issue, org)
-        and destinations(a, issue.state)
-        and _blocked(issue, a, p) is None
-    ]
+    return [name for name in CLIENT_ACTIONS if _may(issue, ACTION[name], p, org)]
+
+
+def owes(issue: Issue, p: Principal, org: Org) -> bool:
+    """Whether the issue is in `p`'s queue: `p` may take an action now that puts it there
+    (domain.declare.Action.queue), and that action's queue conditions hold."""
+    return any(
+        p.role in a.queue
+        and _may(issue, a, p, org)
+        and all(rule.holds(issue, p) for rule in a.queue[p.role])
+        for a in ACTION.values()
+        if a.client
+    )
+
+
+def take(
+    issue: Issue,
+    action: str,
+    p: Principal,
+    data: Any,
+    ctx: Context,
+    related: Issue | None = None,
+    request_key: str | None = None,
+) -> None:
+    """Check and record one action (the duplicate's target takes part in `merge`)."""
+    a = ACTION.get(action)
+    if a is None or a.decide is None:
+        raise UnknownAction(f"no action {action!r}", actions=list(CLIENT_ACTIONS))
+    if p.role not in a.roles_for(issue.tier):
+        raise ForbiddenRole(f"a {p.role} may not {action} this issue", role=p.role.value)
+    if not in_jurisdiction(a, p, issue, ctx.org):
+        raise OutsideJurisdiction(f"this issue is outside the jurisdiction of {p.id}")
+    parsed = A.parse(a.data, data)
+    if isinstance(parsed, A.WithEvidence):
+        ctx.check_evidence(str(issue.id), p.id, parsed.evidence)
+    if not destinations(action, issue.state):
+        raise _refuse(issue, action, p, ctx.org, f"the issue is {issue.state}")
+    for rule in a.rules:
+        if not rule.holds(issue, p):
+            if rule.refuse is not None:
+                raise rule.refuse(rule.why)
+            raise _refuse(issue, action, p, ctx.org, rule.why)
+    decision = a.decide(issue, p, parsed, ctx, related)
+    assert decision.to_state in destinations(action, issue.state), (action, decision)
+    if request_key:
+        decision.facts["request_key"] = request_key
+    for end in decision.ends:  # a step that ends after its due time missed it
+        d = issue.open_deadline(end["key"])
+        if end["outcome"] == "met" and d is not None and ctx.now > effective_due(d):
+            end["outcome"] = "missed"
+    _record(issue, a.event, p, decision, ctx)
+    if action == "merge" and related is not None:
+        attach = Decision(related.state, related.tier, {}, {"duplicate": str(issue.id)})
+        _record(related, Issue.DuplicateAttached, p, attach, ctx)
 
 
 def _refuse(issue: Issue, action: str, p: Principal, org: Org, why: str) -> TransitionNotAllowed:
@@ -76,52 +111,11 @@ def _refuse(issue: Issue, action: str, p: Principal, org: Org, why: str) -> Tran
     )
 
 
-# -- act ----------------------------------------------------------------------------
-
-
-def act(
-    issue: Issue,
-    action: str,
-    p: Principal,
-    data: Any,
-    ctx: Context,
-    related: Issue | None = None,
-    request_key: str | None = None,
+def _record(
+    issue: Issue, event: type[Issue.Event], p: Principal, d: Decision, ctx: Context
 ) -> None:
-    """Check and record one action (the duplicate's target takes part in `merge`)."""
-    if action not in ACTIONS or action == "report":
-        raise UnknownAction(f"no action {action!r}", actions=list(CLIENT_ACTIONS))
-    if p.role not in roles_for(action, issue.tier):
-        raise ForbiddenRole(f"a {p.role} may not {action} this issue", role=p.role.value)
-    if not in_jurisdiction(action, p, issue, ctx.org):
-        raise OutsideJurisdiction(f"this issue is outside the jurisdiction of {p.id}")
-    parsed = A.parse(action, data)
-    if isinstance(parsed, A.WithEvidence):
-        ctx.check_evidence(str(issue.id), p.id, parsed.evidence)
-    if not destinations(action, issue.state):
-        raise _refuse(issue, action, p, ctx.org, f"the issue is {issue.state}")
-    why = _blocked(issue, action, p)
-    if why == "resolver":
-        raise ResolverCannotVerify("whoever resolved an issue never verifies it")
-    if why:
-        raise _refuse(issue, action, p, ctx.org, why)
-    decision = DECIDE[action](issue, p, parsed, ctx, related)
-    assert decision.to_state in destinations(action, issue.state), (action, decision)
-    if request_key:
-        decision.facts["request_key"] = request_key
-    for end in decision.ends:  # a step that ends after its due time missed it
-        d = issue.open_deadline(end["key"])
-        if end["outcome"] == "met" and d is not None and ctx.now > effective_due(d):
-            end["outcome"] = "missed"
-    _record(issue, action, p, decision, ctx)
-    if action == "merge" and related is not None:
-        attach = Decision(related.state, related.tier, {}, {"duplicate": str(issue.id)})
-        _record(related, "duplicate_attached", p, attach, ctx)
-
-
-def _record(issue: Issue, action: str, p: Principal, d: Decision, ctx: Context) -> None:
     issue.trigger_event(
-        EVENT_CLASSES[action],
+        event,
         actor=p.as_actor(),
         data=d.data,
         facts=d.facts,
@@ -164,9 +158,9 @@ def _reporter_facts(p: Principal, parsed: A.Report, ctx: Context) -> dict[str, A
 def report(issue_id: UUID, p: Principal, data: Any, ctx: Context) -> Issue:
     """Record a new issue; with `settled_on_spot`, also its on-the-spot handling and
     resolution (three events, saved together)."""
-    if p.role not in roles_for("report", None):
+    if p.role not in ACTION["report"].roles_for(None):
         raise ForbiddenRole(f"a {p.role} may not report issues", role=p.role.value)
-    parsed = A.parse("report", data)
+    parsed = A.parse(A.Report, data)
     assert isinstance(parsed, A.Report)
     ctx.check_evidence(None, p.id, parsed.evidence)
     if parsed.occurred_at and (problem := past_time_problem(parsed.occurred_at, ctx.now)):
@@ -204,19 +198,15 @@ def report(issue_id: UUID, p: Principal, data: Any, ctx: Context) -> Issue:
         body.pop(key, None)
     if body.get("reporter"):
         body["reporter"] = ctx.seal(body["reporter"])
-    issue = Issue._create(
-        Issue.Reported,
-        id=issue_id,
+    issue = Issue.reported(
+        issue_id,
         actor=p.as_actor(),
         data=body,
         facts=facts,
-        to_state="reported",
-        tier=None,
         starts=[ctx.deadline("triage", parsed.category, grid)],
-        ends=[],
-        timestamp=ctx.now,
+        at=ctx.now,
     )
     if parsed.settled_on_spot:
-        act(issue, "handle_on_spot", p, {}, ctx)
-        act(issue, "resolve", p, {"resolution": parsed.resolution}, ctx)
+        take(issue, "handle_on_spot", p, {}, ctx)
+        take(issue, "resolve", p, {"resolution": parsed.resolution}, ctx)
     return issue

@@ -7,7 +7,6 @@ here are about the data against the issue (422) or the issue's state (409).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from domain.deadlines import RESOLUTION_KIND, effective_due, judged_due
 from domain.errors import BeyondHolidayData, TransitionNotAllowed, ValidationFailed
 from domain.issue import Issue
 from domain.principals import Principal
-from domain.workflow import HANDLING_STATE, TERMINAL
+from domain.states import HANDLING_STATE, TERMINAL
 
 
 def _dump(data: A.ActionData) -> dict[str, Any]:
@@ -270,29 +269,3 @@ def miss_deadline(
     elif dl["kind"] == "big_resolution":
         d.facts["flag"] = "big-matter resolution deadline missed (督办)"
     return d
-
-
-DECIDE: dict[str, Callable[..., Decision]] = {
-    fn.__name__: fn
-    for fn in (
-        handle_on_spot,
-        coordinate,
-        blow_whistle,
-        acknowledge,
-        report_in,
-        summon,
-        resolve,
-        verify,
-        rework,
-        record_callback,
-        reject,
-        transfer,
-        release,
-        merge,
-        urge,
-        suspend,
-        resume,
-        comment,
-        miss_deadline,
-    )
-}

@@ -9,10 +9,15 @@ assigns; the checks live in `domain.commands`, which decides and then triggers.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+
+if TYPE_CHECKING:
+    from domain.context import Context
+    from domain.organisation import Org
+    from domain.principals import Principal
 
 
 class Issue(Aggregate):
@@ -36,7 +41,6 @@ class Issue(Aggregate):
         self.coordination: dict[str, Any] | None = None
         self.resolution: str | None = None
         self.resolver_id: str | None = None
-        self.verifier_id: str | None = None
         self.suspended_since: datetime | None = None
         self.flags: list[str] = []
         self.merged_into: str | None = None
@@ -160,9 +164,6 @@ class Issue(Aggregate):
     class Verified(Event):
         ACTION = "verify"
 
-        def effect(self, issue: Issue) -> None:
-            issue.verifier_id = self.actor["id"]
-
     class Reworked(Event):
         ACTION = "rework"
 
@@ -237,6 +238,55 @@ class Issue(Aggregate):
                     d["missed"] = True
                     break
 
+    # -- commands -----------------------------------------------------------------
+
+    @classmethod
+    def reported(
+        cls,
+        issue_id: UUID,
+        *,
+        actor: dict[str, str],
+        data: dict[str, Any],
+        facts: dict[str, Any],
+        starts: list[dict[str, Any]],
+        at: datetime,
+    ) -> Issue:
+        """A new issue, as `domain.commands.report` decided it after every check."""
+        issue: Issue = cls._create(
+            cls.Reported,
+            id=issue_id,
+            actor=actor,
+            data=data,
+            facts=facts,
+            to_state="reported",
+            tier=None,
+            starts=starts,
+            ends=[],
+            timestamp=at,
+        )
+        return issue
+
+    def take(
+        self,
+        action: str,
+        p: Principal,
+        data: Any,
+        ctx: Context,
+        related: Issue | None = None,
+        request_key: str | None = None,
+    ) -> None:
+        """Take `action` as `p`: every check in the contract's order, then the event (the
+        rules are in domain.commands, the declarations in domain.workflow)."""
+        from domain import commands  # built on this class: imported when first used
+
+        commands.take(self, action, p, data, ctx, related, request_key)
+
+    def allowed_actions(self, p: Principal, org: Org) -> list[str]:
+        """The actions `p` could take now (their data aside)."""
+        from domain import commands
+
+        return commands.allowed_actions(self, p, org)
+
     # -- reading ------------------------------------------------------------------
 
     def open_deadline(self, key: str) -> dict[str, Any] | None:
@@ -248,10 +298,6 @@ class Issue(Aggregate):
 
     def open_deadlines(self) -> list[dict[str, Any]]:
         return [d for d in self.deadlines if d["ended_at"] is None]
-
-    @property
-    def uuid(self) -> UUID:
-        return self.id
 
     def active_departments(self) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.departments.items() if v["released_at"] is None}

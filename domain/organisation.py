@@ -239,9 +239,6 @@ class Org:
     def ancestor_of_kind(self, node_id: str, kind: str) -> str | None:
         return next((n for n in self.ancestors(node_id) if self.nodes[n]["kind"] == kind), None)
 
-    def descendants(self, node_id: str) -> set[str]:
-        return {n for n in self.nodes if node_id in self.ancestors(n)}
-
     def grids(self) -> list[str]:
         return [n for n, v in self.nodes.items() if v["kind"] == "grid"]
 

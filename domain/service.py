@@ -39,6 +39,7 @@ from domain.ports import Directory, EvidenceIndex, NoDirectory, NoEvidence
 from domain.principals import Principal, Role
 from domain.privacy import PlainVault, Vault
 from domain.settings import Settings, store_env
+from domain.workflow import CLIENT_ACTIONS
 
 Clock = Callable[[], datetime]
 RETRIES = 3  # the organisation's loads
@@ -284,11 +285,11 @@ class IssueService:
             issue, recorded = self._load_for_request(issue_id, p, request_key)
             if recorded is not None:  # a retry of a request already recorded
                 return recorded
-            if client and action not in commands.CLIENT_ACTIONS:
-                raise UnknownAction(f"no action {action!r}", actions=list(commands.CLIENT_ACTIONS))
+            if client and action not in CLIENT_ACTIONS:
+                raise UnknownAction(f"no action {action!r}", actions=list(CLIENT_ACTIONS))
             before = issue.version
             related = self._merge_target(data, p) if action == "merge" else None
-            commands.act(issue, action, p, data, self.context(), related, request_key)
+            issue.take(action, p, data, self.context(), related, request_key)
             if expected_version is not None and expected_version != before:
                 raise VersionConflict(
                     f"the issue is at version {before}, not {expected_version}",
@@ -393,7 +394,7 @@ class IssueService:
             raise IssueNotFound(f"no issue {issue_id}") from None
 
     def allowed_actions(self, issue: Issue, p: Principal) -> list[str]:
-        return commands.allowed_actions(issue, p, self.org())
+        return issue.allowed_actions(p, self.org())
 
     def history(self, issue_id: UUID, p: Principal) -> list[dict[str, Any]]:
         """Every event of the issue in order: the audit trail read from the log."""
@@ -407,24 +408,3 @@ class IssueService:
     def require_role(self, p: Principal, *roles: Role) -> None:
         if p.role not in roles:
             raise ForbiddenRole(f"a {p.role} may not do this", role=p.role.value)
-
-
-def _command(action: str) -> Callable[..., Result]:
-    def command(
-        self: IssueService,
-        issue_id: UUID,
-        p: Principal,
-        data: Any = None,
-        *,
-        expected_version: int | None = None,
-    ) -> Result:
-        return self.act(issue_id, action, p, data, expected_version=expected_version)
-
-    command.__name__ = command.__qualname__ = action
-    command.__doc__ = f"The `{action}` action of the workflow."
-    return command
-
-
-# One method per action, named as in the workflow (`service.blow_whistle(id, p, data)`).
-for _action in (*commands.CLIENT_ACTIONS, "miss_deadline"):
-    setattr(IssueService, _action, _command(_action))

@@ -1,8 +1,11 @@
-"""The workflow of `spec/workflow.md`, declared once.
+"""The workflow of `spec/workflow.md`: every action of an issue, declared once.
 
-The transition table is one module-level `transitions.Machine(model=None)`: the issue
-aggregate asks it where an action may lead from a state and never attaches itself to
-it. Who may take an action is declared beside it, per tier where the spec says so.
+Each declaration (`domain.declare.Action`) gives the action's moves, roles (per tier
+where the spec says so), reach, data, decision, event, rules, queues, view fold, labels
+and an example. Everything else is derived from this table: the transition table (one
+module-level `transitions.Machine(model=None)`, which the aggregate asks and never
+attaches itself to), the OpenAPI document, the console's forms, the queues' SQL and the
+diagram. docs/actions.md says how to add an action.
 """
 
 from __future__ import annotations
@@ -11,64 +14,360 @@ from collections.abc import Mapping
 
 from transitions import Machine
 
+from domain import actions as A
+from domain import decide
+from domain import summary as S
+from domain.declare import Action, Labels, Move, Reach
+from domain.issue import Issue
 from domain.principals import Role
-
-STATES = (
-    "reported",
-    "on_spot",
-    "coordinating",
-    "whistle_blown",
-    "joint_handling",
-    "resolved",
-    "closed",
-    "rejected",
-    "merged",
+from domain.rules import (
+    CALLBACK_OWED,
+    DEPARTMENT_SUMMONED,
+    FLAGGED,
+    HARD_OR_FLAGGED,
+    NOT_ACKNOWLEDGED,
+    NOT_REPORTED_IN,
+    NOT_RESOLVER,
+    NOT_SUSPENDED,
+    SUSPENDED,
 )
-TERMINAL = frozenset({"closed", "rejected", "merged"})
-OPEN_STATES = tuple(s for s in STATES if s not in TERMINAL)
-HANDLING_STATE = {"small": "on_spot", "big": "coordinating", "hard": "joint_handling"}
-HANDLING_STATES = tuple(HANDLING_STATE.values())
-TIERS = ("small", "big", "hard")
-TIER_RANK = {None: 0, "small": 1, "big": 2, "hard": 3}
+from domain.states import (
+    HANDLING_STATE,
+    HANDLING_STATES,
+    OPEN_STATES,
+    STATES,
+    TERMINAL,
+    TIER_RANK,
+    TIERS,
+)
 
-# (action, sources, destination, condition shown in the diagram). "=" stays put.
-_TABLE: list[tuple[str, tuple[str, ...], str, str | None]] = [
-    ("handle_on_spot", ("reported",), "on_spot", None),
-    ("coordinate", ("reported", "on_spot"), "coordinating", None),
-    ("blow_whistle", ("reported", "coordinating"), "whistle_blown", None),
-    ("acknowledge", ("whistle_blown",), "=", None),
-    ("report_in", ("whistle_blown",), "=", "others_pending"),
-    ("report_in", ("whistle_blown",), "joint_handling", "last_to_report_in"),
-    ("summon", ("whistle_blown", "joint_handling"), "whistle_blown", None),
-    ("resolve", HANDLING_STATES, "resolved", None),
-    ("verify", ("resolved",), "closed", None),
-    ("rework", ("resolved",), "on_spot", "small"),
-    ("rework", ("resolved",), "coordinating", "big"),
-    ("rework", ("resolved",), "joint_handling", "hard"),
-    ("record_callback", ("closed",), "=", "not_dissatisfied"),
-    ("record_callback", ("closed",), "on_spot", "dissatisfied_small_first"),
-    ("record_callback", ("closed",), "coordinating", "dissatisfied_big_or_small_again"),
-    ("record_callback", ("closed",), "joint_handling", "dissatisfied_hard"),
-    ("reject", ("reported",), "rejected", None),
-    ("transfer", ("reported",), "=", None),
-    ("release", ("whistle_blown",), "=", "others_pending"),
-    ("release", ("whistle_blown",), "joint_handling", "rest_reported_in"),
-    ("merge", ("reported", "on_spot", "coordinating"), "merged", None),
-    ("urge", OPEN_STATES, "=", None),
-    ("suspend", HANDLING_STATES, "=", None),
-    ("resume", HANDLING_STATES, "=", None),
-    ("comment", STATES, "=", None),
-    ("miss_deadline", (*OPEN_STATES, "closed"), "=", None),
-    ("miss_deadline", ("on_spot",), "coordinating", "small_resolution_missed"),
+__all__ = [
+    "ACTIONS",
+    "CLIENT_ACTIONS",
+    "DECLARED",
+    "HANDLING_STATE",
+    "HANDLING_STATES",
+    "MACHINE",
+    "OPEN_STATES",
+    "STATES",
+    "TERMINAL",
+    "TIERS",
+    "TIER_RANK",
+    "destinations",
+    "mermaid",
+    "roles_for",
 ]
 
-MACHINE = Machine(model=None, states=list(STATES), initial="reported", auto_transitions=False)
-for _action, _sources, _dest, _cond in _TABLE:
-    MACHINE.add_transition(_action, list(_sources), _dest, conditions=[_cond] if _cond else [])
+R = Role
+SMALL_HANDLERS = frozenset({R.GRID_WORKER, R.GRID_LEADER})
+BIG_HANDLERS = frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF})
+HARD_HANDLERS = frozenset({R.COMMUNITY_STAFF, R.STREET_OFFICER, R.DEPARTMENT_OFFICER})
+HANDLERS: Mapping[str, frozenset[Role]] = {
+    "small": SMALL_HANDLERS,
+    "big": BIG_HANDLERS,
+    "hard": HARD_HANDLERS,
+}
+VERIFIERS: Mapping[str, frozenset[Role]] = {
+    "small": frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF}),
+    "big": frozenset({R.COMMUNITY_STAFF, R.STREET_OFFICER}),
+    "hard": frozenset({R.STREET_OFFICER, R.CITY_SUPERVISOR}),
+}
+WHISTLE_HOLDERS = frozenset({R.COMMUNITY_STAFF, R.STREET_OFFICER})
+EVERYONE_BUT_AUDITORS = frozenset(Role) - {R.AUDITOR, R.SYSTEM}
+REPORTERS = frozenset(
+    {R.RESIDENT, R.BUILDING_HEAD, R.GRID_WORKER, R.GRID_LEADER, R.COMMUNITY_STAFF, R.INTAKE}
+)
+HANDLING = HANDLING_STATES
+STAY = "="
 
-ACTIONS: tuple[str, ...] = ("report", *dict.fromkeys(a for a, *_ in _TABLE))
+
+def _q(*roles: Role) -> dict[Role, tuple[()]]:
+    """Queues of these roles, on no further condition."""
+    return {r: () for r in roles}
+
+
+DECLARED: tuple[Action, ...] = (
+    Action(
+        "report",
+        moves=(Move((), "reported"),),
+        roles=REPORTERS,
+        data=A.Report,
+        event=Issue.Reported,
+        labels=Labels("上报", "Report"),
+        fold=S.report,
+        client=False,  # POST /issues
+    ),
+    Action(
+        "handle_on_spot",
+        moves=(Move(("reported",), "on_spot"),),
+        roles=SMALL_HANDLERS,
+        data=A.ActionData,
+        event=Issue.HandledOnSpot,
+        labels=Labels("即时处置", "Handle on the spot"),
+        decide=decide.handle_on_spot,
+        queue=_q(R.GRID_WORKER, R.GRID_LEADER),
+        fold=S.handle_on_spot,
+        example={"note": "on my way"},
+    ),
+    Action(
+        "coordinate",
+        moves=(Move(("reported", "on_spot"), "coordinating"),),
+        roles=BIG_HANDLERS,
+        data=A.Coordinate,
+        event=Issue.Coordinated,
+        labels=Labels("协调", "Coordinate"),
+        decide=decide.coordinate,
+        queue=_q(R.GRID_LEADER),
+        fold=S.coordinate,
+        example={
+            "lead_party": "物业公司 property company",
+            "parties": ["业委会 owners' committee"],
+            "note": "meeting at 3pm",
+        },
+    ),
+    Action(
+        "blow_whistle",
+        moves=(Move(("reported", "coordinating"), "whistle_blown"),),
+        roles=WHISTLE_HOLDERS,
+        data=A.BlowWhistle,
+        event=Issue.WhistleBlown,
+        labels=Labels("吹哨", "Blow the whistle"),
+        decide=decide.blow_whistle,
+        queue=_q(R.COMMUNITY_STAFF),
+        fold=S.blow_whistle,
+        example={"departments": ["housing", "water"], "grade": "urgent"},
+    ),
+    Action(
+        "acknowledge",
+        moves=(Move(("whistle_blown",), STAY),),
+        roles=frozenset({R.DEPARTMENT_OFFICER}),
+        data=A.ActionData,
+        event=Issue.Acknowledged,
+        labels=Labels("签收", "Acknowledge"),
+        decide=decide.acknowledge,
+        rules=(DEPARTMENT_SUMMONED, NOT_REPORTED_IN, NOT_ACKNOWLEDGED),
+        queue=_q(R.DEPARTMENT_OFFICER),
+        fold=S.acknowledge,
+    ),
+    Action(
+        "report_in",
+        moves=(
+            Move(("whistle_blown",), STAY, "others_pending"),
+            Move(("whistle_blown",), "joint_handling", "last_to_report_in"),
+        ),
+        roles=frozenset({R.DEPARTMENT_OFFICER}),
+        data=A.ReportIn,
+        event=Issue.ReportedIn,
+        labels=Labels("报到", "Report in"),
+        decide=decide.report_in,
+        rules=(DEPARTMENT_SUMMONED, NOT_REPORTED_IN),
+        queue=_q(R.DEPARTMENT_OFFICER),
+        fold=S.report_in,
+        example={"note": "on site", "location": {"lat": 37.5, "lon": 122.1}},
+    ),
+    Action(
+        "summon",
+        moves=(Move(("whistle_blown", "joint_handling"), "whistle_blown"),),
+        roles=WHISTLE_HOLDERS,
+        data=A.Summon,
+        event=Issue.Summoned,
+        labels=Labels("增派部门", "Summon more"),
+        decide=decide.summon,
+        queue=_q(R.COMMUNITY_STAFF, R.STREET_OFFICER),
+        fold=S.summon,
+        example={"departments": ["police"]},
+    ),
+    Action(
+        "resolve",
+        moves=(Move(HANDLING, "resolved"),),
+        roles=HANDLERS,
+        data=A.Resolve,
+        event=Issue.Resolved,
+        labels=Labels("办结", "Resolve"),
+        decide=decide.resolve,
+        queue=_q(
+            R.GRID_WORKER, R.GRID_LEADER, R.COMMUNITY_STAFF, R.STREET_OFFICER, R.DEPARTMENT_OFFICER
+        ),
+        fold=S.resolve,
+        example={"resolution": "bins emptied, area cleaned"},
+    ),
+    Action(
+        "verify",
+        moves=(Move(("resolved",), "closed"),),
+        roles=VERIFIERS,
+        data=A.WithEvidence,
+        event=Issue.Verified,
+        labels=Labels("核查通过", "Verify"),
+        decide=decide.verify,
+        rules=(NOT_RESOLVER,),
+        queue=_q(R.GRID_LEADER, R.COMMUNITY_STAFF, R.STREET_OFFICER),
+        fold=S.verify,
+        example={"note": "checked on site"},
+    ),
+    Action(
+        "rework",
+        moves=tuple(Move(("resolved",), HANDLING_STATE[t], t) for t in TIERS),
+        roles=VERIFIERS,
+        data=A.Reasoned,
+        event=Issue.Reworked,
+        labels=Labels("返工", "Rework"),
+        decide=decide.rework,
+        rules=(NOT_RESOLVER,),
+        fold=S.rework,
+        example={"reason": "rubbish still there"},
+    ),
+    Action(
+        "record_callback",
+        moves=(
+            Move(("closed",), STAY, "not_dissatisfied"),
+            Move(("closed",), "on_spot", "dissatisfied_small_first"),
+            Move(("closed",), "coordinating", "dissatisfied_big_or_small_again"),
+            Move(("closed",), "joint_handling", "dissatisfied_hard"),
+        ),
+        roles=frozenset({R.COMMUNITY_STAFF, R.RESIDENT}),
+        data=A.RecordCallback,
+        event=Issue.CallbackRecorded,
+        labels=Labels("回访", "Record callback"),
+        decide=decide.record_callback,
+        reach=Reach.NODE_OR_REPORTER,
+        queue={R.COMMUNITY_STAFF: (CALLBACK_OWED,), R.RESIDENT: (CALLBACK_OWED,)},
+        fold=S.record_callback,
+        example={"contacted": True, "solved": True, "satisfaction": "satisfied"},
+    ),
+    Action(
+        "reject",
+        moves=(Move(("reported",), "rejected"),),
+        roles=frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF}),
+        data=A.Reasoned,
+        event=Issue.Rejected,
+        labels=Labels("退回", "Reject"),
+        decide=decide.reject,
+        example={"reason": "not a grid matter"},
+    ),
+    Action(
+        "transfer",
+        moves=(Move(("reported",), STAY),),
+        roles=frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF, R.STREET_OFFICER}),
+        data=A.Transfer,
+        event=Issue.Transferred,
+        labels=Labels("转派", "Transfer"),
+        decide=decide.transfer,
+        fold=S.transfer,
+        example={"grid_id": "huancui-s1-c1-g2", "reason": "wrong grid"},
+    ),
+    Action(
+        "release",
+        moves=(
+            Move(("whistle_blown",), STAY, "others_pending"),
+            Move(("whistle_blown",), "joint_handling", "rest_reported_in"),
+        ),
+        roles=WHISTLE_HOLDERS,
+        data=A.Release,
+        event=Issue.Released,
+        labels=Labels("免除部门", "Release a department"),
+        decide=decide.release,
+        fold=S.release,
+        example={"department_id": "water", "reason": "not its remit"},
+    ),
+    Action(
+        "merge",
+        moves=(Move(("reported", "on_spot", "coordinating"), "merged"),),
+        roles=frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF}),
+        data=A.Merge,
+        event=Issue.Merged,
+        labels=Labels("合并", "Merge"),
+        decide=decide.merge,
+        fold=S.merge,
+        example={"duplicate_of": "6f1c2a9e-8d1b-4c7a-9a43-2b8f3f8e1d10"},
+    ),
+    Action(
+        "urge",
+        moves=(Move(OPEN_STATES, STAY),),
+        roles=frozenset({R.CITY_SUPERVISOR, R.STREET_OFFICER}),
+        data=A.Urge,
+        event=Issue.Urged,
+        labels=Labels("催办", "Urge"),
+        decide=decide.urge,
+        queue={R.STREET_OFFICER: (FLAGGED,), R.CITY_SUPERVISOR: (HARD_OR_FLAGGED,)},
+        fold=S.urge,
+        example={"message": "please report in today"},
+    ),
+    Action(
+        "suspend",
+        moves=(Move(HANDLING, STAY),),
+        roles=HANDLERS,
+        data=A.Reasoned,
+        event=Issue.Suspended,
+        labels=Labels("挂起", "Suspend"),
+        decide=decide.suspend,
+        rules=(NOT_SUSPENDED,),
+        fold=S.suspend,
+        example={"reason": "waiting for access to the flat"},
+    ),
+    Action(
+        "resume",
+        moves=(Move(HANDLING, STAY),),
+        roles=HANDLERS,
+        data=A.ActionData,
+        event=Issue.Resumed,
+        labels=Labels("恢复", "Resume"),
+        decide=decide.resume,
+        rules=(SUSPENDED,),
+        fold=S.resume,
+    ),
+    Action(
+        "comment",
+        moves=(Move(STATES, STAY),),
+        roles=EVERYONE_BUT_AUDITORS,
+        data=A.Comment,
+        event=Issue.Commented,
+        labels=Labels("备注", "Comment"),
+        decide=decide.comment,
+        reach=Reach.ANY_PART,
+        example={"text": "resident called again"},
+    ),
+    Action(
+        "miss_deadline",
+        moves=(
+            Move((*OPEN_STATES, "closed"), STAY),
+            Move(("on_spot",), "coordinating", "small_resolution_missed"),
+        ),
+        roles=frozenset({R.SYSTEM}),
+        data=A.MissDeadline,
+        event=Issue.DeadlineMissed,
+        labels=Labels("超时", "Deadline missed"),
+        decide=decide.miss_deadline,
+        fold=S.miss_deadline,
+        client=False,  # the deadline worker's
+    ),
+)
+
+ACTION: dict[str, Action] = {a.name: a for a in DECLARED}
+ACTIONS: tuple[str, ...] = tuple(ACTION)
 #: Actions a client may request at `POST /issues/{id}/actions/{action}`.
-CLIENT_ACTIONS = tuple(a for a in ACTIONS if a not in ("report", "miss_deadline"))
+CLIENT_ACTIONS: tuple[str, ...] = tuple(a.name for a in DECLARED if a.client)
+
+
+def build_machine(declared: tuple[Action, ...]) -> Machine:
+    """The transition table of `declared` as one `transitions.Machine(model=None)`: states
+    by their string values (given Enum members, `transitions` names them by their Python
+    names); each move's condition is its name, shown in the diagram."""
+    machine = Machine(
+        model=None, states=[str(s) for s in STATES], initial="reported", auto_transitions=False
+    )
+    for a in declared:
+        for m in a.moves:
+            if m.sources:
+                machine.add_transition(
+                    a.name,
+                    [str(s) for s in m.sources],
+                    str(m.dest),
+                    conditions=[m.when] if m.when else [],
+                )
+    return machine
+
+
+MACHINE = build_machine(DECLARED)
 
 
 def destinations(action: str, state: str) -> set[str]:
@@ -78,61 +377,9 @@ def destinations(action: str, state: str) -> set[str]:
     return {t.dest or state for t in MACHINE.get_transitions(action, state)}
 
 
-def actions_from(state: str) -> list[str]:
-    return [a for a in ACTIONS if destinations(a, state)]
-
-
-R = Role
-_SMALL_HANDLERS = frozenset({R.GRID_WORKER, R.GRID_LEADER})
-_BIG_HANDLERS = frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF})
-_HARD_HANDLERS = frozenset({R.COMMUNITY_STAFF, R.STREET_OFFICER, R.DEPARTMENT_OFFICER})
-HANDLERS: Mapping[str, frozenset[Role]] = {
-    "small": _SMALL_HANDLERS,
-    "big": _BIG_HANDLERS,
-    "hard": _HARD_HANDLERS,
-}
-VERIFIERS: Mapping[str, frozenset[Role]] = {
-    "small": frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF}),
-    "big": frozenset({R.COMMUNITY_STAFF, R.STREET_OFFICER}),
-    "hard": frozenset({R.STREET_OFFICER, R.CITY_SUPERVISOR}),
-}
-_EVERYONE_BUT_AUDITORS = frozenset(Role) - {R.AUDITOR, R.SYSTEM}
-
-#: Roles per action; a mapping by tier where the spec makes it depend on the tier.
-ROLES: Mapping[str, frozenset[Role] | Mapping[str, frozenset[Role]]] = {
-    "report": frozenset(
-        {R.RESIDENT, R.BUILDING_HEAD, R.GRID_WORKER, R.GRID_LEADER, R.COMMUNITY_STAFF, R.INTAKE}
-    ),
-    "handle_on_spot": _SMALL_HANDLERS,
-    "coordinate": _BIG_HANDLERS,
-    "blow_whistle": frozenset({R.COMMUNITY_STAFF, R.STREET_OFFICER}),
-    "acknowledge": frozenset({R.DEPARTMENT_OFFICER}),
-    "report_in": frozenset({R.DEPARTMENT_OFFICER}),
-    "summon": frozenset({R.COMMUNITY_STAFF, R.STREET_OFFICER}),
-    "resolve": HANDLERS,
-    "verify": VERIFIERS,
-    "rework": VERIFIERS,
-    "record_callback": frozenset({R.COMMUNITY_STAFF, R.RESIDENT}),
-    "reject": frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF}),
-    "transfer": frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF, R.STREET_OFFICER}),
-    "release": frozenset({R.COMMUNITY_STAFF, R.STREET_OFFICER}),
-    "merge": frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF}),
-    "urge": frozenset({R.CITY_SUPERVISOR, R.STREET_OFFICER}),
-    "suspend": HANDLERS,
-    "resume": HANDLERS,
-    "comment": _EVERYONE_BUT_AUDITORS,
-    "miss_deadline": frozenset({R.SYSTEM}),
-}
-
-
 def roles_for(action: str, tier: str | None) -> frozenset[Role]:
     """The roles that may take `action` on an issue of `tier`."""
-    roles = ROLES[action]
-    if isinstance(roles, frozenset):
-        return roles
-    if tier is None:
-        return frozenset().union(*roles.values())
-    return roles[tier]
+    return ACTION[action].roles_for(tier)
 
 
 def mermaid() -> str:

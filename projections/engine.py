@@ -24,7 +24,7 @@ from typing import Any
 from projections import quarantine
 from projections.db import Cursor, Database
 from projections.records import decode
-from projections.views import TABLES, IssueViews, schema
+from projections.views import FOLD_VERSION, TABLES, IssueViews, schema
 
 log = logging.getLogger("gridflow.projections")
 
@@ -38,7 +38,9 @@ _META = [
     quarantine.SCHEMA,
 ]
 #: The views' schema, as the code defines it: a generation built by other code is rebuilt.
-SCHEMA_VERSION = hashlib.sha256("\n".join(schema("gv_")).encode()).hexdigest()[:16]
+SCHEMA_VERSION = hashlib.sha256(
+    "\n".join([*schema("gv_"), f"fold {FOLD_VERSION}"]).encode()
+).hexdigest()[:16]
 
 
 _UPGRADE_LOCK = 0x6766_7669  # "gfvi": one process rebuilds views for a new schema

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.declare import Action, Reach
 from domain.principals import GRID_LEVEL, SEE_ALL, Principal, Role
+from domain.workflow import DECLARED
 from projections.db import Cursor
 
 
@@ -161,53 +163,80 @@ def summary_item(r: Sequence[Any], now: str) -> dict[str, Any]:
     return item
 
 
-def queue_clause(p: str, who: Principal) -> tuple[str, list[Any]] | None:
-    """Issues on which `who` has a workflow step to take now (comment and urge aside)."""
-    me = who.id
-    resolved_not_mine = "(state = 'resolved' AND tier IN ({}) AND COALESCE(resolver_id, '') <> %s)"
-    callback_open = (
-        f"(state = 'closed' AND id IN (SELECT issue_id FROM {p}open_deadlines "
-        "WHERE kind = 'callback'))"
+#: Each rule of domain.rules as SQL over the issue list (`p`: the views' table prefix).
+#: A property test checks that these agree with the rules themselves.
+RULE_SQL: dict[str, Callable[[str, Principal], tuple[str, list[Any]]]] = {
+    "not_resolver": lambda p, who: ("COALESCE(resolver_id, '') <> %s", [who.id]),
+    "not_suspended": lambda p, who: ("suspended = 0", []),
+    "suspended": lambda p, who: ("suspended = 1", []),
+    "department_summoned": lambda p, who: _department(p, who, "released_at IS NULL"),
+    "not_reported_in": lambda p, who: _department(p, who, "reported_in_at IS NULL"),
+    "not_acknowledged": lambda p, who: _department(p, who, "acknowledged_at IS NULL"),
+    "callback_owed": lambda p, who: (
+        f"id IN (SELECT issue_id FROM {p}open_deadlines WHERE kind = 'callback')",
+        [],
+    ),
+    "hard_or_flagged": lambda p, who: ("(tier = 'hard' OR flagged = 1)", []),
+    "flagged": lambda p, who: ("flagged = 1", []),
+}
+
+
+def _department(p: str, who: Principal, condition: str) -> tuple[str, list[Any]]:
+    return (
+        f"id IN (SELECT issue_id FROM {p}issue_departments WHERE department_id = %s "
+        f"AND {condition})",
+        [who.scope],
     )
-    role = who.role
-    if role is Role.GRID_WORKER:
-        return "state IN ('reported', 'on_spot')", []
-    if role is Role.GRID_LEADER:
-        return (
-            f"(state IN ('reported', 'on_spot', 'coordinating') OR "
-            f"{resolved_not_mine.format(chr(39) + 'small' + chr(39))})",
-            [me],
-        )
-    if role is Role.COMMUNITY_STAFF:
-        return (
-            f"(state IN ('reported', 'coordinating', 'whistle_blown', 'joint_handling') OR "
-            f"{resolved_not_mine.format(repr('small') + ', ' + repr('big'))} OR "
-            f"{callback_open})",
-            [me],
-        )
-    if role is Role.STREET_OFFICER:
-        return (
-            f"(state IN ('whistle_blown', 'joint_handling') OR (is_open = 1 AND flagged = 1) "
-            f"OR {resolved_not_mine.format(repr('big') + ', ' + repr('hard'))})",
-            [me],
-        )
-    if role is Role.DEPARTMENT_OFFICER:
-        return (
-            f"id IN (SELECT issue_id FROM {p}issue_departments WHERE department_id = %s AND "
-            "released_at IS NULL AND (reported_in_at IS NULL OR state = 'joint_handling'))",
-            [who.scope],
-        )
-    if role is Role.CITY_SUPERVISOR:
-        return ("(is_open = 1 AND (tier = 'hard' OR flagged = 1))", [])
-    if role is Role.RESIDENT:
-        return f"(reporter_principal = %s AND {callback_open})", [me]
-    return None
 
 
-def jurisdiction_clause(p: str, who: Principal) -> tuple[str, list[Any]]:
-    if who.role in SEE_ALL or who.role in (Role.DEPARTMENT_OFFICER, Role.RESIDENT):
+def reach(p: str, who: Principal, a: Action) -> tuple[str, list[Any]]:
+    """domain.access.in_jurisdiction as SQL."""
+    if who.role in (Role.SYSTEM, Role.CITY_SUPERVISOR):
         return "1 = 1", []
-    return under(p, who.scope)
+    if who.role is Role.DEPARTMENT_OFFICER:
+        if a.reach is Reach.ANY_PART:
+            return _department(p, who, "1 = 1")
+        return _department(p, who, "released_at IS NULL")
+    if who.role is Role.RESIDENT:
+        return "reporter_principal = %s", [who.id]
+    clause, args = under(p, who.scope)
+    if a.reach is Reach.NODE:
+        return clause, args
+    return f"({clause} OR reporter_principal = %s)", [*args, who.id]
+
+
+def _quoted(values: Sequence[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)  # declared names, never client input
+
+
+def queue_clause(
+    p: str, who: Principal, declared: Sequence[Action] = DECLARED
+) -> tuple[str, list[Any]] | None:
+    """Issues on which `who` owes a step now (domain.commands.owes), from the actions'
+    declared queues: for each action that puts issues in `who`'s queue, its states, the
+    tiers at which `who` may take it, its rules and queue conditions, and its reach."""
+    parts: list[str] = []
+    args: list[Any] = []
+    for a in declared:
+        if not a.client or who.role not in a.queue:
+            continue
+        tiers = a.tiers_for(who.role)
+        if tiers == ():
+            continue
+        clauses = [f"state IN ({_quoted(a.sources())})"]
+        if tiers is not None:
+            clauses.append(f"tier IN ({_quoted(tiers)})")
+        for rule in (*a.rules, *a.queue[who.role]):
+            clause, rule_args = RULE_SQL[rule.name](p, who)
+            clauses.append(clause)
+            args.extend(rule_args)
+        clause, reach_args = reach(p, who, a)
+        clauses.append(clause)
+        args.extend(reach_args)
+        parts.append("(" + " AND ".join(clauses) + ")")
+    if not parts:
+        return None
+    return "(" + " OR ".join(parts) + ")", args
 
 
 def _rate(num: float, den: float) -> float | None:

@@ -123,7 +123,7 @@ class ViewReader:
         clause = queries.queue_clause(p, who)
         if clause is None:
             return {"items": [], "next_cursor": None}
-        q.extra = [clause, queries.jurisdiction_clause(p, who)]
+        q.extra = [clause]
         q.sort = "urgency"
         p = self._prefix()
         with self.db.transaction(write=False) as cur:

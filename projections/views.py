@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.states import TERMINAL
+from domain.workflow import ACTION
 from projections.db import Cursor
 from projections.records import OrgChange, Record, utc
 
-TERMINAL = ("closed", "rejected", "merged")
+#: Bumped when folding changes what the views hold, so that views built by older code
+#: are rebuilt from the log on start (projections.engine).
+FOLD_VERSION = 2
 
 
 def schema(p: str) -> list[str]:
@@ -79,12 +83,6 @@ TABLES = (
     "nodes",
     "grid_ancestors",
 )
-
-
-def _shift(at: str, seconds: float) -> str:
-    if not seconds:
-        return at
-    return utc(datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(seconds=seconds))
 
 
 class IssueViews:
@@ -218,20 +216,25 @@ class IssueViews:
         before = row["state"]
         grid, day = row["grid_id"], self.day(r.at)
 
-        def count(metric: str, dept: str = "", at_day: str | None = None) -> None:
-            facts[(at_day or day, grid, dept, metric)] += 1
+        def count(metric: str, dept: str = "", at: str | None = None) -> None:
+            facts[(self.day(at) if at else day, grid, dept, metric)] += 1
 
+        # What this action does to the summary (declared with it, domain.summary) comes
+        # first: a missed deadline is marked before an escalation ends its clock.
+        fold = ACTION[r.action].fold if r.action in ACTION else None
+        if fold is not None:
+            fold(row, r, before, count)
         open_ = row["deadlines"]
         for end in r.ends:
             d = open_.pop(end["key"], None)
             if d is None:
                 continue
-            due_day = self.day(d["effective_due_at"] or d["due_at"])
+            due = d["effective_due_at"] or d["due_at"]
             dept = d["department_id"] or ""
             if end["outcome"] == "met":
-                count(f"deadline_met:{d['kind']}", dept, due_day)
+                count(f"deadline_met:{d['kind']}", dept, due)
             elif end["outcome"] == "missed" and not d["missed"]:
-                count(f"deadline_missed:{d['kind']}", dept, due_day)
+                count(f"deadline_missed:{d['kind']}", dept, due)
         for s in r.starts:
             open_[s["key"]] = {
                 "kind": s["kind"],
@@ -244,25 +247,6 @@ class IssueViews:
                 "paused": False,
                 "missed": False,
             }
-        a = r.action
-        if a == "miss_deadline" and (d := open_.get(r.data["deadline"])) is not None:
-            d["missed"] = True
-            count(
-                f"deadline_missed:{d['kind']}",
-                d["department_id"] or "",
-                self.day(d["effective_due_at"] or d["due_at"]),
-            )
-        elif a == "suspend":
-            for key in r.facts.get("paused", []):
-                if key in open_:
-                    open_[key]["paused"] = True
-        elif a == "resume":
-            for key, seconds in r.facts.get("paused_seconds", {}).items():
-                if (d := open_.get(key)) is not None:
-                    d["paused"] = False
-                    d["effective_due_at"] = _shift(d["due_at"], seconds)
-                    d["effective_warn_at"] = _shift(d["warn_at"], seconds)
-        self._fold_action(row, r, before, count)
         row["state"], row["tier"], row["version"], row["updated_at"] = (
             r.to_state,
             r.tier,
@@ -273,57 +257,6 @@ class IssueViews:
             row["suspended"] = False
         if r.facts.get("flag"):
             row["flags"].append(r.facts["flag"])
-
-    @staticmethod
-    def _fold_action(row: dict[str, Any], r: Record, before: str, count: Any) -> None:
-        a, depts = r.action, row["departments"]
-        if a == "report":
-            count("reported")
-        elif a in ("handle_on_spot", "coordinate", "blow_whistle") and before == "reported":
-            count("triaged")
-        if a == "blow_whistle":
-            count("whistles")
-        if a in ("blow_whistle", "summon"):
-            for dept in r.data["departments"]:
-                depts[dept] = {
-                    "department_id": dept,
-                    "summoned_at": r.at,
-                    "acknowledged_at": None,
-                    "reported_in_at": None,
-                    "released_at": None,
-                }
-                count("summoned", dept)
-        elif a == "acknowledge":
-            depts[r.facts["department_id"]]["acknowledged_at"] = r.at
-        elif a == "report_in":
-            d = depts[r.facts["department_id"]]
-            d["acknowledged_at"] = d["acknowledged_at"] or r.at
-            d["reported_in_at"] = r.at
-        elif a == "release":
-            depts[r.data["department_id"]]["released_at"] = r.at
-        elif a == "resolve":
-            row["resolver_id"] = r.actor["id"]
-        elif a in ("verify", "rework"):
-            count("verifications")
-            count("closed" if a == "verify" else "reworks")
-        elif a == "record_callback":
-            count("callbacks")
-            if r.data.get("contacted"):
-                count("contacted")
-                if r.data.get("solved"):
-                    count("solved")
-                count(r.data["satisfaction"])
-                if r.data["satisfaction"] == "dissatisfied":
-                    count("reopens")
-        elif a == "transfer":
-            count("transfers")
-            row["grid_id"] = r.data["grid_id"]
-        elif a == "merge":
-            row["merged_into"] = r.data["duplicate_of"]
-        elif a == "urge":
-            row["urges"] += 1
-        elif a == "suspend":
-            row["suspended"] = True
 
     # -- writing --------------------------------------------------------------------
 

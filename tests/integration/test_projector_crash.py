@@ -33,8 +33,8 @@ def fill(c: Container, issues: int) -> int:
                 {"grid_id": "g1", "category": "road", "description": f"pothole {n}"},
                 ctx,
             )
-            commands.act(issue, "handle_on_spot", WORKER, {}, ctx)
-            commands.act(issue, "comment", WORKER, {"text": "on my way"}, ctx)
+            issue.take("handle_on_spot", WORKER, {}, ctx)
+            issue.take("comment", WORKER, {"text": "on my way"}, ctx)
             batch.append(issue)
         c.service.app.save(*batch)
     return c.service.head()

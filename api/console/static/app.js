@@ -2,29 +2,8 @@
    do what the API would refuse, because every button comes from `allowed_actions`
    and every refusal shows the service's own reason. */
 
-const FIELDS = {
-  handle_on_spot: [], acknowledge: [], resume: [],
-  coordinate: [{ name: 'lead_party', type: 'text', required: true }, { name: 'parties', type: 'text' }],
-  blow_whistle: [{ name: 'departments', type: 'departments' },
-    { name: 'grade', type: 'select', options: ['standard', 'urgent', 'crucial'] }],
-  summon: [{ name: 'departments', type: 'departments' }],
-  report_in: [{ name: 'evidence', type: 'photo' }],
-  resolve: [{ name: 'resolution', type: 'textarea', required: true }, { name: 'evidence', type: 'photo' }],
-  verify: [{ name: 'evidence', type: 'photo' }],
-  rework: [{ name: 'reason', type: 'textarea', required: true }],
-  reject: [{ name: 'reason', type: 'textarea', required: true }],
-  suspend: [{ name: 'reason', type: 'textarea', required: true }],
-  record_callback: [{ name: 'contacted', type: 'checkbox' }, { name: 'solved', type: 'checkbox' },
-    { name: 'satisfaction', type: 'select', options: ['satisfied', 'basically_satisfied', 'dissatisfied'] },
-    { name: 'comment', type: 'text' }],
-  merge: [{ name: 'duplicate_of', type: 'issue' }],
-  transfer: [{ name: 'grid_id', type: 'grid' }, { name: 'reason', type: 'textarea', required: true }],
-  release: [{ name: 'department_id', type: 'summoned' }, { name: 'reason', type: 'textarea', required: true }],
-  urge: [{ name: 'message', type: 'textarea', required: true }],
-  comment: [{ name: 'text', type: 'textarea', required: true }],
-};
-window.GRIDFLOW_FIELDS = FIELDS;
-
+// Each action's form and labels come from its declaration (GET /workflow): the
+// console keeps no list of actions of its own.
 const SUPERVISORS = ['city_supervisor', 'street_officer', 'community_staff', 'auditor', 'admin', 'grid_leader'];
 const REPORTERS = ['resident', 'building_head', 'grid_worker', 'grid_leader', 'community_staff', 'intake'];
 
@@ -34,7 +13,7 @@ document.addEventListener('alpine:init', () => {
     token: localStorage.getItem('gridflow.token') || '',
     tokenInput: '', me: null, error: '', notice: '',
     route: { page: 'queue', id: null },
-    categories: [], departments: [], nodes: [], grids: [], myGrids: [],
+    categories: [], departments: [], nodes: [], grids: [], myGrids: [], actions: {},
     queue: [], queueCategory: '',
     draft: {}, issue: null, history: [], thumbs: {}, form: { action: null },
     sv: { node: '', from: '', to: '', summary: null, board: [], misses: [] }, charts: {},
@@ -48,7 +27,8 @@ document.addEventListener('alpine:init', () => {
     go(hash) { location.hash = hash; },
     categoryName(code) { const c = this.categories.find(x => x.code === code); return c ? c.name : code; },
     departmentName(id) { const d = this.departments.find(x => x.id === id); return d ? d.name : id; },
-    fieldsOf(action) { return FIELDS[action] || []; },
+    fieldsOf(action) { return (this.actions[action] || {}).fields || []; },
+    actionLabel(action) { const a = this.actions[action]; return a ? a.labels[this.lang] || a.labels.en : this.t('action.' + action); },
     canReport() { return this.me && REPORTERS.includes(this.me.role); },
     canSupervise() { return this.me && SUPERVISORS.includes(this.me.role); },
     canAudit() { return this.me && ['auditor', 'city_supervisor', 'admin'].includes(this.me.role); },
@@ -64,7 +44,7 @@ document.addEventListener('alpine:init', () => {
         const e = data && data.error ? data.error : { message: r.statusText, details: {} };
         let msg = e.message;
         if (e.details && e.details.fields) msg += ': ' + Object.entries(e.details.fields).map(([k, v]) => k + ' — ' + v).join('; ');
-        if (e.details && e.details.allowed_actions) msg += ' (' + this.t('allowed') + ': ' + e.details.allowed_actions.map(a => this.t('action.' + a)).join(', ') + ')';
+        if (e.details && e.details.allowed_actions) msg += ' (' + this.t('allowed') + ': ' + e.details.allowed_actions.map(a => this.actionLabel(a)).join(', ') + ')';
         throw new Error(msg);
       }
       return data;
@@ -74,7 +54,15 @@ document.addEventListener('alpine:init', () => {
     async start() {
       document.documentElement.lang = this.lang === 'zh' ? 'zh-CN' : 'en';
       window.addEventListener('hashchange', () => this.navigate());
+      await this.guard(() => this.loadWorkflow());
       if (this.token) await this.guard(() => this.loadMe());
+    },
+    async loadWorkflow() {
+      const r = await fetch('/workflow');
+      if (!r.ok) throw new Error(r.statusText);
+      const wf = await r.json();
+      this.actions = Object.fromEntries(wf.actions.map(a => [a.name, a]));
+      window.GRIDFLOW_FIELDS = Object.fromEntries(wf.actions.map(a => [a.name, a.fields]));
     },
     async signIn() {
       this.token = this.tokenInput.trim();
@@ -155,11 +143,11 @@ document.addEventListener('alpine:init', () => {
         const { action, data, photo } = this.form;
         const body = {};
         for (const [k, v] of Object.entries(data)) if (v !== '' && v !== undefined && v !== null) body[k] = v;
-        if (action === 'coordinate') body.parties = (data.parties || '').split(/[,，、]/).map(s => s.trim()).filter(Boolean);
+        for (const f of this.fieldsOf(action)) if (f.type === 'list') body[f.name] = (data[f.name] || '').split(/[,，、]/).map(s => s.trim()).filter(Boolean);
         if (action === 'record_callback' && !body.contacted) { delete body.solved; delete body.satisfaction; }
         if (photo) body.evidence = [await this.upload('/issues/' + this.issue.id + '/evidence', photo)];
         await this.api('POST', '/issues/' + this.issue.id + '/actions/' + action, body, { 'If-Match': '"' + this.issue.version + '"' });
-        this.notice = this.t('done') + ': ' + this.t('action.' + action);
+        this.notice = this.t('done') + ': ' + this.actionLabel(action);
         this.form = { action: null };
         await this.loadIssue(this.issue.id);
       });

@@ -1,0 +1,71 @@
+"""Rules beyond the transition table, each a named condition on the issue and the actor.
+
+An action's declaration lists the rules that must hold for it (`Action.rules`) and those
+that put the issue in a queue (`Action.queue_when`); the queues' SQL carries the same
+rules by name (projections/queries.py), and a property test checks that both agree.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from domain.declare import Rule
+from domain.errors import ResolverCannotVerify
+from domain.principals import Principal
+
+if TYPE_CHECKING:
+    from domain.issue import Issue
+
+
+def _summoned(issue: Issue, p: Principal) -> bool:
+    dept = issue.departments.get(p.scope)
+    return dept is not None and dept["released_at"] is None
+
+
+NOT_RESOLVER = Rule(
+    "not_resolver",
+    "whoever resolved an issue never verifies it",
+    lambda issue, p: issue.resolver_id != p.id,
+    refuse=ResolverCannotVerify,
+)
+NOT_SUSPENDED = Rule(
+    "not_suspended", "the issue is already suspended", lambda i, p: i.suspended_since is None
+)
+SUSPENDED = Rule(
+    "suspended", "the issue is not suspended", lambda i, p: i.suspended_since is not None
+)
+DEPARTMENT_SUMMONED = Rule("department_summoned", "your department is not summoned", _summoned)
+NOT_REPORTED_IN = Rule(
+    "not_reported_in",
+    "your department has already reported in",
+    lambda i, p: i.departments[p.scope]["reported_in_at"] is None,
+)
+NOT_ACKNOWLEDGED = Rule(
+    "not_acknowledged",
+    "your department has already acknowledged",
+    lambda i, p: i.departments[p.scope]["acknowledged_at"] is None,
+)
+#: For queues: the callback (回访) is owed while its clock runs.
+CALLBACK_OWED = Rule(
+    "callback_owed", "no callback is owed", lambda i, p: i.open_deadline("callback") is not None
+)
+#: For the city's queue: hard matters and issues flagged for follow-up (督办).
+HARD_OR_FLAGGED = Rule(
+    "hard_or_flagged", "neither hard nor flagged", lambda i, p: i.tier == "hard" or bool(i.flags)
+)
+FLAGGED = Rule("flagged", "not flagged for follow-up", lambda i, p: bool(i.flags))
+
+RULES: dict[str, Rule] = {
+    r.name: r
+    for r in (
+        NOT_RESOLVER,
+        NOT_SUSPENDED,
+        SUSPENDED,
+        DEPARTMENT_SUMMONED,
+        NOT_REPORTED_IN,
+        NOT_ACKNOWLEDGED,
+        CALLBACK_OWED,
+        HARD_OR_FLAGGED,
+        FLAGGED,
+    )
+}

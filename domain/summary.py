@@ -1,0 +1,139 @@
+"""How each action changes an issue's summary — the row the views keep of it — and the
+counts behind the indicators (docs/indicators.md). Declared with each action in
+`domain.workflow`; `projections.views` folds with them.
+
+A summary is a plain dict with times as fixed-width UTC strings; its deadlines map each
+deadline key to {kind, department_id, started_at, due_at, warn_at, effective_due_at,
+effective_warn_at, paused, missed}. What every event does (its state and tier, the
+deadlines it starts and ends, flags) is folded by the views themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain.declare import Counter, Folded
+
+Row = dict[str, Any]
+
+
+def utc(value: datetime) -> str:
+    """A fixed-width UTC timestamp: lexical order is time order."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def shift(at: str, seconds: float) -> str:
+    if not seconds:
+        return at
+    return utc(datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(seconds=seconds))
+
+
+def _triaged(before: str, count: Counter) -> None:
+    if before == "reported":
+        count("triaged")
+
+
+def report(row: Row, e: Folded, before: str, count: Counter) -> None:
+    count("reported")
+
+
+def handle_on_spot(row: Row, e: Folded, before: str, count: Counter) -> None:
+    _triaged(before, count)
+
+
+coordinate = handle_on_spot
+
+
+def blow_whistle(row: Row, e: Folded, before: str, count: Counter) -> None:
+    _triaged(before, count)
+    count("whistles")
+    summon(row, e, before, count)
+
+
+def summon(row: Row, e: Folded, before: str, count: Counter) -> None:
+    for dept in e.data["departments"]:
+        row["departments"][dept] = {
+            "department_id": dept,
+            "summoned_at": e.at,
+            "acknowledged_at": None,
+            "reported_in_at": None,
+            "released_at": None,
+        }
+        count("summoned", dept)
+
+
+def acknowledge(row: Row, e: Folded, before: str, count: Counter) -> None:
+    row["departments"][e.facts["department_id"]]["acknowledged_at"] = e.at
+
+
+def report_in(row: Row, e: Folded, before: str, count: Counter) -> None:
+    d = row["departments"][e.facts["department_id"]]
+    d["acknowledged_at"] = d["acknowledged_at"] or e.at
+    d["reported_in_at"] = e.at
+
+
+def release(row: Row, e: Folded, before: str, count: Counter) -> None:
+    row["departments"][e.data["department_id"]]["released_at"] = e.at
+
+
+def resolve(row: Row, e: Folded, before: str, count: Counter) -> None:
+    row["resolver_id"] = e.actor["id"]
+
+
+def verify(row: Row, e: Folded, before: str, count: Counter) -> None:
+    count("verifications")
+    count("closed")
+
+
+def rework(row: Row, e: Folded, before: str, count: Counter) -> None:
+    count("verifications")
+    count("reworks")
+
+
+def record_callback(row: Row, e: Folded, before: str, count: Counter) -> None:
+    count("callbacks")
+    if e.data.get("contacted"):
+        count("contacted")
+        if e.data.get("solved"):
+            count("solved")
+        count(e.data["satisfaction"])
+        if e.data["satisfaction"] == "dissatisfied":
+            count("reopens")
+
+
+def transfer(row: Row, e: Folded, before: str, count: Counter) -> None:
+    count("transfers")
+    row["grid_id"] = e.data["grid_id"]
+
+
+def merge(row: Row, e: Folded, before: str, count: Counter) -> None:
+    row["merged_into"] = e.data["duplicate_of"]
+
+
+def urge(row: Row, e: Folded, before: str, count: Counter) -> None:
+    row["urges"] += 1
+
+
+def suspend(row: Row, e: Folded, before: str, count: Counter) -> None:
+    row["suspended"] = True
+    for key in e.facts.get("paused", []):
+        if key in row["deadlines"]:
+            row["deadlines"][key]["paused"] = True
+
+
+def resume(row: Row, e: Folded, before: str, count: Counter) -> None:
+    row["suspended"] = False
+    for key, seconds in e.facts.get("paused_seconds", {}).items():
+        if (d := row["deadlines"].get(key)) is not None:
+            d["paused"] = False
+            d["effective_due_at"] = shift(d["due_at"], seconds)
+            d["effective_warn_at"] = shift(d["warn_at"], seconds)
+
+
+def miss_deadline(row: Row, e: Folded, before: str, count: Counter) -> None:
+    d = row["deadlines"].get(e.data["deadline"])
+    if d is not None:
+        d["missed"] = True
+        due = d["effective_due_at"] or d["due_at"]
+        count(f"deadline_missed:{d['kind']}", d["department_id"] or "", at=due)
