@@ -17,6 +17,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": Error, "description": "`forbidden_role` / `outside_jurisdiction`"},
     404: {"model": Error, "description": "`issue_not_found` / `unknown_action`"},
     409: {"model": Error, "description": "`transition_not_allowed` / `version_conflict`"},
+    413: {"model": Error, "description": "`payload_too_large`: the body is over its limit"},
     422: {"model": Error, "description": "`validation_failed`: `details.fields` per field"},
     503: {"model": Error, "description": "`store_unavailable` / `views_behind`, with Retry-After"},
 }

@@ -75,6 +75,7 @@ class Settings:
     evidence_s3_bucket: str | None = None
     evidence_s3_endpoint: str | None = None
     evidence_max_bytes: int = 10 << 20
+    max_image_pixels: int = 40_000_000
     group_commit: bool = True
 
     @property
@@ -110,6 +111,7 @@ class Settings:
             evidence_s3_bucket=env.get("GRIDFLOW_EVIDENCE_S3_BUCKET") or None,
             evidence_s3_endpoint=env.get("GRIDFLOW_EVIDENCE_S3_ENDPOINT") or None,
             evidence_max_bytes=int(env.get("GRIDFLOW_EVIDENCE_MAX_BYTES", str(10 << 20))),
+            max_image_pixels=int(env.get("GRIDFLOW_MAX_IMAGE_PIXELS", "40000000")),
             group_commit=_flag(env, "GRIDFLOW_GROUP_COMMIT"),
             score_weights=json.loads(env["GRIDFLOW_SCORE_WEIGHTS"])
             if env.get("GRIDFLOW_SCORE_WEIGHTS")

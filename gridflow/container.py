@@ -41,7 +41,12 @@ class Container:
     def __post_init__(self) -> None:
         self.db = Database(self.settings.database_url)
         self.vault = KeyVault(self.db)
-        self.evidence = Evidence(self.db, self.blob_store(), self.settings.evidence_max_bytes)
+        self.evidence = Evidence(
+            self.db,
+            self.blob_store(),
+            self.settings.evidence_max_bytes,
+            self.settings.max_image_pixels,
+        )
         self.service = IssueService(
             self.settings, clock=self.clock, vault=self.vault, evidence=self.evidence
         )

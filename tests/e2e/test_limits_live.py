@@ -1,0 +1,114 @@
+"""The limits on a live `gridflow serve` (uvicorn, real sockets), watched from outside:
+a pixel bomb refused without the server's memory growing."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from domain.principals import Principal
+from domain.settings import Settings
+from gridflow.container import Container
+from tests.images import photo, png_bomb
+from tests.support import ORG, WORKER
+
+ROOT = Path(__file__).resolve().parents[2]
+MiB = 1 << 20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    """`gridflow serve` in its own process, with a token for a grid worker."""
+
+    def __init__(self, url: str, home: Path, *args: str, **env: str) -> None:
+        self.env = {
+            **os.environ,
+            "GRIDFLOW_DATABASE_URL": url,
+            "GRIDFLOW_AUDIT_KEY_FILE": str(home / "audit.key"),
+            "GRIDFLOW_EVIDENCE_DIR": str(home / "evidence"),
+            **env,
+        }
+        c = Container(Settings.from_env(self.env))
+        c.service.load_org(ORG)
+        self.token = c.tokens.create(WORKER)
+        self.other = c.tokens.create(Principal("another-worker", WORKER.role, WORKER.scope))
+        c.close()
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-m", "gridflow.cli", "serve", "--port", str(self.port)]
+        self.proc = subprocess.Popen(
+            [*cmd, "--no-demo", *args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if httpx.get(self.base + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the service did not start")
+
+    def peak_mib(self) -> int:
+        """The server process's peak resident memory so far (VmHWM)."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+        raise AssertionError("no VmHWM")
+
+    def h(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    home = tmp_path_factory.mktemp("limits")
+    s = Served(f"sqlite:///{home}/gridflow.db", home)
+    yield s
+    s.stop()
+
+
+def test_a_pixel_bomb_does_not_balloon_a_live_server(served: Served):
+    issue = httpx.post(
+        served.base + "/issues",
+        json={"grid_id": "g1", "category": "sanitation", "description": "rubbish"},
+        headers=served.h(),
+    ).json()["id"]
+
+    def upload(data: bytes, name: str) -> Any:
+        return httpx.post(
+            f"{served.base}/issues/{issue}/evidence",
+            files={"file": (name, data)},
+            headers=served.h(),
+            timeout=120,
+        )
+
+    assert upload(photo(), "p.jpg").status_code == 201  # the decoder is loaded and warm
+    before = served.peak_mib()
+    r = upload(png_bomb(), "bomb.png")
+    grown = served.peak_mib() - before
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_failed"
+    assert grown < 100, f"the server grew by {grown} MiB for a {len(png_bomb())}-byte file"
