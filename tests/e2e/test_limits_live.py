@@ -1,9 +1,11 @@
 """The limits on a live `gridflow serve` (uvicorn, real sockets), watched from outside:
-a pixel bomb refused without the server's memory growing."""
+a chunked body cut off at its limit, and a pixel bomb refused without the server's
+memory growing."""
 
 from __future__ import annotations
 
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -89,6 +91,43 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     s = Served(f"sqlite:///{home}/gridflow.db", home)
     yield s
     s.stop()
+
+
+def post_chunked(port: int, path: str, headers: dict[str, str], most: int) -> tuple[bytes, int]:
+    """POST a chunked body of up to `most` bytes over a raw socket, as a client that
+    stops sending once the server answers. Answers the status line and bytes sent."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    head = f"POST {path} HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n"
+    head += "Content-Type: application/json\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    piece = 64 << 10
+    chunk = f"{piece:x}\r\n".encode() + b" " * piece + b"\r\n"
+    sent = 0
+    try:
+        sock.sendall(head.encode() + b"\r\n")
+        while sent < most and not select.select([sock], [], [], 0)[0]:
+            sock.sendall(chunk)
+            sent += piece
+        if sent >= most:
+            sock.sendall(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server closed the connection after answering
+    try:
+        answer = sock.recv(4096)
+    finally:
+        sock.close()
+    return answer.split(b"\r\n", 1)[0], sent
+
+
+def test_a_chunked_body_is_cut_off_at_the_limit_by_a_live_server(served: Served):
+    for headers in ({}, served.h()):  # before any token is looked at, and after
+        before = served.peak_mib()
+        status, sent = post_chunked(served.port, "/issues", headers, 200 * MiB)
+        grown = served.peak_mib() - before
+        assert status.startswith(b"HTTP/1.1 413"), status
+        # The server stopped reading at 1 MiB: what got through is the sockets' buffers.
+        assert sent < 32 * MiB, f"{sent // MiB} MiB sent before the server answered"
+        assert grown < 64, f"the server grew by {grown} MiB"
 
 
 def test_a_pixel_bomb_does_not_balloon_a_live_server(served: Served):
