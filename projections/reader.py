@@ -17,6 +17,9 @@ from projections.db import Database
 from projections.engine import Engine, prefix
 from projections.records import utc
 
+#: the longest period `GET /supervision/trend` answers, one row per day
+MAX_TREND_DAYS = 366
+
 
 class ViewsBehind(Exception):
     def __init__(self, position: int, wanted: int) -> None:
@@ -114,6 +117,11 @@ class ViewReader:
         self, node: str, start: date | None, end: date | None, now: datetime
     ) -> dict[str, Any]:
         d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())
+        days = (date.fromisoformat(d_to) - date.fromisoformat(d_from)).days
+        if days > MAX_TREND_DAYS:  # one row per day: a period of centuries is no chart
+            raise ValidationFailed(
+                {"to": f"{days} days: a trend covers at most {MAX_TREND_DAYS} days"}
+            )
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
             return supervision.trend(cur, p, node, d_from, d_to)

@@ -1,17 +1,20 @@
 """Limits at the edge, in process: bodies cut off at their limit however they are sent,
-and the browser security headers."""
+the import's role checked before its body is read, caps on rows and trend periods, and
+the browser security headers."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from api.app import create_app
+from domain.settings import Settings
 from tests.e2e.support import Api, api
-from tests.support import WORKER
+from tests.support import SUPERVISOR, WORKER, P
 
 CHUNK = 64 << 10
 MULTIPART_HEAD = (
@@ -113,6 +116,53 @@ def test_chunked_and_declared_bodies_over_the_limit_answer_413(a: Api):
     assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
     r = a.client.post("/issues", json={"grid_id": "g1"}, headers=a.h(WORKER))
     assert r.status_code == 422  # a body under the limit goes on to the route
+
+
+def test_an_import_is_refused_by_role_before_its_body_is_read(a: Api):
+    for token, status in ((None, 401), (a.token(WORKER), 403)):
+        got, _, body, taken = asgi_post(a, "/intake/hotline", 1000, "text/csv", token)
+        assert got == status, body
+        assert taken == 0, f"{taken} bytes read before answering {status}"
+    got, _, body, taken = asgi_post(
+        a, "/intake/hotline", 1100, "text/csv", a.token(P("intake", "c1"))
+    )
+    assert got == 413 and taken <= (64 << 20) + CHUNK  # the importer's limit is 64 MiB
+
+
+def test_an_import_over_the_row_cap_is_refused_whole(a: Api):
+    intake = P("intake", "c1")
+    assert Settings.from_env({}).max_import_rows == 50_000
+    assert Settings.from_env({"GRIDFLOW_MAX_IMPORT_ROWS": "7"}).max_import_rows == 7
+    service = a.container.service
+    service.settings = dataclasses.replace(service.settings, max_import_rows=3)
+    head = service.head()
+    rows = [
+        {
+            "ticket_no": f"12345-{n}",
+            "received_at": "2026-11-23T09:00:00+08:00",
+            "grid_id": "g1",
+            "category": "sanitation",
+            "text": "rubbish",
+        }
+        for n in range(4)
+    ]
+    r = a.client.post("/intake/hotline", json=rows, headers=a.h(intake))
+    assert r.status_code == 422, r.text
+    assert "at most 3" in r.json()["error"]["details"]["fields"]["body"]
+    assert service.head() == head  # nothing of it recorded
+    r = a.client.post("/intake/hotline", json=rows[:3], headers=a.h(intake))
+    assert r.status_code == 200 and r.json()["counts"]["created"] == 3
+
+
+def test_a_trend_covers_at_most_a_year_or_so(a: Api):
+    def trend(period: str) -> Any:
+        return a.client.get(f"/supervision/trend?node=c1&{period}", headers=a.h(SUPERVISOR))
+
+    r = trend("from=0002-01-01&to=9998-01-01")
+    assert r.status_code == 422 and "to" in r.json()["error"]["details"]["fields"]
+    assert trend("from=2025-01-01&to=2026-01-03").status_code == 422
+    ok = trend("from=2025-01-01&to=2026-01-02")
+    assert ok.status_code == 200 and len(ok.json()["days"]) == 366
 
 
 def test_every_answer_carries_the_browser_security_headers(a: Api):
