@@ -19,6 +19,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": Error, "description": "`transition_not_allowed` / `version_conflict`"},
     413: {"model": Error, "description": "`payload_too_large`: the body is over its limit"},
     422: {"model": Error, "description": "`validation_failed`: `details.fields` per field"},
+    429: {"model": Error, "description": "`rate_limited`: too many requests, with Retry-After"},
     503: {"model": Error, "description": "`store_unavailable` / `views_behind`, with Retry-After"},
 }
 

@@ -77,6 +77,8 @@ class Settings:
     evidence_max_bytes: int = 10 << 20
     max_image_pixels: int = 40_000_000
     max_import_rows: int = 50_000
+    #: requests per minute per principal, shared by every process; 0 turns it off
+    rate_limit: int = 6000
     group_commit: bool = True
 
     @property
@@ -114,6 +116,7 @@ class Settings:
             evidence_max_bytes=int(env.get("GRIDFLOW_EVIDENCE_MAX_BYTES", str(10 << 20))),
             max_image_pixels=int(env.get("GRIDFLOW_MAX_IMAGE_PIXELS", "40000000")),
             max_import_rows=int(env.get("GRIDFLOW_MAX_IMPORT_ROWS", "50000")),
+            rate_limit=int(env.get("GRIDFLOW_RATE_LIMIT", "6000")),
             group_commit=_flag(env, "GRIDFLOW_GROUP_COMMIT"),
             score_weights=json.loads(env["GRIDFLOW_SCORE_WEIGHTS"])
             if env.get("GRIDFLOW_SCORE_WEIGHTS")

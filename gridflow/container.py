@@ -18,6 +18,7 @@ from projections.evidence import BlobStore, DirectoryStore, Evidence, S3Store
 from projections.idempotency import IdempotencyStore
 from projections.outbox import Outbox
 from projections.privacy import KeyVault
+from projections.ratelimit import RateLimiter
 from projections.reader import ViewReader
 from projections.signing import Signer, load_signer
 from projections.tokens import TokenStore
@@ -69,6 +70,7 @@ class Container:
             checkpoint_every=self.settings.checkpoint_every,
         )
         self.outbox = Outbox(self.db, self.service.head)
+        self.limiter = RateLimiter(self.db, self.settings.rate_limit)
         self.notifier = Notifier(self.outbox, self.service, self.views)
         self.notify_wake = threading.Event()
         self.service.on_saved.append(self._saved)
@@ -121,6 +123,7 @@ class Container:
             evidence=self.evidence,
             outbox=self.outbox,
             readiness=readiness,
+            limiter=self.limiter if self.settings.rate_limit > 0 else None,
         )
 
     def workers(self) -> dict[str, Callable[[threading.Event], None]]:

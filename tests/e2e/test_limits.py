@@ -1,6 +1,6 @@
 """Limits at the edge, in process: bodies cut off at their limit however they are sent,
-the import's role checked before its body is read, caps on rows and trend periods, and
-the browser security headers."""
+the import's role checked before its body is read, caps on rows and trend periods, a
+rate limit per principal shared through the store, and the browser security headers."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from api.app import create_app
 from domain.settings import Settings
+from projections.db import Database
+from projections.ratelimit import RateLimiter
 from tests.e2e.support import Api, api
-from tests.support import SUPERVISOR, WORKER, P
+from tests.support import STAFF, SUPERVISOR, WORKER, Clock, P
 
 CHUNK = 64 << 10
 MULTIPART_HEAD = (
@@ -180,3 +183,53 @@ def test_every_answer_carries_the_browser_security_headers(a: Api):
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["referrer-policy"] == "no-referrer"
+
+
+def test_the_rate_limit_is_shared_by_every_process(store_url: str):
+    """Two limiters on their own connections stand for two processes of the service."""
+    clock = Clock()
+    now = lambda: clock().timestamp()  # noqa: E731
+    one, two = Database(store_url), Database(store_url)
+    try:
+        first, second = RateLimiter(one, 50, now), RateLimiter(two, 50, now)
+        answers = [(first if n % 3 else second).hit("worker") for n in range(120)]
+        let_through = answers.count(None)
+        assert 50 - 2 * first.most_per_lease <= let_through <= 50
+        waits = [w for w in answers if w is not None]
+        assert all(1 <= w <= 60 for w in waits) and len(waits) == 120 - let_through
+        assert first.hit("leader") is None  # another principal has its own allowance
+        clock.advance(seconds=60)
+        assert first.hit("worker") is None and second.hit("worker") is None
+    finally:
+        one.close()
+        two.close()
+
+
+def test_a_principal_over_the_limit_is_answered_429_with_retry_after(store_url: str):
+    clock = Clock()
+    with api(store_url, clock) as a:
+        a.container.limiter = RateLimiter(a.container.db, 5, lambda: clock().timestamp())
+        client = TestClient(create_app(a.container.services()))
+        answers = [client.get("/me", headers=a.h(WORKER)) for _ in range(8)]
+        assert [r.status_code for r in answers] == [200] * 5 + [429] * 3
+        refused = answers[-1]
+        assert refused.json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert client.get("/me", headers=a.h(STAFF)).status_code == 200
+        assert client.get("/me").status_code == 401  # no principal: nothing to count
+        clock.advance(seconds=61)
+        assert client.get("/me", headers=a.h(WORKER)).status_code == 200
+
+
+def test_the_rate_limit_is_configured_and_zero_turns_it_off(tmp_path: Any):
+    assert Settings.from_env({}).rate_limit == 6000
+    off = Settings.from_env(
+        {"GRIDFLOW_RATE_LIMIT": "0", "GRIDFLOW_DATABASE_URL": f"sqlite:///{tmp_path}/g.db"}
+    )
+    from gridflow.container import Container
+
+    c = Container(off)
+    try:
+        assert c.services().limiter is None
+    finally:
+        c.close()

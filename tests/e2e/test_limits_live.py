@@ -1,6 +1,6 @@
 """The limits on a live `gridflow serve` (uvicorn, real sockets), watched from outside:
-a chunked body cut off at its limit, and a pixel bomb refused without the server's
-memory growing."""
+a chunked body cut off at its limit, a pixel bomb refused without the server's memory
+growing, and the rate limit held by every process of `serve --workers 2`."""
 
 from __future__ import annotations
 
@@ -151,3 +151,30 @@ def test_a_pixel_bomb_does_not_balloon_a_live_server(served: Served):
     grown = served.peak_mib() - before
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_failed"
     assert grown < 100, f"the server grew by {grown} MiB for a {len(png_bomb())}-byte file"
+
+
+def test_the_rate_limit_holds_across_the_processes_of_serve_workers(
+    postgres_url: str, tmp_path: Path
+):
+    limit = 20
+    s = Served(postgres_url, tmp_path, "--workers", "2", GRIDFLOW_RATE_LIMIT=str(limit))
+    try:
+        for _ in range(2):  # a burst that straddles a minute's end is tried again
+            window = int(time.time() // 60)
+            answers = []
+            for _ in range(2 * limit):
+                # A new connection each time: either process may take it.
+                with httpx.Client(base_url=s.base, headers=s.h()) as client:
+                    answers.append(client.get("/me"))
+            if int(time.time() // 60) == window:
+                break
+            s.token, s.other = s.other, s.token  # a fresh principal for the retry
+        let_through = [r for r in answers if r.status_code == 200]
+        refused = [r for r in answers if r.status_code == 429]
+        assert len(let_through) + len(refused) == len(answers)
+        # Two processes may each hold at most a tenth of the limit unspent.
+        assert limit - 2 * (limit // 10) <= len(let_through) <= limit
+        assert all(r.json()["error"]["code"] == "rate_limited" for r in refused)
+        assert all(1 <= int(r.headers["retry-after"]) <= 60 for r in refused)
+    finally:
+        s.stop()
