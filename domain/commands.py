@@ -31,7 +31,7 @@ from domain.organisation import Org
 from domain.principals import Principal, Role
 from domain.workflow import ACTIONS, CLIENT_ACTIONS, destinations, roles_for
 
-__all__ = ["CLIENT_ACTIONS", "act", "allowed_actions", "report"]
+__all__ = ["CLIENT_ACTIONS", "act", "allowed_actions", "report", "require_may_attach"]
 
 
 # -- checks shared by act() and allowed_actions() -----------------------------------
@@ -66,6 +66,16 @@ def allowed_actions(issue: Issue, p: Principal, org: Org) -> list[str]:
         and destinations(a, issue.state)
         and _blocked(issue, a, p) is None
     ]
+
+
+def require_may_attach(issue: Issue, p: Principal, org: Org) -> None:
+    """Evidence is attached to an issue by its reporter, or by someone who may take some
+    action on it now; others are refused as an action of theirs would be."""
+    if issue.reporter_principal == p.id or allowed_actions(issue, p, org):
+        return
+    if any(in_jurisdiction(a, p, issue, org) for a in CLIENT_ACTIONS):
+        raise ForbiddenRole(f"a {p.role} may take no action on this issue now", role=p.role.value)
+    raise OutsideJurisdiction(f"this issue is outside the jurisdiction of {p.id}")
 
 
 def _refuse(issue: Issue, action: str, p: Principal, org: Org, why: str) -> TransitionNotAllowed:
