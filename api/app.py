@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from api import (
     audit,
     console,
+    edge,
     errors,
     evidence,
     intake,
@@ -40,7 +41,8 @@ def create_app(services: Services) -> FastAPI:
     app.state.metrics.registry.register(ops.Quarantined(services.views.quarantined))
     errors.install(app)
     open311.install(app)
-    app.add_middleware(ops.Observe)
+    edge.install(app, services.evidence.max_bytes)
+    app.add_middleware(ops.Observe)  # the outermost: it sees every answer, the edge's too
     app.include_router(views.router)
     app.include_router(issues.router)
     app.include_router(views.supervision)

@@ -20,6 +20,7 @@ from projections.evidence import Evidence
 from projections.idempotency import IdempotencyStore
 from projections.outbox import Outbox
 from projections.privacy import KeyVault
+from projections.ratelimit import RateLimiter
 from projections.reader import ViewReader
 from projections.records import utc
 from projections.tokens import TokenStore
@@ -45,6 +46,8 @@ class Services:
     outbox: Outbox
     #: extra readiness checks by name (views' lag, …), each answering a JSON-able value
     readiness: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    #: requests per minute per principal (`GRIDFLOW_RATE_LIMIT`); None: no limit
+    limiter: RateLimiter | None = None
 
 
 def services(request: Request) -> Services:
@@ -72,6 +75,10 @@ def principal(request: Request) -> Principal:
             {"WWW-Authenticate": "Bearer"},
         )
     request.state.principal = p
+    limiter = services(request).limiter
+    if limiter is not None and (wait := limiter.hit(p.id)) is not None:
+        message = f"more than {limiter.limit} requests a minute; retry in {wait} s"
+        raise ApiError(429, "rate_limited", message, {"Retry-After": str(wait)})
     return p
 
 

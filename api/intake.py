@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import Services, parse_json, principal, services
 from api.errors import ApiError
 from api.openapi import ERRORS
+from domain.errors import ValidationFailed
 from domain.intake import BadRow, Ticket, parse_csv, ticket
 from domain.principals import Principal, Role
 
@@ -137,10 +138,8 @@ def report_once(
 async def hotline(
     request: Request, p: Principal = Depends(principal), s: Services = Depends(services)
 ) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_IMPORT:
-        raise ApiError(413, "payload_too_large", f"imports are limited to {MAX_IMPORT} bytes")
-    s.service.require_role(p, Role.INTAKE, Role.ADMIN)
+    s.service.require_role(p, Role.INTAKE, Role.ADMIN)  # before a byte of the body is read
+    raw = await request.body()  # at most MAX_IMPORT bytes: `api.edge` stops the rest
     try:
         text = raw.decode("utf-8")
         if "csv" in request.headers.get("content-type", ""):
@@ -155,6 +154,10 @@ async def hotline(
             "validation_failed",
             "a JSON array of tickets",
             fields={"body": "a JSON array of tickets"},
+        )
+    if len(rows) > (most := s.service.settings.max_import_rows):
+        raise ValidationFailed(
+            {"body": f"{len(rows)} rows: an import takes at most {most} (split the file)"}
         )
     result = await run_in_threadpool(run_import, s, p, rows)
     headers = {"X-Log-Position": str(result["position"])} if result["position"] else {}

@@ -19,6 +19,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from api import georeport
 from api.deps import services
@@ -230,6 +231,8 @@ def request_one(request: Request, request_id: str, fmt: Fmt) -> Response:
 async def create_request(request: Request, fmt: Fmt) -> Response:
     try:
         form = await request.form()
+    except HTTPException:  # the body is over its limit (`api.edge`)
+        raise
     except Exception:  # a body that is not a form
         raise Open311Error(400, "the body must be form-encoded", fmt) from None
     f = {k: v for k, v in form.items() if isinstance(v, str)}

@@ -21,7 +21,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "`transition_not_allowed` / `version_conflict` / `request_in_progress` "
         "(a request with the same `Idempotency-Key` is being handled; with Retry-After)",
     },
+    413: {"model": Error, "description": "`payload_too_large`: the body is over its limit"},
     422: {"model": Error, "description": "`validation_failed`: `details.fields` per field"},
+    429: {"model": Error, "description": "`rate_limited`: too many requests, with Retry-After"},
     503: {"model": Error, "description": "`store_unavailable` / `views_behind`, with Retry-After"},
 }
 

@@ -25,9 +25,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import guard
-from api.deps import MAX_BODY, services
+from api.deps import services
 from api.errors import body
-from api.intake import MAX_IMPORT
 from domain.calendar import DATA_YEARS, WorkingCalendar
 from domain.workflow import ACTIONS
 
@@ -80,7 +79,7 @@ class Quarantined(Collector):
 
 
 class Observe:
-    """Request id, body size limit, the store-down short cut, access log (JSON lines) and
+    """Request id, the store-down short cut, access log (JSON lines) and
     metrics, as plain ASGI: Starlette's `BaseHTTPMiddleware` costs a task and a memory
     stream per request, a tenth of a cheap request's time."""
 
@@ -122,14 +121,7 @@ class Observe:
                 503,
                 {"Retry-After": "2"},
             )
-        length = headers.get("content-length")
-        limit = (
-            MAX_IMPORT if path.startswith("/intake/") or path.endswith("/evidence") else MAX_BODY
-        )
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            message = f"bodies are limited to {limit} bytes"
-            return JSONResponse(body("payload_too_large", message), 413)
-        return None
+        return None  # bodies are limited by `api.edge.Edge`
 
     @staticmethod
     def _observe(scope: Scope, status: int, elapsed: float, rid: str) -> None:

@@ -33,7 +33,7 @@ from domain.organisation import Org
 from domain.principals import Principal, Role
 from domain.workflow import ACTION, CLIENT_ACTIONS, destinations
 
-__all__ = ["allowed_actions", "report", "take"]
+__all__ = ["allowed_actions", "owes", "report", "require_may_attach", "take"]
 
 
 def _may(issue: Issue, a: Action, p: Principal, org: Org) -> bool:
@@ -101,6 +101,16 @@ def take(
     if action == "merge" and related is not None:
         attach = Decision(related.state, related.tier, {}, {"duplicate": str(issue.id)})
         _record(related, Issue.DuplicateAttached, p, attach, ctx)
+
+
+def require_may_attach(issue: Issue, p: Principal, org: Org) -> None:
+    """Evidence is attached to an issue by its reporter, or by someone who may take some
+    action on it now; others are refused as an action of theirs would be."""
+    if issue.reporter_principal == p.id or allowed_actions(issue, p, org):
+        return
+    if any(in_jurisdiction(ACTION[a], p, issue, org) for a in CLIENT_ACTIONS):
+        raise ForbiddenRole(f"a {p.role} may take no action on this issue now", role=p.role.value)
+    raise OutsideJurisdiction(f"this issue is outside the jurisdiction of {p.id}")
 
 
 def _refuse(issue: Issue, action: str, p: Principal, org: Org, why: str) -> TransitionNotAllowed:

@@ -396,6 +396,10 @@ class IssueService:
     def allowed_actions(self, issue: Issue, p: Principal) -> list[str]:
         return issue.allowed_actions(p, self.org())
 
+    def require_may_attach(self, issue: Issue, p: Principal) -> None:
+        """Forbidden unless `p` reported the issue or may act on it now (evidence)."""
+        commands.require_may_attach(issue, p, self.org())
+
     def history(self, issue_id: UUID, p: Principal) -> list[dict[str, Any]]:
         """Every event of the issue in order: the audit trail read from the log."""
         issue = self.get(issue_id, p)

@@ -90,6 +90,10 @@ class Settings:
     evidence_s3_bucket: str | None = None
     evidence_s3_endpoint: str | None = None
     evidence_max_bytes: int = 10 << 20
+    max_image_pixels: int = 40_000_000
+    max_import_rows: int = 50_000
+    #: requests per minute per principal, shared by every process; 0 turns it off
+    rate_limit: int = 6000
     group_commit: bool = True
     ready_stall_seconds: float = 30.0
     #: networks webhooks may be sent to although private, loopback, link-local, …
@@ -130,6 +134,9 @@ class Settings:
             evidence_s3_bucket=env.get("GRIDFLOW_EVIDENCE_S3_BUCKET") or None,
             evidence_s3_endpoint=env.get("GRIDFLOW_EVIDENCE_S3_ENDPOINT") or None,
             evidence_max_bytes=int(env.get("GRIDFLOW_EVIDENCE_MAX_BYTES", str(10 << 20))),
+            max_image_pixels=int(env.get("GRIDFLOW_MAX_IMAGE_PIXELS", "40000000")),
+            max_import_rows=int(env.get("GRIDFLOW_MAX_IMPORT_ROWS", "50000")),
+            rate_limit=int(env.get("GRIDFLOW_RATE_LIMIT", "6000")),
             group_commit=_flag(env, "GRIDFLOW_GROUP_COMMIT"),
             ready_stall_seconds=float(env.get("GRIDFLOW_READY_STALL_SECONDS", "30")),
             webhook_allow_networks=networks(env.get("GRIDFLOW_WEBHOOK_ALLOW_NETWORKS", "")),

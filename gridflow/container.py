@@ -20,6 +20,7 @@ from projections.evidence import BlobStore, DirectoryStore, Evidence, S3Store
 from projections.idempotency import IdempotencyStore
 from projections.outbox import Outbox
 from projections.privacy import KeyVault, load_subject_key
+from projections.ratelimit import RateLimiter
 from projections.reader import ViewReader
 from projections.signing import Signer, load_signer
 from projections.tokens import TokenStore
@@ -44,7 +45,12 @@ class Container:
     def __post_init__(self) -> None:
         self.db = Database(self.settings.database_url)
         self.vault = KeyVault(self.db, self.subject_key())
-        self.evidence = Evidence(self.db, self.blob_store(), self.settings.evidence_max_bytes)
+        self.evidence = Evidence(
+            self.db,
+            self.blob_store(),
+            self.settings.evidence_max_bytes,
+            self.settings.max_image_pixels,
+        )
         self.tokens = TokenStore(self.db)
         self.service = IssueService(
             self.settings,
@@ -77,6 +83,7 @@ class Container:
             self.service.head,
             targets=WebhookTargets(self.settings.webhook_allow_networks),
         )
+        self.limiter = RateLimiter(self.db, self.settings.rate_limit)
         self.notifier = Notifier(self.outbox, self.service, self.views)
         self.notify_wake = threading.Event()
         self.service.on_saved.append(self._saved)
@@ -147,6 +154,7 @@ class Container:
             evidence=self.evidence,
             outbox=self.outbox,
             readiness=readiness,
+            limiter=self.limiter if self.settings.rate_limit > 0 else None,
         )
 
     def workers(self) -> dict[str, Callable[[threading.Event], None]]:

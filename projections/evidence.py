@@ -9,20 +9,20 @@ records its SHA-256, so the audit chain covers the files too.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from projections.db import Database
+from projections.images import NO_PHOTO, PILLOW_FORMATS, ImageRefused, read_photo
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS gridflow_evidence (
     sha256 TEXT NOT NULL, issue_id TEXT NOT NULL, uploaded_by TEXT NOT NULL,
     content_type TEXT NOT NULL, size BIGINT NOT NULL, filename TEXT,
     exif_time TEXT, exif_lat DOUBLE PRECISION, exif_lon DOUBLE PRECISION,
     uploaded_at TEXT NOT NULL, PRIMARY KEY (sha256, issue_id))"""
+DEFAULT_MAX_PIXELS = 40_000_000
 STAGED = "-"  # uploaded before the issue exists (for `report`): linked when cited
 
 SIGNATURES = [
@@ -108,51 +108,21 @@ class S3Store:
 
 
 class EvidenceRefused(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
-
-
-@dataclass(frozen=True)
-class Photo:
-    time: str | None
-    lat: float | None
-    lon: float | None
-    thumbnail: bytes | None
-
-
-def _gps(values: Any, ref: Any) -> float | None:
-    try:
-        d, m, s = (float(v) for v in values)
-    except (TypeError, ValueError):
-        return None
-    value = d + m / 60 + s / 3600
-    return -value if ref in ("S", "W") else value
-
-
-def read_photo(data: bytes) -> Photo:
-    """EXIF time and GPS position where present, and a 320 px JPEG thumbnail."""
-    from PIL import Image, ImageOps
-
-    try:
-        img = Image.open(io.BytesIO(data))
-        exif = img.getexif()
-        when = exif.get_ifd(0x8769).get(36867) or exif.get(306)
-        gps = exif.get_ifd(0x8825)
-        lat = _gps(gps.get(2), gps.get(1)) if gps else None
-        lon = _gps(gps.get(4), gps.get(3)) if gps else None
-        thumb = ImageOps.exif_transpose(img)
-        thumb.thumbnail((320, 320))
-        out = io.BytesIO()
-        thumb.convert("RGB").save(out, "JPEG", quality=80)
-        return Photo(str(when) if when else None, lat, lon, out.getvalue())
-    except Exception:  # a damaged image is still evidence; it just has no thumbnail
-        return Photo(None, None, None, None)
+        self.details = details
 
 
 class Evidence:
-    def __init__(self, db: Database, store: BlobStore, max_bytes: int = 10 << 20) -> None:
-        self.db, self.store, self.max_bytes = db, store, max_bytes
+    def __init__(
+        self,
+        db: Database,
+        store: BlobStore,
+        max_bytes: int = 10 << 20,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        self.db, self.store, self.max_bytes, self.max_pixels = db, store, max_bytes, max_pixels
         with db.transaction() as cur:
             cur.execute(_SCHEMA)
 
@@ -164,14 +134,21 @@ class Evidence:
                 413, "payload_too_large", f"evidence is limited to {self.max_bytes} bytes"
             )
         if not data:
-            raise EvidenceRefused(422, "validation_failed", "the file is empty")
+            raise EvidenceRefused(
+                422, "validation_failed", "the file is empty", fields={"file": "empty"}
+            )
         kind = sniff(data)
         if kind is None:
             raise EvidenceRefused(
                 415, "unsupported_media_type", "photos (JPEG, PNG, WebP) and PDF documents only"
             )
         sha = hashlib.sha256(data).hexdigest()
-        photo = read_photo(data) if kind.startswith("image/") else Photo(None, None, None, None)
+        try:
+            photo = read_photo(data, kind, self.max_pixels) if kind in PILLOW_FORMATS else NO_PHOTO
+        except ImageRefused as exc:
+            raise EvidenceRefused(
+                422, "validation_failed", exc.problem, fields={"file": exc.problem}
+            ) from None
         self.store.put(sha, data)
         if photo.thumbnail:
             self.store.put(f"thumb-{sha}", photo.thumbnail)

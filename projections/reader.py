@@ -20,6 +20,8 @@ from projections.records import utc
 #: Periods asked of the views lie within these days: the reverse comparison's windows
 #: and the time zone's offset reach a few days beyond a period's ends.
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9000, 1, 1)
+#: the longest period `GET /supervision/trend` answers, one row per day
+MAX_TREND_DAYS = 366
 
 
 class ViewsBehind(Exception):
@@ -149,6 +151,11 @@ class ViewReader:
         self, node: str, start: date | None, end: date | None, now: datetime
     ) -> dict[str, Any]:
         d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())
+        days = (date.fromisoformat(d_to) - date.fromisoformat(d_from)).days
+        if days > MAX_TREND_DAYS:  # one row per day: a period of centuries is no chart
+            raise ValidationFailed(
+                {"to": f"{days} days: a trend covers at most {MAX_TREND_DAYS} days"}
+            )
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
             return supervision.trend(cur, p, node, d_from, d_to)

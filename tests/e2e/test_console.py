@@ -295,6 +295,13 @@ def test_a_day_of_work_walks_every_action_through_the_console(server: Any, brows
         auditor.wait_for_timeout(200)
     assert "日志链完整" in auditor.inner_text("[data-testid=verify-result]")
     c.shot(auditor, "auditor-chain-verified")
+    # Every page above ran under the console's Content-Security-Policy.
+    assert (
+        "script-src 'self' 'unsafe-eval'"
+        in httpx.get(base + "/console").headers["content-security-policy"]
+    )
+    refused = [m for m in c.logs if "Content Security Policy" in m]
+    assert not refused, refused
 
 
 def test_a_refused_action_shows_the_reason_and_changes_nothing(server: Any, browser: Any):
