@@ -11,17 +11,16 @@ from fastapi import APIRouter, Depends, Query
 from api.deps import MAX_POSITION, Services, principal, services, utc_param
 from api.errors import ApiError
 from api.openapi import ERRORS
-from domain.access import may_read_stored_events
+from domain.access import Capability, may_read_stored_events, require
 from domain.errors import ValidationFailed
-from domain.principals import Principal, Role
+from domain.principals import Principal
 from projections import audit_read
 
 router = APIRouter(prefix="/audit", tags=["audit"])
-AUDITORS = (Role.AUDITOR, Role.CITY_SUPERVISOR, Role.ADMIN)
 
 
 def auditor(p: Principal = Depends(principal), s: Services = Depends(services)) -> Services:
-    s.service.require_role(p, *AUDITORS)
+    require(p, Capability.AUDIT)
     return s
 
 

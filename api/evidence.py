@@ -18,8 +18,9 @@ from api.errors import ApiError
 from api.issues import parse_issue_id
 from api.openapi import ERRORS
 from api.schemas import Error
-from domain.errors import ForbiddenRole, IssueNotFound
-from domain.principals import Principal, Role
+from domain.access import Capability, require
+from domain.errors import IssueNotFound
+from domain.principals import Principal
 from projections.evidence import STAGED, EvidenceRefused
 
 router = APIRouter(tags=["evidence"])
@@ -80,8 +81,7 @@ def upload_to_issue(
 def upload_staged(
     file: UploadFile = File(...), p: Principal = Depends(principal), s: Services = Depends(services)
 ) -> dict[str, Any]:
-    if p.role is Role.AUDITOR:
-        raise ForbiddenRole("auditors change nothing")
+    require(p, Capability.STAGE_EVIDENCE)
     data = _read(file, s.evidence.max_bytes)
     return _store(s, None, p, file, data)
 

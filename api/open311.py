@@ -257,11 +257,6 @@ async def create_request(request: Request, fmt: Fmt) -> Response:
             raise Open311Error(400, "lat and long must be numbers", fmt) from None
     if f.get("address_string"):
         location["address"] = f["address_string"]
-    grid = None
-    if "lat" not in location and location.get("address"):
-        grid = s.service.org().grid_for_address(location["address"])
-        if grid is None:
-            raise Open311Error(400, "address_string matches no grid; send lat and long", fmt)
     if not location:
         raise Open311Error(400, "a location is required: lat and long, or address_string", fmt)
     name = " ".join(x for x in (f.get("first_name"), f.get("last_name")) if x) or None
@@ -275,7 +270,6 @@ async def create_request(request: Request, fmt: Fmt) -> Response:
         "channel": "open311",
         "location": location,
         "description": f.get("description") or code,
-        **({"grid_id": grid} if grid else {}),
         **({"reporter": reporter} if reporter else {}),
     }
     try:

@@ -10,7 +10,8 @@ from pydantic import BaseModel
 from api.deps import Services, json_body, principal, services
 from api.errors import ApiError
 from api.openapi import ERRORS
-from domain.principals import Principal, Role
+from domain.access import Capability, require
+from domain.principals import Principal
 
 router = APIRouter(prefix="/org", tags=["organisation"])
 
@@ -84,6 +85,6 @@ def load(
     p: Principal = Depends(principal),
     s: Services = Depends(services),
 ) -> dict[str, Any]:
-    s.service.require_role(p, Role.ADMIN)
+    require(p, Capability.MANAGE_ORGANISATION)
     position = s.service.load_org(body if body is not None else {})
     return {"changed": position is not None, "position": position}

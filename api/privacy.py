@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field, model_validator
 
 from api.deps import Services, principal, services
 from api.openapi import ERRORS
-from domain.principals import Principal, Role
+from domain.access import Capability, require
+from domain.principals import Principal
 
 router = APIRouter(prefix="/privacy", tags=["privacy"])
 
@@ -34,6 +35,6 @@ class Erasure(BaseModel):
 def erase(
     body: Erasure, p: Principal = Depends(principal), s: Services = Depends(services)
 ) -> dict[str, Any]:
-    s.service.require_role(p, Role.ADMIN)
+    require(p, Capability.ERASE_PERSONAL_DATA)
     erased = s.vault.erase(body.phone, body.name, body.email)
     return {"erased": erased}

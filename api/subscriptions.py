@@ -10,9 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 from api.deps import Services, principal, services
 from api.errors import ApiError
 from api.openapi import ERRORS
-from domain.errors import ForbiddenRole, ValidationFailed
-from domain.principals import SEE_ALL, Principal, Role
-from domain.workflow import ACTIONS
+from domain.access import check_subscription
+from domain.principals import Principal, Role
 from projections.webhooks import WHSEC, whsec_key
 
 router = APIRouter(prefix="/subscriptions", tags=["notifications"])
@@ -52,36 +51,16 @@ class NewSubscription(BaseModel):
 def subscribe(
     body: NewSubscription, p: Principal = Depends(principal), s: Services = Depends(services)
 ) -> dict[str, Any]:
-    if p.role in (Role.RESIDENT, Role.AUDITOR):
-        raise ForbiddenRole(f"a {p.role} may not subscribe to notifications")
-    org = s.service.org()
     f = body.filter
-    bad = {
-        f"filter.actions.{i}": "no such action" for i, a in enumerate(f.actions) if a not in ACTIONS
-    }
-    bad |= {
-        f"filter.nodes.{i}": "no such node" for i, n in enumerate(f.nodes) if n not in org.nodes
-    }
-    bad |= {
-        f"filter.departments.{i}": "no such department"
-        for i, d in enumerate(f.departments)
-        if d not in org.departments
-    }
-    if (refused := s.outbox.targets.check_url(str(body.url))) is not None:
-        bad["url"] = refused
-    if bad:
-        raise ValidationFailed(bad)
-    if p.role not in SEE_ALL:  # nobody is told about what they may not see
-        if p.role is Role.DEPARTMENT_OFFICER and f.departments != [p.scope]:
-            raise ApiError(
-                403,
-                "outside_jurisdiction",
-                f"a department officer subscribes to departments: [{p.scope!r}]",
-            )
-        if p.role is not Role.DEPARTMENT_OFFICER and (
-            not f.nodes or not all(org.covers(p.scope, n) for n in f.nodes)
-        ):
-            raise ApiError(403, "outside_jurisdiction", "filter.nodes must lie in your scope")
+    refused = s.outbox.targets.check_url(str(body.url))
+    check_subscription(
+        p,
+        s.service.org(),
+        f.actions,
+        f.nodes,
+        f.departments,
+        {"url": refused} if refused is not None else None,
+    )
     return s.outbox.subscribe(p.id, str(body.url), body.secret, f.model_dump())
 
 

@@ -15,8 +15,9 @@ from pydantic import BaseModel
 from api.deps import MAX_POSITION, Services, principal, services, utc_param
 from api.errors import ApiError
 from api.openapi import ERRORS
+from domain.access import Capability, require, supervision_node
 from domain.errors import ValidationFailed
-from domain.principals import Principal, Role
+from domain.principals import Principal
 from projections.queries import ListQuery, decode_cursor
 from projections.reader import FIRST_DAY, LAST_DAY, ViewsBehind
 
@@ -28,14 +29,6 @@ After = Annotated[
     int | None,
     Query(ge=0, le=MAX_POSITION, description="wait until the views include this log position"),
 ]
-SUPERVISORS = (
-    Role.CITY_SUPERVISOR,
-    Role.STREET_OFFICER,
-    Role.COMMUNITY_STAFF,
-    Role.AUDITOR,
-    Role.ADMIN,
-    Role.GRID_LEADER,
-)
 
 
 class IssueSummary(BaseModel):
@@ -149,17 +142,7 @@ def my_queue(
 
 
 def _supervisor(p: Principal, s: Services, node: str | None) -> str:
-    if p.role not in SUPERVISORS:
-        s.service.require_role(p, *SUPERVISORS)
-    org = s.service.org()
-    target = node or next((n for n, v in org.nodes.items() if v["kind"] == "city"), p.scope)
-    if target not in org.nodes:
-        raise ValidationFailed({"node": f"no node {target!r}"})
-    if p.role not in (Role.CITY_SUPERVISOR, Role.AUDITOR, Role.ADMIN) and not org.covers(
-        p.scope, target
-    ):
-        raise ApiError(403, "outside_jurisdiction", f"{target} is outside your jurisdiction")
-    return target
+    return supervision_node(p, s.service.org(), node)
 
 
 @supervision.get(
@@ -206,9 +189,7 @@ def rankings(
     after: After = None,
 ) -> dict[str, Any]:
     caught_up(s, after)
-    _supervisor(p, s, None) if p.role is Role.CITY_SUPERVISOR else s.service.require_role(
-        p, *SUPERVISORS
-    )
+    require(p, Capability.SUPERVISE)
     return s.views.rankings(level, from_, to, s.service.clock())
 
 
@@ -223,7 +204,7 @@ def departments(
     after: After = None,
 ) -> dict[str, Any]:
     caught_up(s, after)
-    s.service.require_role(p, *SUPERVISORS)
+    require(p, Capability.SUPERVISE)
     return s.views.departments(from_, to, s.service.clock())
 
 

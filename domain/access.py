@@ -1,10 +1,15 @@
-"""Who may see an issue, and whose jurisdiction an action falls in."""
+"""Who may see an issue, whose jurisdiction an action falls in, and who may use the
+service's other capabilities (supervision, audit, intake, …). Routes ask here; none
+keeps a rule of its own."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from domain.declare import Action, Reach
+from domain.errors import ForbiddenRole, OutsideJurisdiction, ValidationFailed
 from domain.organisation import Org
 from domain.principals import GRID_LEVEL, SEE_ALL, Principal, Role
 from domain.workflow import ACTION
@@ -75,3 +80,93 @@ def in_jurisdiction(a: Action, p: Principal, issue: Issue, org: Org) -> bool:
     if a.reach is not Reach.NODE and issue.reporter_principal == p.id:
         return True
     return org.covers(p.scope, issue.grid_id)
+
+
+R = Role
+
+
+class Capability(StrEnum):
+    SUPERVISE = "supervise"  # the supervision views of a node
+    AUDIT = "audit"  # the log, the chain, checkpoints and proofs
+    IMPORT_TICKETS = "import_tickets"  # 12345 bulk intake
+    MANAGE_ORGANISATION = "manage_organisation"
+    ERASE_PERSONAL_DATA = "erase_personal_data"
+    SUBSCRIBE = "subscribe"  # webhooks
+    STAGE_EVIDENCE = "stage_evidence"  # a photo uploaded before its report
+
+
+CAPABILITIES: dict[Capability, frozenset[Role]] = {
+    Capability.SUPERVISE: frozenset(
+        {
+            R.CITY_SUPERVISOR,
+            R.STREET_OFFICER,
+            R.COMMUNITY_STAFF,
+            R.AUDITOR,
+            R.ADMIN,
+            R.GRID_LEADER,
+        }
+    ),
+    Capability.AUDIT: frozenset({R.AUDITOR, R.CITY_SUPERVISOR, R.ADMIN}),
+    Capability.IMPORT_TICKETS: frozenset({R.INTAKE, R.ADMIN}),
+    Capability.MANAGE_ORGANISATION: frozenset({R.ADMIN}),
+    Capability.ERASE_PERSONAL_DATA: frozenset({R.ADMIN}),
+    Capability.SUBSCRIBE: frozenset(Role) - {R.RESIDENT, R.AUDITOR, R.SYSTEM},
+    Capability.STAGE_EVIDENCE: ACTION["report"].roles_for(None),
+}
+#: Supervision of any node, whatever the principal's own scope.
+_SUPERVISE_ANYWHERE = frozenset({R.CITY_SUPERVISOR, R.AUDITOR, R.ADMIN})
+
+
+def require(p: Principal, capability: Capability) -> None:
+    """403 `forbidden_role` unless `p`'s role has the capability."""
+    if p.role not in CAPABILITIES[capability]:
+        raise ForbiddenRole(f"a {p.role} may not {capability.value.replace('_', ' ')}", role=p.role)
+
+
+def supervision_node(p: Principal, org: Org, node: str | None) -> str:
+    """The node whose supervision views `p` asks for (default: the city): a supervisor's
+    own node or one below it; anywhere for city supervisors, auditors and admins."""
+    require(p, Capability.SUPERVISE)
+    city = next((n for n, v in org.nodes.items() if v["kind"] == "city"), p.scope)
+    target = node or city
+    if target not in org.nodes:
+        raise ValidationFailed({"node": f"no node {target!r}"})
+    if p.role not in _SUPERVISE_ANYWHERE and not org.covers(p.scope, target):
+        raise OutsideJurisdiction(f"{target} is outside your jurisdiction")
+    return target
+
+
+def check_subscription(
+    p: Principal,
+    org: Org,
+    actions: Iterable[str],
+    nodes: list[str],
+    departments: list[str],
+    problems: dict[str, str] | None = None,
+) -> None:
+    """A webhook filter names what exists (422 otherwise), and nobody is told about
+    what they may not see: a department officer subscribes to their department, other
+    staff to nodes within their scope (403 `outside_jurisdiction`). `problems`: those
+    found elsewhere (the target URL), listed with the filter's."""
+    require(p, Capability.SUBSCRIBE)
+    bad = {
+        f"filter.actions.{i}": "no such action" for i, a in enumerate(actions) if a not in ACTION
+    }
+    bad |= {f"filter.nodes.{i}": "no such node" for i, n in enumerate(nodes) if n not in org.nodes}
+    bad |= {
+        f"filter.departments.{i}": "no such department"
+        for i, d in enumerate(departments)
+        if d not in org.departments
+    }
+    bad |= problems or {}  # the target's own, found by the adapter that delivers
+    if bad:
+        raise ValidationFailed(bad)
+    if p.role in SEE_ALL:
+        return
+    if p.role is R.DEPARTMENT_OFFICER:
+        if departments != [p.scope]:
+            raise OutsideJurisdiction(
+                f"a department officer subscribes to departments: [{p.scope!r}]"
+            )
+    elif not nodes or not all(org.covers(p.scope, n) for n in nodes):
+        raise OutsideJurisdiction("filter.nodes must lie in your scope")

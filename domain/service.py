@@ -26,7 +26,6 @@ from domain.access import may_see, may_see_personal
 from domain.context import Context
 from domain.errors import (
     DomainError,
-    ForbiddenRole,
     IssueNotFound,
     UnknownAction,
     VersionConflict,
@@ -36,7 +35,7 @@ from domain.history import entries as history_entries
 from domain.issue import Issue
 from domain.organisation import ORGANISATION_ID, Org, Organisation
 from domain.ports import Directory, EvidenceIndex, NoDirectory, NoEvidence
-from domain.principals import Principal, Role
+from domain.principals import Principal
 from domain.privacy import PlainVault, Vault
 from domain.settings import Settings, store_env
 from domain.workflow import CLIENT_ACTIONS
@@ -408,7 +407,3 @@ class IssueService:
 
     def may_see(self, p: Principal, issue: Issue) -> bool:
         return may_see(p, issue, self.org())
-
-    def require_role(self, p: Principal, *roles: Role) -> None:
-        if p.role not in roles:
-            raise ForbiddenRole(f"a {p.role} may not do this", role=p.role.value)
