@@ -171,6 +171,7 @@ def test_postgres_starts_with_a_configured_key_and_evidence_dir(
     monkeypatch.setenv("GRIDFLOW_DATABASE_URL", postgres_url)
     monkeypatch.setenv("GRIDFLOW_AUDIT_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
     monkeypatch.setenv("GRIDFLOW_EVIDENCE_DIR", str(tmp_path / "shared-evidence"))
+    monkeypatch.setenv("GRIDFLOW_SUBJECT_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
     assert main(["serve", "--no-demo"]) == 0
     assert "listening on" in capsys.readouterr().out
     assert main(["audit", "verify"]) == 0
