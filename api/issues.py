@@ -147,11 +147,7 @@ def report(
             if issue_id is None:
                 raise
             # Recorded before a crash, answer never kept: answer from the log.
-            first = s.service.get(issue_id)
-            steps = 3 if isinstance(body, dict) and body.get("settled_on_spot") else 1
-            result = Result(
-                s.service.get(issue_id, version=min(steps, first.version)), s.service.head()
-            )
+            result = s.service.as_reported(issue_id)
         return answer(s, result, p, 201)
 
     return idempotent(s, p, idempotency_key, request, body, run)

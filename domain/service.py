@@ -189,6 +189,21 @@ class IssueService:
                 "an issue with this id exists", current_version=1, stale=False
             ) from None
 
+    def as_reported(self, issue_id: UUID) -> Result:
+        """An issue as its report left it — one event, or three when it was settled on the
+        spot (domain.commands.report) — for a retry of a report recorded before a crash
+        whose answer was never kept."""
+        events = list(self.app.events.get(issue_id))
+        first = events[0]
+        same_step = [
+            e
+            for e in events[1:3]
+            if e.timestamp == first.timestamp  # type: ignore[attr-defined]
+            and e.actor == first.actor  # type: ignore[attr-defined]
+        ]
+        settled = [e.ACTION for e in same_step] == ["handle_on_spot", "resolve"]  # type: ignore[attr-defined]
+        return Result(self.get(issue_id, version=3 if settled else 1), self.head())
+
     def report_many(
         self, p: Principal, items: list[tuple[UUID, Any]], batch: int = 500
     ) -> list[tuple[str, Any]]:

@@ -281,6 +281,30 @@ def test_a_retry_after_a_crash_before_the_answer_was_kept_records_nothing(a: Api
     assert a.container.service.head() == head
 
 
+@pytest.mark.parametrize("settled", [False, True])
+def test_a_report_retried_after_a_crash_answers_as_the_report_left_it(a: Api, settled: bool):
+    """The report was recorded under its key-derived id, the answer never kept; the retry
+    answers the issue as the report left it (three steps when settled on the spot), even
+    after others acted on it since, and records nothing."""
+    from uuid import NAMESPACE_URL, uuid5
+
+    body = {"grid_id": "g1", "category": "sanitation", "description": "rubbish"}
+    if settled:
+        body |= {"settled_on_spot": True, "resolution": "bins emptied"}
+    issue_id = uuid5(NAMESPACE_URL, f"gridflow:report:{WORKER.id}:lost-report")
+    a.container.service.report(WORKER, body, issue_id=issue_id)
+    a.container.service.act(issue_id, "comment", LEADER, {"text": "seen"})
+    head = a.container.service.head()
+    r = a.client.post(
+        "/issues", json=body, headers=a.h(WORKER, **{"Idempotency-Key": "lost-report"})
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["version"], r.json()["state"]) == (
+        (3, "resolved") if settled else (1, "reported")
+    )
+    assert a.container.service.head() == head
+
+
 def test_operations_endpoints(a: Api):
     assert a.client.get("/healthz").json() == {"status": "ok"}
     ready = a.client.get("/readyz").json()
