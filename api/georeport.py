@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.deadlines import RESOLUTION_KIND, effective_due
+from domain.deadlines import RESOLUTION_KIND
 from domain.issue import Issue
 from domain.organisation import Org
 from domain.public import coarse, road_name
@@ -80,7 +80,7 @@ def from_issue(issue: Issue) -> dict[str, Any]:
         "lon": loc.get("lon"),
         "address": loc.get("address"),
         "departments": list(issue.departments),
-        "expected": effective_due(d) if d is not None else None,
+        "expected": d.effective_due if d is not None else None,
     }
 
 

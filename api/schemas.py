@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.deadlines import effective_due, light, status
+from domain import deadlines
 from domain.issue import Issue
 
 
@@ -125,17 +125,17 @@ class History(BaseModel):
     events: list[HistoryEntry]
 
 
-def deadline_out(d: dict[str, Any], now: datetime) -> dict[str, Any]:
+def deadline_out(d: deadlines.Deadline, now: datetime) -> dict[str, Any]:
     return {
-        "kind": d["kind"],
-        "department_id": d["department_id"],
-        "limit": d["limit"],
-        "started_at": d["started_at"],
-        "due_at": d["due_at"],
-        "paused_seconds": d.get("paused_seconds", 0),
-        "effective_due_at": effective_due(d),
-        "status": status(d),
-        "light": light(d, now),
+        "kind": d.kind,
+        "department_id": d.department_id,
+        "limit": d.limit,
+        "started_at": d.started_at,
+        "due_at": d.due_at,
+        "paused_seconds": d.paused_seconds,
+        "effective_due_at": d.effective_due,
+        "status": d.status,
+        "light": d.light(now),
     }
 
 

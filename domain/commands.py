@@ -16,7 +16,6 @@ from uuid import UUID
 from domain import actions as A
 from domain.access import in_jurisdiction
 from domain.context import Context, Decision
-from domain.deadlines import effective_due
 from domain.decide import _dump
 from domain.declare import Action
 from domain.errors import (
@@ -95,7 +94,7 @@ def take(
         decision.facts["request_key"] = request_key
     for end in decision.ends:  # a step that ends after its due time missed it
         d = issue.open_deadline(end["key"])
-        if end["outcome"] == "met" and d is not None and ctx.now > effective_due(d):
+        if end["outcome"] == "met" and d is not None and ctx.now > d.effective_due:
             end["outcome"] = "missed"
     _record(issue, a.event, p, decision, ctx)
     if action == "merge" and related is not None:

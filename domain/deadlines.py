@@ -144,45 +144,80 @@ def new_deadline(
     }
 
 
-def status(deadline: Mapping[str, Any]) -> str:
-    """open, paused, met, missed — or cancelled when its step was cut short."""
-    if deadline.get("missed"):
-        return "missed"
-    if deadline.get("ended_at") is not None:
-        return str(deadline.get("outcome", "met"))
-    return "paused" if deadline.get("paused_since") is not None else "open"
+@dataclass
+class Deadline:
+    """A clock of the issue: started by an event (which carries its due and warning
+    times), ended by a later one, paused while the issue is suspended. The original due
+    time never moves; a suspension shows as `paused_seconds`."""
 
+    key: str  # the kind, and the department for a department's clock
+    kind: str
+    department_id: str | None
+    limit: str
+    started_at: datetime
+    due_at: datetime
+    warn_at: datetime
+    paused_seconds: float = 0.0
+    paused_since: datetime | None = None
+    ended_at: datetime | None = None
+    outcome: str | None = None  # met, missed or cancelled, once ended
+    missed: bool = False  # a miss was recorded (miss_deadline)
 
-def effective_due(deadline: Mapping[str, Any]) -> datetime:
-    return deadline["due_at"] + timedelta(seconds=deadline.get("paused_seconds", 0))
+    @classmethod
+    def started(cls, start: Mapping[str, Any]) -> Deadline:
+        """The clock an event's `starts` entry records."""
+        return cls(
+            key=start["key"],
+            kind=start["kind"],
+            department_id=start.get("department_id"),
+            limit=start["limit"],
+            started_at=start["started_at"],
+            due_at=start["due_at"],
+            warn_at=start["warn_at"],
+        )
 
+    @property
+    def running(self) -> bool:
+        return self.ended_at is None
 
-def judged_due(deadline: Mapping[str, Any], calendar: WorkingCalendar) -> datetime | None:
-    """The due time a miss is judged against. A working-time due time after the holiday
-    package's data was computed from the calendar file or from weekends only, so it is
-    computed again with the calendar as it is now; when that calendar does not cover
-    the day either, there is none: a miss there would be a guess."""
-    due = effective_due(deadline)
-    if not deadline["limit"].endswith(("wh", "wd")):
-        return due
-    if due.astimezone(calendar.tz).date() <= PACKAGE_DATA_UNTIL:
-        return due
-    again = due_at(deadline["started_at"], parse_limit(deadline["limit"]), calendar)
-    again += timedelta(seconds=deadline.get("paused_seconds", 0))
-    return again if calendar.covers(again.astimezone(calendar.tz).date()) else None
+    @property
+    def effective_due(self) -> datetime:
+        """The original due time plus the paused time."""
+        return self.due_at + timedelta(seconds=self.paused_seconds)
 
+    @property
+    def status(self) -> str:
+        """open, paused, met, missed — or cancelled when its step was cut short."""
+        if self.missed:
+            return "missed"
+        if self.ended_at is not None:
+            return self.outcome or "met"
+        return "paused" if self.paused_since is not None else "open"
 
-def light(deadline: Mapping[str, Any], now: datetime) -> str:
-    """green, yellow (75% of the limit used) or red (passed)."""
-    st = status(deadline)
-    if st == "missed":
-        return "red"
-    if st in ("met", "cancelled"):
+    def light(self, now: datetime) -> str:
+        """green, yellow (75% of the limit used) or red (passed)."""
+        if self.status == "missed":
+            return "red"
+        if self.status in ("met", "cancelled"):
+            return "green"
+        shift = timedelta(seconds=self.paused_seconds)
+        at = self.paused_since or now
+        if at >= self.due_at + shift:
+            return "red"
+        if at >= self.warn_at + shift:
+            return "yellow"
         return "green"
-    shift = timedelta(seconds=deadline.get("paused_seconds", 0))
-    at = deadline.get("paused_since") or now
-    if at >= deadline["due_at"] + shift:
-        return "red"
-    if at >= deadline["warn_at"] + shift:
-        return "yellow"
-    return "green"
+
+    def judged_due(self, calendar: WorkingCalendar) -> datetime | None:
+        """The due time a miss is judged against. A working-time due time after the
+        holiday package's data was computed from the calendar file or from weekends only,
+        so it is computed again with the calendar as it is now; when that calendar does
+        not cover the day either, there is none: a miss there would be a guess."""
+        due = self.effective_due
+        if not self.limit.endswith(("wh", "wd")):
+            return due
+        if due.astimezone(calendar.tz).date() <= PACKAGE_DATA_UNTIL:
+            return due
+        again = due_at(self.started_at, parse_limit(self.limit), calendar)
+        again += timedelta(seconds=self.paused_seconds)
+        return again if calendar.covers(again.astimezone(calendar.tz).date()) else None

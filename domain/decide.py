@@ -12,7 +12,7 @@ from typing import Any
 
 from domain import actions as A
 from domain.context import Context, Decision
-from domain.deadlines import RESOLUTION_KIND, effective_due, judged_due
+from domain.deadlines import RESOLUTION_KIND
 from domain.errors import BeyondHolidayData, TransitionNotAllowed, ValidationFailed
 from domain.issue import Issue
 from domain.principals import Principal
@@ -221,17 +221,17 @@ def resume(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decis
     """Shift each paused deadline by the pause, in its own kind of time."""
     shifts: dict[str, float] = {}
     for dl in issue.open_deadlines():
-        since = dl["paused_since"]
+        since = dl.paused_since
         if since is None:
             continue
-        due = effective_due(dl)
-        if dl["limit"].endswith(("wh", "wd")):
+        due = dl.effective_due
+        if dl.limit.endswith(("wh", "wd")):
             cal = ctx.calendar(issue.grid_id)
             left = cal.working_seconds_between(since, due)
             new_due = cal.add_working_seconds(ctx.now, left) if left > 0 else due
         else:
             new_due = due + max(ctx.now - since, timedelta(0)) if since < due else due
-        shifts[dl["key"]] = (new_due - dl["due_at"]).total_seconds()
+        shifts[dl.key] = (new_due - dl.due_at).total_seconds()
     return Decision(issue.state, issue.tier, _dump(data), {"paused_seconds": shifts})
 
 
@@ -243,12 +243,12 @@ def miss_deadline(
     issue: Issue, p: Principal, data: A.MissDeadline, ctx: Context, _: Any
 ) -> Decision:
     dl = issue.open_deadline(data.deadline)
-    if dl is None or dl["missed"] or dl["paused_since"] is not None:
+    if dl is None or dl.missed or dl.paused_since is not None:
         raise TransitionNotAllowed(
             f"deadline {data.deadline} is not running", state=issue.state, allowed_actions=[]
         )
     cal = ctx.calendar(issue.grid_id)
-    due = judged_due(dl, cal)
+    due = dl.judged_due(cal)
     if due is None:
         raise BeyondHolidayData(
             f"deadline {data.deadline} falls due after {cal.data_until}, beyond the official "
@@ -261,11 +261,11 @@ def miss_deadline(
             f"deadline {data.deadline} is not yet due", state=issue.state, allowed_actions=[]
         )
     d = Decision(issue.state, issue.tier, _dump(data))
-    if dl["kind"] == "small_resolution" and issue.state == "on_spot" and ctx.escalate_missed_small:
+    if dl.kind == "small_resolution" and issue.state == "on_spot" and ctx.escalate_missed_small:
         d.to_state, d.tier = "coordinating", "big"
         d.end("small_resolution", "cancelled")
         d.starts.append(_deadline(issue, ctx, "big_resolution"))
         d.facts["escalated"] = True
-    elif dl["kind"] == "big_resolution":
+    elif dl.kind == "big_resolution":
         d.facts["flag"] = "big-matter resolution deadline missed (督办)"
     return d

@@ -14,6 +14,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.deadlines import Deadline
+
 if TYPE_CHECKING:
     from domain.context import Context
     from domain.organisation import Org
@@ -35,7 +37,7 @@ class Issue(Aggregate):
         self.reported_by: dict[str, str] = {}
         self.reported_at: datetime | None = None
         self.occurred_at: str | None = None
-        self.deadlines: list[dict[str, Any]] = []
+        self.deadlines: list[Deadline] = []
         self.departments: dict[str, dict[str, Any]] = {}
         self.grade: str | None = None
         self.coordination: dict[str, Any] | None = None
@@ -69,19 +71,8 @@ class Issue(Aggregate):
             for end in self.ends:
                 d = issue.open_deadline(end["key"])
                 if d is not None:
-                    d["ended_at"], d["outcome"] = self.timestamp, end["outcome"]
-                    d["paused_since"] = None
-            for start in self.starts:
-                issue.deadlines.append(
-                    {
-                        **start,
-                        "paused_seconds": 0,
-                        "paused_since": None,
-                        "ended_at": None,
-                        "outcome": None,
-                        "missed": False,
-                    }
-                )
+                    d.ended_at, d.outcome, d.paused_since = self.timestamp, end["outcome"], None
+            issue.deadlines.extend(Deadline.started(start) for start in self.starts)
             if self.facts.get("flag"):
                 issue.flags.append(self.facts["flag"])
             issue.evidence.extend(
@@ -214,7 +205,7 @@ class Issue(Aggregate):
             for key in self.facts["paused"]:
                 d = issue.open_deadline(key)
                 if d is not None:
-                    d["paused_since"] = self.timestamp
+                    d.paused_since = self.timestamp
 
     class Resumed(Event):
         ACTION = "resume"
@@ -224,7 +215,7 @@ class Issue(Aggregate):
             for key, paused_seconds in self.facts["paused_seconds"].items():
                 d = issue.open_deadline(key)
                 if d is not None:
-                    d["paused_since"], d["paused_seconds"] = None, paused_seconds
+                    d.paused_since, d.paused_seconds = None, paused_seconds
 
     class Commented(Event):
         ACTION = "comment"
@@ -234,8 +225,8 @@ class Issue(Aggregate):
 
         def effect(self, issue: Issue) -> None:
             for d in reversed(issue.deadlines):
-                if d["key"] == self.data["deadline"] and not d["missed"]:
-                    d["missed"] = True
+                if d.key == self.data["deadline"] and not d.missed:
+                    d.missed = True
                     break
 
     # -- commands -----------------------------------------------------------------
@@ -289,15 +280,15 @@ class Issue(Aggregate):
 
     # -- reading ------------------------------------------------------------------
 
-    def open_deadline(self, key: str) -> dict[str, Any] | None:
+    def open_deadline(self, key: str) -> Deadline | None:
         """The latest deadline with this key whose step has not ended."""
         for d in reversed(self.deadlines):
-            if d["key"] == key and d["ended_at"] is None:
+            if d.key == key and d.running:
                 return d
         return None
 
-    def open_deadlines(self) -> list[dict[str, Any]]:
-        return [d for d in self.deadlines if d["ended_at"] is None]
+    def open_deadlines(self) -> list[Deadline]:
+        return [d for d in self.deadlines if d.running]
 
     def active_departments(self) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.departments.items() if v["released_at"] is None}

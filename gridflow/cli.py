@@ -284,11 +284,8 @@ def cmd_audit_replay(args: argparse.Namespace) -> int:
         f" (tier {issue.tier or '-'}), grid {issue.grid_id}, category {issue.category}"
     )
     print(f"  {issue.description}")
-    for d in issue.deadlines:
-        print(
-            f"  deadline {d['key']}: due {d['due_at'].isoformat()} "
-            f"({'missed' if d['missed'] else d['outcome'] or 'open'})"
-        )
+    for dl in issue.deadlines:
+        print(f"  deadline {dl.key}: due {dl.due_at.isoformat()} ({dl.status})")
     for dept, d in issue.departments.items():
         name = org.departments.get(dept, {}).get("name", dept)
         print(f"  department {name}: reported in {d['reported_in_at'] or '-'}")

@@ -98,7 +98,7 @@ def test_no_miss_is_recorded_on_a_due_time_beyond_the_holiday_data():
         svc.act(issue, "miss_deadline", SYSTEM, {"deadline": "small_resolution"})
     after = svc.get(issue)
     assert after.state == "on_spot"  # not escalated on a guess
-    assert not after.open_deadline("small_resolution")["missed"]
+    assert not after.open_deadline("small_resolution").missed
 
 
 def test_with_the_year_configured_the_miss_is_recorded_when_really_due():

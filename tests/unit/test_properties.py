@@ -114,7 +114,7 @@ def test_random_histories_keep_the_invariants(steps: list[Any]) -> None:
         issue = svc.get(i)
         allowed = svc.allowed_actions(issue, ACTORS[who])
         if ACTORS[who] is SYSTEM:
-            open_keys = [d["key"] for d in issue.open_deadlines()]
+            open_keys = [d.key for d in issue.open_deadlines()]
             allowed = ["miss_deadline"] if open_keys else []
         if pick_allowed and allowed:
             action = data.draw(st.sampled_from(allowed))

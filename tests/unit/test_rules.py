@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from domain.deadlines import effective_due, status
 from domain.errors import ResolverCannotVerify, TransitionNotAllowed, ValidationFailed
 from tests.support import (
     HOUSING,
@@ -27,7 +26,7 @@ from tests.support import (
 
 
 def deadline(issue, key):
-    return [d for d in issue.deadlines if d["key"] == key][-1]
+    return [d for d in issue.deadlines if d.key == key][-1]
 
 
 def test_the_last_department_to_report_in_starts_joint_handling():
@@ -39,7 +38,7 @@ def test_the_last_department_to_report_in_starts_joint_handling():
     issue = svc.act(i, "report_in", WATER).issue
     assert issue.state == "joint_handling"
     assert issue.departments["water"]["acknowledged_at"] is not None  # reporting in signs too
-    assert status(deadline(issue, "department_report_in:water")) == "met"
+    assert deadline(issue, "department_report_in:water").status == "met"
 
 
 def test_urgent_whistles_give_departments_thirty_wall_clock_minutes():
@@ -48,12 +47,10 @@ def test_urgent_whistles_give_departments_thirty_wall_clock_minutes():
     i = report(svc)
     issue = svc.act(i, "blow_whistle", STAFF, {"departments": ["water"], "grade": "urgent"}).issue
     for kind in ("department_acknowledge:water", "department_report_in:water"):
-        assert deadline(issue, kind)["due_at"] == clock.now + timedelta(minutes=30)
+        assert deadline(issue, kind).due_at == clock.now + timedelta(minutes=30)
     standard = svc.act(report(svc), "blow_whistle", STAFF, {"departments": ["water"]}).issue
     # 3 working days after Monday 09:00 is Thursday 09:00.
-    assert deadline(standard, "department_report_in:water")["due_at"] == clock.now + timedelta(
-        days=3
-    )
+    assert deadline(standard, "department_report_in:water").due_at == clock.now + timedelta(days=3)
 
 
 def test_a_department_reports_in_once():
@@ -74,7 +71,7 @@ def test_releasing_the_last_pending_department_starts_joint_handling():
         svc.act(i, "release", STREET, {"department_id": "housing", "reason": "reported in"})
     issue = svc.act(i, "release", STREET, {"department_id": "water", "reason": "excused"}).issue
     assert issue.state == "whistle_blown"
-    assert status(deadline(issue, "department_report_in:water")) == "cancelled"
+    assert deadline(issue, "department_report_in:water").status == "cancelled"
     issue = svc.act(i, "release", STREET, {"department_id": "police", "reason": "excused"}).issue
     assert issue.state == "joint_handling"
 
@@ -118,9 +115,9 @@ def test_rework_starts_a_fresh_resolution_clock_and_keeps_the_old_one():
     clock.advance(hours=1)
     issue = svc.act(i, "rework", LEADER, {"reason": "still there"}).issue
     assert issue.state == "on_spot"
-    small = [d for d in issue.deadlines if d["kind"] == "small_resolution"]
-    assert [status(d) for d in small] == ["met", "open"]
-    assert small[1]["started_at"] == clock.now
+    small = [d for d in issue.deadlines if d.kind == "small_resolution"]
+    assert [d.status for d in small] == ["met", "open"]
+    assert small[1].started_at == clock.now
 
 
 def closed_small(svc):
@@ -161,7 +158,7 @@ def test_a_callback_that_reached_nobody_keeps_its_clock_running():
     svc = make_service()
     i = closed_small(svc)
     issue = svc.act(i, "record_callback", STAFF, {"contacted": False}).issue
-    assert status(deadline(issue, "callback")) == "open"
+    assert deadline(issue, "callback").status == "open"
     with pytest.raises(ValidationFailed):
         svc.act(i, "record_callback", STAFF, {"contacted": True})
 
@@ -182,11 +179,11 @@ def test_transfer_moves_the_issue_and_keeps_the_triage_clock():
     clock = Clock()
     svc = make_service(clock=clock)
     i = report(svc)
-    due = deadline(svc.get(i), "triage")["due_at"]
+    due = deadline(svc.get(i), "triage").due_at
     clock.advance(minutes=30)
     issue = svc.act(i, "transfer", STAFF, {"grid_id": "g2", "reason": "wrong grid"}).issue
     assert (issue.grid_id, issue.original_grid_id) == ("g2", "g1")
-    assert deadline(issue, "triage")["due_at"] == due
+    assert deadline(issue, "triage").due_at == due
     with pytest.raises(ValidationFailed):
         svc.act(i, "transfer", STAFF, {"grid_id": "m1", "reason": "not a grid"})
 
@@ -196,18 +193,18 @@ def test_suspension_pauses_the_resolution_clock_and_shows_the_paused_time():
     svc = make_service(clock=clock)
     i = report(svc, category="road")  # small resolution limit: 4h wall clock
     svc.act(i, "handle_on_spot", WORKER)
-    due = deadline(svc.get(i), "small_resolution")["due_at"]
+    due = deadline(svc.get(i), "small_resolution").due_at
     clock.advance(hours=1)
     svc.act(i, "suspend", WORKER, {"reason": "no access"})
-    assert status(deadline(svc.get(i), "small_resolution")) == "paused"
+    assert deadline(svc.get(i), "small_resolution").status == "paused"
     clock.advance(hours=5)  # past the original due time, but paused
     with pytest.raises(TransitionNotAllowed):
         svc.act(i, "miss_deadline", SYSTEM, {"deadline": "small_resolution"})
     issue = svc.act(i, "resume", WORKER).issue
     d = deadline(issue, "small_resolution")
-    assert d["due_at"] == due  # the original deadline never moves
-    assert d["paused_seconds"] == 5 * 3600
-    assert effective_due(d) == due + timedelta(hours=5)
+    assert d.due_at == due  # the original deadline never moves
+    assert d.paused_seconds == 5 * 3600
+    assert d.effective_due == due + timedelta(hours=5)
 
 
 def test_a_missed_small_resolution_is_recorded_once_and_escalates_to_big():
@@ -221,7 +218,7 @@ def test_a_missed_small_resolution_is_recorded_once_and_escalates_to_big():
     clock.advance(hours=1)
     issue = svc.act(i, "miss_deadline", SYSTEM, {"deadline": "small_resolution"}).issue
     assert (issue.state, issue.tier) == ("coordinating", "big")
-    assert status(deadline(issue, "small_resolution")) == "missed"
+    assert deadline(issue, "small_resolution").status == "missed"
     with pytest.raises(TransitionNotAllowed):
         svc.act(i, "miss_deadline", SYSTEM, {"deadline": "small_resolution"})
 
