@@ -5,16 +5,23 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from psycopg_pool import PoolTimeout
+
 from domain.errors import DomainError
 from domain.principals import Principal, Role
-from domain.settings import Settings
+from domain.settings import DEFAULT_DATABASE_URL, Settings, store_env
 from domain.workflow import mermaid
 from gridflow import demo
 from gridflow.container import Container
@@ -46,6 +53,14 @@ def cmd_org_load(args: argparse.Namespace) -> int:
 TOKEN_HINT = "gridflow token create --principal ID --role ROLE --scope NODE_OR_DEPARTMENT"
 #: The longest a minted token lives: a leaked token must run out.
 MAX_TOKEN_LIFE = timedelta(days=366)
+
+
+def version() -> str:
+    """The installed distribution's version (the source tree's, when not installed)."""
+    try:
+        return metadata.version("gridflow")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def redacted(url: str) -> str:
@@ -364,9 +379,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(args)
 
 
+def reachable(url: str) -> None:
+    """Fail at once, in one line (main), when PostgreSQL does not answer: the pools
+    would otherwise retry for seconds and log every attempt."""
+    if url.startswith("postgres"):
+        env = store_env(url)
+        psycopg.connect(
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            dbname=env["POSTGRES_DBNAME"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=3,
+        ).close()
+
+
 class _container:
     def __enter__(self) -> Container:
-        self.c = Container(Settings.from_env())
+        settings = Settings.from_env()
+        reachable(settings.database_url)
+        self.c = Container(settings)
         return self.c
 
     def __exit__(self, *exc: object) -> None:
@@ -375,6 +407,7 @@ class _container:
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="gridflow", description=__doc__)
+    ap.add_argument("--version", action="version", version=f"gridflow {version()}")
     sub = ap.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the HTTP service (with SQLite, the workers too)")
     s.add_argument("--host", default="127.0.0.1")
@@ -475,10 +508,25 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+#: What the store's drivers raise when it cannot be reached (a one-line error, not a
+#: traceback).
+STORE_UNREACHABLE: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    PoolTimeout,
+    StoreOperationalError,
+    sqlite3.OperationalError,
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except STORE_UNREACHABLE as exc:
+        url = redacted(os.environ.get("GRIDFLOW_DATABASE_URL", DEFAULT_DATABASE_URL))
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"error: the store at {url} cannot be reached: {reason}", file=sys.stderr)
+        return 2
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         for problem in exc.details.get("problems", []):

@@ -11,7 +11,14 @@ import uvicorn
 
 from api.app import create_app
 from domain.settings import Settings
-from gridflow.cli import TOKEN_HINT, load_demo, mint_demo_tokens, print_tokens, redacted
+from gridflow.cli import (
+    TOKEN_HINT,
+    load_demo,
+    mint_demo_tokens,
+    print_tokens,
+    reachable,
+    redacted,
+)
 from gridflow.container import Container
 from workers.runner import run as run_workers
 
@@ -19,6 +26,7 @@ from workers.runner import run as run_workers
 def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     settings = Settings.from_env()
+    reachable(settings.database_url)
     c = Container(settings)
     empty = c.service.org().version == 0
     wants_demo = args.demo or (empty and settings.is_sqlite and not args.no_demo)

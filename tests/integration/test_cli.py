@@ -112,3 +112,24 @@ def test_audit_verify_export_and_replay(db_env, tmp_path, capsys):
     replay = capsys.readouterr().out
     assert "at version 2: whistle_blown" in replay
     assert " blow_whistle " in replay and " acknowledge " not in replay
+
+
+def test_the_version_flag_prints_the_installed_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip().startswith("gridflow 0.")
+
+
+def test_an_unreachable_store_is_one_line_not_a_traceback(monkeypatch, capsys):
+    for name, value in {
+        "GRIDFLOW_DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/nothing",
+        "GRIDFLOW_AUDIT_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "GRIDFLOW_SUBJECT_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "GRIDFLOW_EVIDENCE_DIR": "/srv/shared/evidence",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["token", "list"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: the store at postgresql://nobody:***@")
+    assert "secret" not in err[0] and "Traceback" not in err[0]
