@@ -30,12 +30,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
-from eventsourcing.utils import resolve_topic
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import register_topic, resolve_topic
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from domain.issue import Issue
 from domain.settings import Settings
 from gridflow.container import Container
 from projections.records import ACTION_BY_TOPIC, decode
@@ -197,6 +200,38 @@ def test_every_stored_topic_resolves(old_store: Opened):
         resolve_topic(topic)  # raises TopicError for a class that moved away
     undecoded = [n.id for n in stored if n.topic in ACTION_BY_TOPIC and decode(n) is None]
     assert not undecoded
+
+
+def test_an_event_class_registered_under_an_old_topic_still_reads_and_folds(old_store: Opened):
+    """A class that moved or was renamed keeps its old topic through the library's topic
+    registry: an event stored under that topic loads, folds into the views and takes its
+    place in the audit trail as the class it now is."""
+    old_topic = "domain.issue_before_the_move:Issue.Urged"  # where the class once was
+    register_topic(old_topic, Issue.Urged)
+    c, issue_id = old_store.container, UUID(EXPECTED["ids"]["C"])
+    before = c.service.get(issue_id)
+    state = {
+        "timestamp": {"_type_": "datetime_iso", "_data_": EXPECTED["now"]},
+        "actor": {"id": "city_supervisor@c1", "role": "city_supervisor"},
+        "data": {"message": "recorded under the old topic"},
+        "facts": {},
+        "to_state": before.state,
+        "tier": before.tier,
+        "starts": [],
+        "ends": [],
+    }
+    c.service.app.recorder.insert_events(
+        [StoredEvent(issue_id, before.version + 1, old_topic, json.dumps(state).encode())]
+    )
+    c.engine.catch_up()
+    c.audit.catch_up()
+    assert old_store.get(f"/issues/{issue_id}")["counts"]["urge"] == 2
+    assert old_store.get(f"/issues/{issue_id}/history")["events"][-1]["action"] == "urge"
+    board = old_store.get("/supervision/escalations?node=c1")["items"]
+    assert next(i for i in board if i["id"] == str(issue_id))["urges"] == 2
+    trail = old_store.get(f"/audit/events?issue={issue_id}&limit=1000")["items"]
+    assert trail[-1]["action"] == "urge"
+    assert old_store.get("/audit/verify")["ok"] is True
 
 
 def test_what_is_kept_beside_the_log_still_serves(old_store: Opened):
