@@ -26,7 +26,7 @@ import orjson
 
 from projections import merkle, quarantine
 from projections.db import Cursor, Database
-from projections.records import ACTION_BY_TOPIC, _time
+from projections.records import _time, action_of
 from projections.signing import Signer, body, promised
 
 _SCHEMA = [
@@ -282,7 +282,7 @@ class AuditLog:
     def _trail_row(
         idx: int, row: StoredRow, states: dict[str, tuple[str, str]]
     ) -> tuple[Any, ...] | None:
-        action = ACTION_BY_TOPIC.get(row.topic)
+        action = action_of(row.topic)
         if action is None:
             return None
         s = orjson.loads(row.state)

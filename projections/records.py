@@ -7,19 +7,45 @@ aggregates.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import TopicError, get_topic, resolve_topic
 
 from domain.inputs import past_time_problem
-from domain.issue import EVENT_CLASSES
+from domain.issue import EVENT_CLASSES, Issue
 from domain.organisation import Organisation
 
 ACTION_BY_TOPIC = {get_topic(cls): action for action, cls in EVENT_CLASSES.items()}
 ORG_TOPIC = get_topic(Organisation.Changed)
+
+
+@functools.cache
+def kind_of(topic: str) -> str | None:
+    """What a stored topic records: an issue event's action, `ORG_TOPIC` for the
+    organisation's changes, None for events projections ignore. A topic of a class
+    that moved or was renamed since is found through the library's topic registry
+    (`eventsourcing.utils.register_topic(old_topic, cls)`, where the class now lives)."""
+    if topic in ACTION_BY_TOPIC or topic == ORG_TOPIC:
+        return ACTION_BY_TOPIC.get(topic, ORG_TOPIC)
+    try:
+        cls = resolve_topic(topic)
+    except TopicError:
+        return None
+    if cls is Organisation.Changed:
+        return ORG_TOPIC
+    if isinstance(cls, type) and issubclass(cls, Issue.Event) and cls.ACTION:
+        return cls.ACTION
+    return None
+
+
+def action_of(topic: str) -> str | None:
+    """The action of an issue event stored under `topic` (None: not an issue event)."""
+    kind = kind_of(topic)
+    return None if kind == ORG_TOPIC else kind
 
 
 def utc(value: datetime) -> str:
@@ -92,10 +118,10 @@ class OrgChange:
 
 def decode(notification: Any) -> Record | OrgChange | None:
     """A stored event as a record for projections; None for events they ignore."""
-    topic = notification.topic
-    action = ACTION_BY_TOPIC.get(topic)
-    if action is None and topic != ORG_TOPIC:
+    kind = kind_of(notification.topic)
+    if kind is None:
         return None
+    action = None if kind == ORG_TOPIC else kind
     stored = notification.state
     raw: bytes = stored.encode() if isinstance(stored, str) else bytes(stored)
     state = orjson.loads(raw)
