@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from typing import Any
 
@@ -20,6 +21,14 @@ from domain.actions import field_errors
 
 log = logging.getLogger("gridflow.api")
 STORE_BACKOFF_SECONDS = 2.0
+
+#: What the store's drivers raise when it is away (503 `store_unavailable`).
+STORE_ERRORS: tuple[type[Exception], ...] = (
+    StoreOperationalError,
+    PgOperationalError,
+    PoolTimeout,
+    sqlite3.OperationalError,
+)
 
 STATUS: dict[type[E.DomainError], int] = {
     E.IssueNotFound: 404,
@@ -90,7 +99,7 @@ def install(app: FastAPI) -> None:
         )
         return JSONResponse(body(code, str(exc.detail)), exc.status_code, exc.headers)
 
-    for store_error in (StoreOperationalError, PgOperationalError, PoolTimeout):
+    for store_error in STORE_ERRORS:
 
         @app.exception_handler(store_error)
         async def _store(request: Request, exc: Exception) -> JSONResponse:

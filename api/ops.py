@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import guard
 from api.deps import services
-from api.errors import body
+from api.errors import STORE_ERRORS, body
 from domain.calendar import DATA_YEARS, WorkingCalendar
 from domain.workflow import ACTIONS
 
@@ -169,7 +169,7 @@ def readyz(request: Request) -> JSONResponse:
     ok = True
     try:
         checks["store"] = {"ok": True, "head": s.service.head()}
-    except Exception as exc:  # any failure to reach the store means not ready
+    except STORE_ERRORS as exc:  # the store does not answer: not ready
         ok = False
         checks["store"] = {"ok": False, "error": exc.__class__.__name__}
     for name, check in s.readiness.items():

@@ -14,6 +14,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 from shapely import STRtree
+from shapely.errors import GEOSException
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -22,6 +23,8 @@ from domain.errors import InvalidOrganisation
 from domain.inputs import text_problems
 
 KINDS = ("city", "district", "street", "community", "grid")
+#: What shapely raises for GeoJSON it cannot read.
+BAD_GEOJSON = (ValueError, TypeError, KeyError, IndexError, AttributeError, GEOSException)
 ORGANISATION_ID: UUID = uuid5(NAMESPACE_URL, "gridflow:organisation")
 
 
@@ -180,7 +183,14 @@ def _node(raw: dict[str, Any], where: str) -> tuple[dict[str, Any] | None, list[
                 if geom.geom_type != "Polygon" or not geom.is_valid:
                     raise ValueError("not a valid Polygon")
                 node["boundary"] = boundary
-            except Exception as exc:  # shapely raises many kinds for bad GeoJSON
+            except (
+                ValueError,
+                TypeError,
+                KeyError,
+                IndexError,
+                AttributeError,
+                GEOSException,
+            ) as exc:
                 errs.append(f"{where}.boundary: GeoJSON Polygon (WGS-84) expected ({exc})")
     addresses = raw.get("addresses")
     if addresses is not None:

@@ -82,7 +82,7 @@ def decode_cursor(cursor: str) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except Exception as exc:  # any garbage a client sends
+    except ValueError as exc:  # not base64 (binascii.Error), not UTF-8, not JSON
         raise ValueError("not a cursor of this list") from exc
     if not (
         isinstance(values, list) and len(values) == 2 and all(isinstance(v, str) for v in values)

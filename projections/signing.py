@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -91,7 +92,7 @@ def verify_note(note: str, name: str, public: bytes) -> str | None:
         try:
             key.verify(raw[4:], text.encode())
             return text
-        except Exception:  # InvalidSignature: try the next line
+        except InvalidSignature:  # another key's line: try the next
             continue
     return None
 
