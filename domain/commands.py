@@ -10,6 +10,7 @@ DomainError and leaves the aggregate untouched. Everything an action is, is decl
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -94,7 +95,14 @@ def take(
         decision.facts["request_key"] = request_key
     for end in decision.ends:  # a step that ends after its due time missed it
         d = issue.open_deadline(end["key"])
-        if end["outcome"] == "met" and d is not None and ctx.now > d.effective_due:
+        if d is None:
+            continue
+        paused = d.paused_seconds
+        if d.paused_since is not None:  # ends while suspended: the pause so far counts
+            paused = end["paused_seconds"] = d.paused_seconds_at(
+                ctx.now, ctx.calendar(issue.grid_id)
+            )
+        if end["outcome"] == "met" and ctx.now > d.due_at + timedelta(seconds=paused):
             end["outcome"] = "missed"
     _record(issue, a.event, p, decision, ctx)
     if action == "merge" and related is not None:

@@ -208,6 +208,21 @@ class Deadline:
             return "yellow"
         return "green"
 
+    def paused_seconds_at(self, now: datetime, calendar: WorkingCalendar) -> float:
+        """The paused time with a running pause counted up to `now`, in the deadline's own
+        kind of time (working time for `wh`/`wd` limits): what `resume` credits, and what
+        a step that ends while suspended is judged on."""
+        since = self.paused_since
+        if since is None:
+            return self.paused_seconds
+        due = self.effective_due
+        if self.limit.endswith(("wh", "wd")):
+            left = calendar.working_seconds_between(since, due)
+            new_due = calendar.add_working_seconds(now, left) if left > 0 else due
+        else:
+            new_due = due + max(now - since, timedelta(0)) if since < due else due
+        return (new_due - self.due_at).total_seconds()
+
     def judged_due(self, calendar: WorkingCalendar) -> datetime | None:
         """The due time a miss is judged against. A working-time due time after the
         holiday package's data was computed from the calendar file or from weekends only,

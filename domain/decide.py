@@ -7,7 +7,6 @@ here are about the data against the issue (422) or the issue's state (409).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from domain import actions as A
@@ -219,19 +218,12 @@ def suspend(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Deci
 
 def resume(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
     """Shift each paused deadline by the pause, in its own kind of time."""
-    shifts: dict[str, float] = {}
-    for dl in issue.open_deadlines():
-        since = dl.paused_since
-        if since is None:
-            continue
-        due = dl.effective_due
-        if dl.limit.endswith(("wh", "wd")):
-            cal = ctx.calendar(issue.grid_id)
-            left = cal.working_seconds_between(since, due)
-            new_due = cal.add_working_seconds(ctx.now, left) if left > 0 else due
-        else:
-            new_due = due + max(ctx.now - since, timedelta(0)) if since < due else due
-        shifts[dl.key] = (new_due - dl.due_at).total_seconds()
+    cal = ctx.calendar(issue.grid_id)
+    shifts = {
+        dl.key: dl.paused_seconds_at(ctx.now, cal)
+        for dl in issue.open_deadlines()
+        if dl.paused_since is not None
+    }
     return Decision(issue.state, issue.tier, _dump(data), {"paused_seconds": shifts})
 
 

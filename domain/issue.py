@@ -72,6 +72,7 @@ class Issue(Aggregate):
                 d = issue.open_deadline(end["key"])
                 if d is not None:
                     d.ended_at, d.outcome, d.paused_since = self.timestamp, end["outcome"], None
+                    d.paused_seconds = end.get("paused_seconds", d.paused_seconds)
             issue.deadlines.extend(Deadline.started(start) for start in self.starts)
             if self.facts.get("flag"):
                 issue.flags.append(self.facts["flag"])

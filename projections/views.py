@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.states import TERMINAL
+from domain.summary import shift
 from domain.workflow import ACTION
 from projections.db import Cursor
 from projections.records import OrgChange, Record, utc
@@ -230,6 +231,8 @@ class IssueViews:
             if d is None:
                 continue
             due = d["effective_due_at"] or d["due_at"]
+            if "paused_seconds" in end:  # ended while suspended: the pause so far counts
+                due = shift(d["due_at"], end["paused_seconds"])
             dept = d["department_id"] or ""
             if end["outcome"] == "met":
                 count(f"deadline_met:{d['kind']}", dept, due)

@@ -1,0 +1,31 @@
+"""The views judge a step that ends while suspended as the issue does, on both stores."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from domain.settings import Settings
+from gridflow.container import Container
+from tests.support import ORG, WORKER, Clock
+
+
+def test_a_step_ended_while_suspended_counts_as_on_time_in_the_views(store_url: str) -> None:
+    clock = Clock()
+    c = Container(Settings(database_url=store_url), clock=clock)
+    try:
+        c.service.load_org(ORG)
+        body = {"grid_id": "g1", "category": "road", "description": "pothole"}  # 4h limit
+        i = c.service.report(WORKER, body).issue.id
+        c.service.act(i, "handle_on_spot", WORKER)
+        clock.advance(hours=1)
+        c.service.act(i, "suspend", WORKER, {"reason": "road closed by police"})
+        clock.advance(hours=5)
+        c.service.act(i, "resolve", WORKER, {"resolution": "filled"})
+        c.engine.catch_up()
+        day = clock.now.date()
+        out = c.views.summary("c1", day, day + timedelta(days=1), clock.now)
+        assert out["counts"].get("deadline_met:small_resolution") == 1
+        assert "deadline_missed:small_resolution" not in out["counts"]
+        assert out["indicators"]["on_time_rate_by_kind"]["small_resolution"] == 1.0
+    finally:
+        c.close()

@@ -1,0 +1,61 @@
+"""Suspension (挂起): a paused clock is judged on the due time the pause has moved."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.support import WORKER, Clock, make_service, report
+
+
+def deadline(issue, key):
+    return [d for d in issue.deadlines if d.key == key][-1]
+
+
+def test_a_step_that_ends_while_suspended_is_judged_on_the_due_time_moved_by_the_pause():
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = report(svc, category="road")  # small resolution: 4h wall clock
+    svc.act(i, "handle_on_spot", WORKER)
+    due = deadline(svc.get(i), "small_resolution").due_at
+    clock.advance(hours=1)
+    svc.act(i, "suspend", WORKER, {"reason": "no access to the flat"})
+    clock.advance(hours=5)  # past the original due time, but 5 of those hours were paused
+    issue = svc.act(i, "resolve", WORKER, {"resolution": "done once let in"}).issue
+    d = deadline(issue, "small_resolution")
+    assert d.status == "met"
+    assert d.due_at == due  # the original due time stays on record
+    assert d.effective_due == due + timedelta(hours=5)
+
+
+def test_in_working_time_the_pause_so_far_counts_in_working_time():
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = report(svc)  # sanitation: small resolution 1 working day (Tuesday 09:00)
+    svc.act(i, "handle_on_spot", WORKER)
+    clock.advance(hours=7)  # Monday 16:00: 1.5 working hours left
+    svc.act(i, "suspend", WORKER, {"reason": "waiting for the owner"})
+    clock.advance(days=1, hours=1)  # Tuesday 17:00: due time passed while suspended
+    issue = svc.act(i, "resolve", WORKER, {"resolution": "done"}).issue
+    assert deadline(issue, "small_resolution").status == "met"
+    # The same step without the suspension would have been late:
+    j = report(svc)
+    svc.act(j, "handle_on_spot", WORKER)
+    clock.advance(days=1, hours=1)
+    late = svc.act(j, "resolve", WORKER, {"resolution": "done"}).issue
+    assert deadline(late, "small_resolution").status == "missed"
+
+
+def test_a_step_that_ends_while_suspended_after_the_moved_due_time_is_still_missed():
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = report(svc, category="road")
+    svc.act(i, "handle_on_spot", WORKER)
+    clock.advance(hours=3)  # one hour left
+    svc.act(i, "suspend", WORKER, {"reason": "no access"})
+    clock.advance(hours=2)
+    svc.act(i, "resume", WORKER)
+    clock.advance(hours=2)  # an hour past the moved due time
+    svc.act(i, "suspend", WORKER, {"reason": "no access again"})
+    clock.advance(hours=1)
+    issue = svc.act(i, "resolve", WORKER, {"resolution": "done"}).issue
+    assert deadline(issue, "small_resolution").status == "missed"
