@@ -20,9 +20,13 @@ _NOT_IN_FORMS = {"note", "location"}
 
 class FormField(BaseModel):
     name: str
-    type: str  # text, textarea, checkbox, select, list, or a widget: departments, photo, …
+    #: text, textarea, checkbox, yesno (a yes/no answer nobody gave yet), select, list,
+    #: or a widget: departments, photo, …
+    type: str
     required: bool
     options: list[str] | None = None
+    #: what the form shows chosen at first; None: nothing (the person chooses)
+    default: Any = None
 
 
 class ActionForm(BaseModel):
@@ -43,23 +47,32 @@ def form(a: Action) -> list[FormField]:
     required = set(schema.get("required", []))
     fields = []
     for name, prop in schema.get("properties", {}).items():
-        if name in _NOT_IN_FORMS:
-            continue
+        if name in _NOT_IN_FORMS or prop.get("deprecated"):
+            continue  # old shapes stay accepted, but no form asks for them
         variant = next((v for v in prop.get("anyOf", [prop]) if v.get("type") != "null"), prop)
         options = None
+        default = prop.get("default")
         if "x-widget" in prop:
             kind = prop["x-widget"]
         elif "enum" in variant:
             kind = "select"
-            default = prop.get("default")
             options = sorted(variant["enum"], key=lambda o: o != default)
         elif variant.get("type") == "boolean":
-            kind = "checkbox"
+            kind = "checkbox" if default is not None else "yesno"
+            options = None if default is not None else ["yes", "no"]
         elif variant.get("type") == "string":
             kind = "textarea" if variant.get("maxLength", 0) > 200 else "text"
         else:
             continue  # an object: no form asks for it
-        fields.append(FormField(name=name, type=kind, required=name in required, options=options))
+        fields.append(
+            FormField(
+                name=name,
+                type=kind,
+                required=name in required,
+                options=options,
+                default=default if kind in ("select", "checkbox") else None,
+            )
+        )
     return sorted(fields, key=lambda f: f.type == "photo")  # the photo last, as on paper
 
 

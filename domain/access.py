@@ -36,8 +36,13 @@ def may_see(p: Principal, issue: Issue, org: Org) -> bool:
     return org.covers(scope, issue.grid_id)
 
 
+#: Who records callbacks as their work (the callback desk), and so sees whom to call;
+#: street officers and city supervisors who replace one see them as any step's taker.
+CALLBACK_DESK = frozenset({Role.COMMUNITY_STAFF})
 #: Actions that do not need the reporter reached: taking one gives no contact details.
-_NO_CONTACT_NEEDED = frozenset({"comment", "urge"})
+_NO_CONTACT_NEEDED = frozenset(
+    {"comment", "urge", "record_callback", "appeal_callback", "uphold_appeal", "reject_appeal"}
+)
 
 
 def may_see_personal(p: Principal, issue: Issue, org: Org) -> bool:
@@ -51,7 +56,7 @@ def may_see_personal(p: Principal, issue: Issue, org: Org) -> bool:
     if p.role is Role.RESIDENT:
         return False
     callback = ACTION["record_callback"]
-    if p.role in callback.roles_for(issue.tier) and in_jurisdiction(callback, p, issue, org):
+    if p.role in CALLBACK_DESK and in_jurisdiction(callback, p, issue, org):
         return True
     return bool(set(issue.allowed_actions(p, org)) - _NO_CONTACT_NEEDED)
 

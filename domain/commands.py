@@ -161,7 +161,8 @@ def _reporter_facts(p: Principal, parsed: A.Report, ctx: Context) -> dict[str, A
     channel = parsed.channel or _CHANNEL_BY_ROLE.get(p.role, "patrol")
     if channel == "patrol" and p.role not in PATROL_REPORTERS:
         raise ValidationFailed({"channel": "only grid staff report on channel patrol"})
-    facts: dict[str, Any] = {"channel": channel}
+    r = parsed.reporter
+    facts: dict[str, Any] = {"channel": channel, "contact": bool(r and (r.phone or r.email))}
     named = parsed.reporter.principal_id if parsed.reporter else None
     if p.role is Role.RESIDENT:
         facts["reporter_principal"] = p.id

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain import actions as A
+from domain.callbacks import someone_to_call
 from domain.context import Context, Decision
 from domain.deadlines import RESOLUTION_KIND
 from domain.errors import BeyondHolidayData, TransitionNotAllowed, ValidationFailed
@@ -130,7 +131,8 @@ def resolve(issue: Issue, p: Principal, data: A.Resolve, ctx: Context, _: Any) -
 def verify(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
     d = Decision("closed", issue.tier, _dump(data))
     d.end("verification")
-    d.starts.append(_deadline(issue, ctx, "callback"))
+    if someone_to_call(issue):  # no callback is owed when there is nobody to call
+        d.starts.append(_deadline(issue, ctx, "callback"))
     return d
 
 
@@ -138,26 +140,6 @@ def rework(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decis
     tier = issue.tier or "small"
     d = Decision(HANDLING_STATE[tier], tier, _dump(data))
     d.end("verification")
-    d.starts.append(_deadline(issue, ctx, RESOLUTION_KIND[tier]))
-    return d
-
-
-def record_callback(
-    issue: Issue, p: Principal, data: A.RecordCallback, ctx: Context, _: Any
-) -> Decision:
-    tier = issue.tier or "small"
-    d = Decision("closed", tier, _dump(data))
-    if data.contacted and issue.open_deadline("callback"):
-        d.end("callback")
-    if data.satisfaction != "dissatisfied":
-        return d
-    dissatisfied = issue.counts.get("dissatisfied", 0) + 1
-    d.facts["dissatisfied"] = dissatisfied
-    if dissatisfied >= 2 and tier == "small":
-        tier = "big"  # a second dissatisfied callback raises a small matter
-    elif dissatisfied >= 2:
-        d.facts["flag"] = "second dissatisfied callback (督办)"
-    d.to_state, d.tier = HANDLING_STATE[tier], tier
     d.starts.append(_deadline(issue, ctx, RESOLUTION_KIND[tier]))
     return d
 

@@ -68,10 +68,10 @@ class Rule:
 
 
 class Counter(Protocol):
-    """Counts one of `metric` (of a department, where it is one's) on the local day of
-    `at` (a UTC time; default: the event's)."""
+    """Counts `n` (default one; negative takes back) of `metric` (of a department, where
+    it is one's) on the local day of `at` (a UTC time; default: the event's)."""
 
-    def __call__(self, metric: str, dept: str = "", at: str | None = None) -> None: ...
+    def __call__(self, metric: str, dept: str = "", at: str | None = None, n: int = 1) -> None: ...
 
 
 class Folded(Protocol):

@@ -45,6 +45,13 @@ class ResolverCannotVerify(Forbidden):
     code = "resolver_cannot_verify"
 
 
+class SeparationOfDuties(Forbidden):
+    """Nobody records the callback of an issue they handled, or approves their own
+    request (suspension, extension, escalation)."""
+
+    code = "separation_of_duties"
+
+
 class ValidationFailed(DomainError):
     """Bad data; `details["fields"]` maps each field path to its problem."""
 
@@ -57,6 +64,13 @@ class ValidationFailed(DomainError):
 
 class TransitionNotAllowed(DomainError):
     code = "transition_not_allowed"
+
+
+class CapReached(TransitionNotAllowed):
+    """A cap of the workflow is reached (transfers, extensions): only a higher level may
+    go on."""
+
+    code = "cap_reached"
 
 
 class BeyondHolidayData(TransitionNotAllowed):

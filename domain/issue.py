@@ -14,6 +14,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain import callbacks
+from domain.callbacks import HANDLING_ACTIONS
 from domain.deadlines import Deadline
 
 if TYPE_CHECKING:
@@ -49,6 +51,14 @@ class Issue(Aggregate):
         self.duplicates: list[str] = []
         self.evidence: list[str] = []
         self.counts: dict[str, int] = {}
+        #: someone to call back: a reporter's contact or account (docs/indicators.md)
+        self.contact = False
+        #: who handled, resolved or verified it (never its callback's recorder)
+        self.handled_by: list[str] = []
+        #: the current closure round (from a close to the next reopening) and its callbacks
+        self.callback_round: dict[str, Any] | None = None
+        #: the last valid dissatisfied callback and its appeal (不合理诉求)
+        self.appeal: dict[str, Any] | None = None
 
     # -- events -------------------------------------------------------------------
 
@@ -80,6 +90,8 @@ class Issue(Aggregate):
                 e for e in self.data.get("evidence", []) if e not in issue.evidence
             )
             issue.counts[self.ACTION] = issue.counts.get(self.ACTION, 0) + 1
+            if self.ACTION in HANDLING_ACTIONS and self.actor["id"] not in issue.handled_by:
+                issue.handled_by.append(self.actor["id"])
             self.effect(issue)
 
         def effect(self, issue: Issue) -> None:
@@ -107,6 +119,7 @@ class Issue(Aggregate):
             issue.reporter_principal = facts.get("reporter_principal")
             issue.reported_by, issue.reported_at = self.actor, self.timestamp
             issue.occurred_at = data.get("occurred_at")
+            issue.contact = bool(facts.get("contact", data.get("reporter") is not None))
 
     class HandledOnSpot(Event):
         ACTION = "handle_on_spot"
@@ -156,6 +169,9 @@ class Issue(Aggregate):
     class Verified(Event):
         ACTION = "verify"
 
+        def effect(self, issue: Issue) -> None:
+            callbacks.open_round(issue, self.timestamp)
+
     class Reworked(Event):
         ACTION = "rework"
 
@@ -165,6 +181,28 @@ class Issue(Aggregate):
         def effect(self, issue: Issue) -> None:
             if "dissatisfied" in self.facts:
                 issue.counts["dissatisfied"] = self.facts["dissatisfied"]
+            callbacks.recorded(issue, self)
+
+    class CallbackAppealed(Event):
+        ACTION = "appeal_callback"
+
+        def effect(self, issue: Issue) -> None:
+            if issue.appeal is not None:
+                issue.appeal["status"] = "pending"
+
+    class AppealUpheld(Event):
+        ACTION = "uphold_appeal"
+
+        def effect(self, issue: Issue) -> None:
+            if issue.appeal is not None:
+                issue.appeal["status"] = "upheld"
+
+    class AppealRejected(Event):
+        ACTION = "reject_appeal"
+
+        def effect(self, issue: Issue) -> None:
+            if issue.appeal is not None:
+                issue.appeal["status"] = "rejected"
 
     class Rejected(Event):
         ACTION = "reject"
@@ -229,6 +267,8 @@ class Issue(Aggregate):
                 if d.key == self.data["deadline"] and not d.missed:
                     d.missed = True
                     break
+            if self.data["deadline"] == "callback" and issue.callback_round is not None:
+                issue.callback_round["judged"] = True
 
     # -- commands -----------------------------------------------------------------
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from domain.callbacks import REPLACERS, hotline_desk
 from domain.declare import Rule
-from domain.errors import ResolverCannotVerify
+from domain.errors import ResolverCannotVerify, SeparationOfDuties
 from domain.principals import Principal
 
 if TYPE_CHECKING:
@@ -54,6 +55,33 @@ HARD_OR_FLAGGED = Rule(
     "hard_or_flagged", "neither hard nor flagged", lambda i, p: i.tier == "hard" or bool(i.flags)
 )
 FLAGGED = Rule("flagged", "not flagged for follow-up", lambda i, p: bool(i.flags))
+#: Separation of duties: nobody who handled, resolved or verified an issue records its
+#: callback (回访).
+NOT_HANDLER = Rule(
+    "not_handler",
+    "whoever handled, resolved or verified an issue never records its callback",
+    lambda i, p: p.id not in i.handled_by,
+    refuse=SeparationOfDuties,
+)
+#: A callback is owed while its clock runs; street officers and city supervisors record
+#: one only to replace the round's (and the hotline desk its own, on hotline issues).
+CALLBACK_DUE = Rule(
+    "callback_due",
+    "no callback is owed in this closure round",
+    lambda i, p: (
+        p.role in REPLACERS or hotline_desk(i, p) or i.open_deadline("callback") is not None
+    ),
+)
+APPEALABLE = Rule(
+    "appealable",
+    "no dissatisfied callback waits for an appeal",
+    lambda i, p: i.appeal is not None and i.appeal["status"] is None,
+)
+APPEAL_PENDING = Rule(
+    "appeal_pending",
+    "no appeal against a callback waits for a decision",
+    lambda i, p: i.appeal is not None and i.appeal["status"] == "pending",
+)
 
 RULES: dict[str, Rule] = {
     r.name: r
@@ -67,5 +95,9 @@ RULES: dict[str, Rule] = {
         CALLBACK_OWED,
         HARD_OR_FLAGGED,
         FLAGGED,
+        NOT_HANDLER,
+        CALLBACK_DUE,
+        APPEALABLE,
+        APPEAL_PENDING,
     )
 }

@@ -75,6 +75,8 @@ class Settings:
     limits: LimitPolicy = field(default_factory=LimitPolicy)
     escalate_missed_small: bool = True
     score_weights: dict[str, float] | None = None
+    #: how much a "basically satisfied" callback counts in 满意率
+    satisfaction_basic_weight: float = 0.9
     projection_batch: int = 2000
     audit_key: str | None = None
     audit_key_file: str | None = None
@@ -140,6 +142,7 @@ class Settings:
             group_commit=_flag(env, "GRIDFLOW_GROUP_COMMIT"),
             ready_stall_seconds=float(env.get("GRIDFLOW_READY_STALL_SECONDS", "30")),
             webhook_allow_networks=networks(env.get("GRIDFLOW_WEBHOOK_ALLOW_NETWORKS", "")),
+            satisfaction_basic_weight=float(env.get("GRIDFLOW_SATISFACTION_BASIC_WEIGHT", "0.9")),
             score_weights=json.loads(env["GRIDFLOW_SCORE_WEIGHTS"])
             if env.get("GRIDFLOW_SCORE_WEIGHTS")
             else None,

@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from domain import tally
+from domain.callbacks import HANDLING_ACTIONS
 from domain.declare import Counter, Folded
 
 Row = dict[str, Any]
@@ -34,8 +36,20 @@ def _triaged(before: str, count: Counter) -> None:
         count("triaged")
 
 
+def common(row: Row, e: Folded, count: Counter) -> None:
+    """What every event may change of the summary beyond state, tier and deadlines:
+    who handled the issue (never its callback's recorder)."""
+    handled = row.setdefault("handled_by", [])
+    if e.action in HANDLING_ACTIONS and e.actor["id"] not in handled:
+        handled.append(e.actor["id"])
+
+
 def report(row: Row, e: Folded, before: str, count: Counter) -> None:
     count("reported")
+    row["contact"] = bool(
+        e.facts.get("contact", e.data.get("reporter") is not None)
+        or e.facts.get("reporter_principal")
+    )
 
 
 def handle_on_spot(row: Row, e: Folded, before: str, count: Counter) -> None:
@@ -84,6 +98,7 @@ def resolve(row: Row, e: Folded, before: str, count: Counter) -> None:
 def verify(row: Row, e: Folded, before: str, count: Counter) -> None:
     count("verifications")
     count("closed")
+    tally.new_round(row)
 
 
 def rework(row: Row, e: Folded, before: str, count: Counter) -> None:
@@ -92,14 +107,19 @@ def rework(row: Row, e: Folded, before: str, count: Counter) -> None:
 
 
 def record_callback(row: Row, e: Folded, before: str, count: Counter) -> None:
-    count("callbacks")
-    if e.data.get("contacted"):
-        count("contacted")
-        if e.data.get("solved"):
-            count("solved")
-        count(e.data["satisfaction"])
-        if e.data["satisfaction"] == "dissatisfied":
-            count("reopens")
+    tally.callback(row, e, count)
+
+
+def appeal_callback(row: Row, e: Folded, before: str, count: Counter) -> None:
+    tally.appeal(row, "pending", count)
+
+
+def uphold_appeal(row: Row, e: Folded, before: str, count: Counter) -> None:
+    tally.appeal(row, "upheld", count)
+
+
+def reject_appeal(row: Row, e: Folded, before: str, count: Counter) -> None:
+    tally.appeal(row, "rejected", count)
 
 
 def transfer(row: Row, e: Folded, before: str, count: Counter) -> None:
@@ -137,3 +157,5 @@ def miss_deadline(row: Row, e: Folded, before: str, count: Counter) -> None:
         d["missed"] = True
         due = d["effective_due_at"] or d["due_at"]
         count(f"deadline_missed:{d['kind']}", d["department_id"] or "", at=due)
+        if d["kind"] == "callback":
+            tally.callback_missed(row, due, count)

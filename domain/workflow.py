@@ -10,22 +10,32 @@ diagram. docs/actions.md says how to add an action.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from transitions import Machine
 
 from domain import actions as A
-from domain import decide
+from domain import callbacks, decide
 from domain import summary as S
 from domain.declare import Action, Labels, Move, Reach
+from domain.followup_declared import FOLLOWUP
 from domain.issue import Issue
+from domain.parties import (
+    BIG_HANDLERS,
+    EVERYONE_BUT_AUDITORS,
+    HANDLERS,
+    REPORTERS,
+    SMALL_HANDLERS,
+    VERIFIERS,
+    WHISTLE_HOLDERS,
+)
 from domain.principals import Role
 from domain.rules import (
+    CALLBACK_DUE,
     CALLBACK_OWED,
     DEPARTMENT_SUMMONED,
     FLAGGED,
     HARD_OR_FLAGGED,
     NOT_ACKNOWLEDGED,
+    NOT_HANDLER,
     NOT_REPORTED_IN,
     NOT_RESOLVER,
     NOT_SUSPENDED,
@@ -59,24 +69,6 @@ __all__ = [
 ]
 
 R = Role
-SMALL_HANDLERS = frozenset({R.GRID_WORKER, R.GRID_LEADER})
-BIG_HANDLERS = frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF})
-HARD_HANDLERS = frozenset({R.COMMUNITY_STAFF, R.STREET_OFFICER, R.DEPARTMENT_OFFICER})
-HANDLERS: Mapping[str, frozenset[Role]] = {
-    "small": SMALL_HANDLERS,
-    "big": BIG_HANDLERS,
-    "hard": HARD_HANDLERS,
-}
-VERIFIERS: Mapping[str, frozenset[Role]] = {
-    "small": frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF}),
-    "big": frozenset({R.COMMUNITY_STAFF, R.STREET_OFFICER}),
-    "hard": frozenset({R.STREET_OFFICER, R.CITY_SUPERVISOR}),
-}
-WHISTLE_HOLDERS = frozenset({R.COMMUNITY_STAFF, R.STREET_OFFICER})
-EVERYONE_BUT_AUDITORS = frozenset(Role) - {R.AUDITOR, R.SYSTEM}
-REPORTERS = frozenset(
-    {R.RESIDENT, R.BUILDING_HEAD, R.GRID_WORKER, R.GRID_LEADER, R.COMMUNITY_STAFF, R.INTAKE}
-)
 HANDLING = HANDLING_STATES
 STAY = "="
 
@@ -224,15 +216,24 @@ DECLARED: tuple[Action, ...] = (
             Move(("closed",), "coordinating", "dissatisfied_big_or_small_again"),
             Move(("closed",), "joint_handling", "dissatisfied_hard"),
         ),
-        roles=frozenset({R.COMMUNITY_STAFF, R.RESIDENT}),
-        data=A.RecordCallback,
+        roles=frozenset(
+            {R.COMMUNITY_STAFF, R.RESIDENT, R.INTAKE, R.STREET_OFFICER, R.CITY_SUPERVISOR}
+        ),
+        data=callbacks.RecordCallback,
         event=Issue.CallbackRecorded,
         labels=Labels("回访", "Record callback"),
-        decide=decide.record_callback,
+        decide=callbacks.record_callback,
+        rules=(CALLBACK_DUE, NOT_HANDLER),
         reach=Reach.NODE_OR_REPORTER,
         queue={R.COMMUNITY_STAFF: (CALLBACK_OWED,), R.RESIDENT: (CALLBACK_OWED,)},
         fold=S.record_callback,
-        example={"contacted": True, "solved": True, "satisfaction": "satisfied"},
+        example={
+            "outcome": "reached",
+            "handler_contacted": True,
+            "solved": True,
+            "satisfaction": "satisfied",
+            "via": "phone",
+        },
     ),
     Action(
         "reject",
@@ -340,6 +341,7 @@ DECLARED: tuple[Action, ...] = (
         fold=S.miss_deadline,
         client=False,  # the deadline worker's
     ),
+    *FOLLOWUP,  # follow-up, exceptions and callbacks (domain/followup_declared.py)
 )
 
 ACTION: dict[str, Action] = {a.name: a for a in DECLARED}

@@ -70,7 +70,13 @@ class Container:
             s.miss_warning_min_tickets,
         )
         self.views = ViewReader(
-            self.db, self.engine, tz, s.score_weights, policy, s.ready_stall_seconds
+            self.db,
+            self.engine,
+            tz,
+            s.score_weights,
+            policy,
+            s.ready_stall_seconds,
+            s.satisfaction_basic_weight,
         )
         self.audit = AuditLog(
             self.db,

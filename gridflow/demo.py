@@ -152,7 +152,12 @@ def load(service: IssueService, now: datetime) -> dict[str, int]:
             settled_on_spot=True,
             resolution="车主已挪车 Owner moved the car",
         )
-        closed = new(w, "road", "人行道砖松动 Loose paving stones")
+        closed = new(
+            w,
+            "road",
+            "人行道砖松动 Loose paving stones",
+            reporter={"name": "李先生", "phone": "13800000002"},
+        )
         step(closed, "handle_on_spot", w)
         step(closed, "resolve", w, {"resolution": "已修复 Fixed"})
         step(closed, "verify", gl)

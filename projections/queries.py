@@ -178,7 +178,31 @@ RULE_SQL: dict[str, Callable[[str, Principal], tuple[str, list[Any]]]] = {
     ),
     "hard_or_flagged": lambda p, who: ("(tier = 'hard' OR flagged = 1)", []),
     "flagged": lambda p, who: ("flagged = 1", []),
+    "not_handler": lambda p, who: (
+        f"id NOT IN (SELECT issue_id FROM {p}issue_people WHERE principal_id = %s "
+        "AND part = 'handled')",
+        [who.id],
+    ),
+    "callback_due": lambda p, who: _callback_due(p, who),
+    "appealable": lambda p, who: _request(p, "appeal", "open"),
+    "appeal_pending": lambda p, who: _request(p, "appeal", "pending"),
 }
+
+
+def _callback_due(p: str, who: Principal) -> tuple[str, list[Any]]:
+    if who.role in (Role.STREET_OFFICER, Role.CITY_SUPERVISOR):
+        return "1 = 1", []
+    owed = f"id IN (SELECT issue_id FROM {p}open_deadlines WHERE kind = 'callback')"
+    if who.role is Role.INTAKE:
+        return f"(channel = 'hotline' OR {owed})", []
+    return owed, []
+
+
+def _request(p: str, kind: str, status: str) -> tuple[str, list[Any]]:
+    return (
+        f"id IN (SELECT issue_id FROM {p}issue_requests WHERE kind = %s AND status = %s)",
+        [kind, status],
+    )
 
 
 def _department(p: str, who: Principal, condition: str) -> tuple[str, list[Any]]:
@@ -243,9 +267,10 @@ def _rate(num: float, den: float) -> float | None:
     return round(num / den, 4) if den else None
 
 
-def indicators(c: Mapping[str, int]) -> dict[str, Any]:
-    """The indicators of spec/workflow.md from counts; formulas in docs/indicators.md."""
-    contacted = c.get("contacted", 0)
+def indicators(c: Mapping[str, int], basic_weight: float = 0.9) -> dict[str, Any]:
+    """The indicators of spec/workflow.md from counts; formulas in docs/indicators.md.
+    The three rates (三率) are over valid callbacks, one per closure round
+    (domain.tally); `basic_weight`: how much a "basically satisfied" counts."""
     kinds = sorted({m.split(":", 1)[1] for m in c if m.startswith("deadline_")})
     on_time = {
         k: _rate(
@@ -256,11 +281,13 @@ def indicators(c: Mapping[str, int]) -> dict[str, Any]:
     }
     met = sum(v for m, v in c.items() if m.startswith("deadline_met:"))
     due = met + sum(v for m, v in c.items() if m.startswith("deadline_missed:"))
+    valid = c.get("cb_valid", 0)
     return {
-        "response_rate": _rate(contacted, c.get("callbacks", 0)),
-        "resolution_rate": _rate(c.get("solved", 0), contacted),
+        "response_rate": _rate(c.get("cb_handler_contacted", 0), c.get("cb_handler_known", 0)),
+        "resolution_rate": _rate(c.get("cb_solved", 0), valid),
         "satisfaction_rate": _rate(
-            c.get("satisfied", 0) + 0.9 * c.get("basically_satisfied", 0), contacted
+            c.get("cb_satisfied", 0) + basic_weight * c.get("cb_basically_satisfied", 0),
+            valid - c.get("cb_appeals_upheld", 0),
         ),
         "on_time_rate": _rate(met, due),
         "on_time_rate_by_kind": on_time,

@@ -39,6 +39,7 @@ class ViewReader:
         weights: Mapping[str, float] | None = None,
         comparison_policy: comparison.ComparisonPolicy | None = None,
         stall_seconds: float = 30.0,
+        basic_weight: float = 0.9,
     ) -> None:
         self.db, self.engine = db, engine
         self.tz = ZoneInfo(timezone)
@@ -46,6 +47,7 @@ class ViewReader:
         self.weights = dict(weights or queries.DEFAULT_WEIGHTS)
         self.comparison = comparison_policy or comparison.ComparisonPolicy()
         self.stall_seconds = stall_seconds
+        self.basic_weight = basic_weight
         #: the position where the views lag, and since when (None: caught up)
         self._behind: tuple[int, float] | None = None
 
@@ -137,7 +139,7 @@ class ViewReader:
         d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
-            out = supervision.summary(cur, p, node, d_from, d_to, utc(now))
+            out = supervision.summary(cur, p, node, d_from, d_to, utc(now), self.basic_weight)
             misses = comparison.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
         out["indicators"]["patrol_miss_rate"] = misses["miss_rate"]
         out["patrol_misses"] = {
@@ -171,7 +173,9 @@ class ViewReader:
         d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
-            return supervision.rankings(cur, p, level, d_from, d_to, self.weights)
+            return supervision.rankings(
+                cur, p, level, d_from, d_to, self.weights, self.basic_weight
+            )
 
     def departments(self, start: date | None, end: date | None, now: datetime) -> dict[str, Any]:
         d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())

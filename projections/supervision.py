@@ -17,7 +17,15 @@ def _seconds(a: str, b: str) -> float:
     return (parse(b.replace("Z", "+00:00")) - parse(a.replace("Z", "+00:00"))).total_seconds()
 
 
-def summary(cur: Cursor, p: str, node: str, day_from: str, day_to: str, now: str) -> dict[str, Any]:
+def summary(
+    cur: Cursor,
+    p: str,
+    node: str,
+    day_from: str,
+    day_to: str,
+    now: str,
+    basic_weight: float = 0.9,
+) -> dict[str, Any]:
     """Issues reported in the period by state and tier, open deadlines by light, and
     the indicators of the period."""
     cur.execute(
@@ -49,7 +57,7 @@ def summary(cur: Cursor, p: str, node: str, day_from: str, day_to: str, now: str
         "by_state": dict(by_state),
         "by_tier": dict(by_tier),
         "open_deadlines": {"green": green, "yellow": yellow, "red": red, "paused": paused},
-        "indicators": indicators(counts),
+        "indicators": indicators(counts, basic_weight),
         "counts": counts,
     }
 
@@ -130,7 +138,13 @@ def _obligation(
 
 
 def rankings(
-    cur: Cursor, p: str, level: str, day_from: str, day_to: str, weights: Mapping[str, float]
+    cur: Cursor,
+    p: str,
+    level: str,
+    day_from: str,
+    day_to: str,
+    weights: Mapping[str, float],
+    basic_weight: float = 0.9,
 ) -> dict[str, Any]:
     if level == "department":
         cur.execute(
@@ -153,7 +167,7 @@ def rankings(
     names = dict(cur.fetchall())
     rows = []
     for key, c in counts.items():
-        ind = indicators(c)
+        ind = indicators(c, basic_weight)
         rows.append(
             {
                 "id": key,

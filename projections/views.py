@@ -19,14 +19,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.states import TERMINAL
-from domain.summary import shift
+from domain.summary import common, shift
 from domain.workflow import ACTION
+from projections import followup_views
 from projections.db import Cursor
 from projections.records import OrgChange, Record, utc
 
 #: Bumped when folding changes what the views hold, so that views built by older code
 #: are rebuilt from the log on start (projections.engine).
-FOLD_VERSION = 2
+FOLD_VERSION = 3
 
 
 def schema(p: str) -> list[str]:
@@ -72,6 +73,7 @@ def schema(p: str) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {p}grid_ancestors (
             grid_id TEXT NOT NULL, ancestor_id TEXT NOT NULL, kind TEXT NOT NULL,
             PRIMARY KEY (ancestor_id, grid_id))""",
+        *followup_views.schema(p),
     ]
 
 
@@ -83,6 +85,7 @@ TABLES = (
     "state_counts",
     "nodes",
     "grid_ancestors",
+    *followup_views.TABLES,
 )
 
 
@@ -157,7 +160,12 @@ class IssueViews:
             f"INSERT INTO {p}facts (node_id, day, department_id, metric, n) "
             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (node_id, day, department_id, metric) "
             f"DO UPDATE SET n = {p}facts.n + excluded.n",
-            [(*k, n) for k, n in fact_rows.items()],
+            [(*k, n) for k, n in fact_rows.items() if n],
+        )
+        cur.executemany(  # a count taken back to zero goes (as a rebuild would not have it)
+            f"DELETE FROM {p}facts WHERE node_id = %s AND day = %s AND department_id = %s "
+            "AND metric = %s AND n = 0",
+            [k for k, n in fact_rows.items() if n < 0],
         )
         cur.executemany(
             f"INSERT INTO {p}state_counts (node_id, day, state, tier, n) "
@@ -217,14 +225,15 @@ class IssueViews:
         before = row["state"]
         grid, day = row["grid_id"], self.day(r.at)
 
-        def count(metric: str, dept: str = "", at: str | None = None) -> None:
-            facts[(self.day(at) if at else day, grid, dept, metric)] += 1
+        def count(metric: str, dept: str = "", at: str | None = None, n: int = 1) -> None:
+            facts[(self.day(at) if at else day, grid, dept, metric)] += n
 
         # What this action does to the summary (declared with it, domain.summary) comes
         # first: a missed deadline is marked before an escalation ends its clock.
         fold = ACTION[r.action].fold if r.action in ACTION else None
         if fold is not None:
             fold(row, r, before, count)
+        common(row, r, count)
         open_ = row["deadlines"]
         for end in r.ends:
             d = open_.pop(end["key"], None)
@@ -351,6 +360,7 @@ class IssueViews:
             f"INSERT INTO {p}open_deadlines VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             deadline_rows,
         )
+        followup_views.store(cur, p, rows)
 
     def _org(self, cur: Cursor, change: OrgChange) -> None:
         p = self.p

@@ -118,6 +118,10 @@ RESIDENT = P("resident", "m1", "resident-1")
 SYSTEM = P("system", "*", "system")
 
 
+#: A resident's contact details given with a report: someone to call back (回访).
+CALLER = {"name": "Li", "phone": "13800000001"}
+
+
 def make_service(url: str = "memory://", clock: Clock | None = None) -> IssueService:
     svc = IssueService(Settings(database_url=url), clock=clock or Clock())
     svc.load_org(ORG)
@@ -130,8 +134,8 @@ def report(svc: IssueService, p: Principal = WORKER, **data: Any) -> UUID:
 
 
 def walk_to(svc: IssueService, state: str, p: Principal = WORKER) -> UUID:
-    """A fresh issue walked into `state` by the usual path."""
-    i = report(svc, p)
+    """A fresh issue walked into `state` by the usual path (with a reporter to call back)."""
+    i = report(svc, p, reporter=CALLER)
     paths: dict[str, list[tuple[str, Principal, dict[str, Any]]]] = {
         "reported": [],
         "on_spot": [("handle_on_spot", WORKER, {})],

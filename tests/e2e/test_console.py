@@ -36,6 +36,9 @@ ARGS = [
 ]
 
 
+EXTRA_PEOPLE = [("callback_desk", "callback-desk-he", "community_staff", "huancui-s1-c1")]
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -75,6 +78,30 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
                 break
         except httpx.HTTPError:
             time.sleep(0.1)
+    # Besides the demo's one person per role: a callback desk that handles nothing
+    # (nobody who handled an issue records its callback).
+    for name, principal, role, scope in EXTRA_PEOPLE:
+        made = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gridflow.cli",
+                "token",
+                "create",
+                "--principal",
+                principal,
+                "--role",
+                role,
+                "--scope",
+                scope,
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        tokens[name] = made.stdout.strip().splitlines()[-1]
     yield base, tokens
     proc.terminate()
     proc.wait(20)
@@ -188,6 +215,8 @@ class Console:
         page.wait_for_selector("[data-testid=report-form]")
         page.select_option("[data-testid=report-category]", "road")
         page.fill("[data-testid=report-description]", description)
+        if extra.get("phone"):
+            page.fill("[data-testid=report-phone]", extra["phone"])
         if extra.get("settled"):
             page.set_checked("[data-testid=report-settled]", True)
             page.fill("[data-testid=report-resolution]", extra["settled"])
@@ -213,11 +242,13 @@ def test_a_day_of_work_walks_every_action_through_the_console(server: Any, brows
     assert worker.locator("[data-testid=queue-item]").count() >= 1
     c.shot(worker, "worker-queue-phone")
 
-    settled = c.report("E2E 消防通道停车 car in the fire lane", settled="车已挪走 moved")
+    settled = c.report(
+        "E2E 消防通道停车 car in the fire lane", settled="车已挪走 moved", phone="13900000001"
+    )
     assert c.state(c.open("grid_worker", settled)) == "resolved"
     c.shot(c.pages["grid_worker"], "worker-settled-on-the-spot")
 
-    a = c.report("E2E 主管道漏水 main pipe leaking")
+    a = c.report("E2E 主管道漏水 main pipe leaking", phone="13900000002")
     assert c.state(c.open("grid_worker", a)) == "reported"
     c.act("grid_worker", a, "handle_on_spot")
     c.act("grid_worker", a, "suspend", {"reason": "等待入户 waiting for access"})
@@ -258,11 +289,39 @@ def test_a_day_of_work_walks_every_action_through_the_console(server: Any, brows
     page = c.act("street_officer", a, "verify")
     assert c.state(page) == "closed"
     c.act(
-        "community_staff",
+        "callback_desk",
         a,
         "record_callback",
-        {"contacted": True, "solved": True, "satisfaction": "satisfied"},
+        {
+            "outcome": "reached",
+            "handler_contacted": "yes",
+            "solved": "yes",
+            "satisfaction": "satisfied",
+            "via": "phone",
+        },
     )
+
+    # A dissatisfied callback the unit appeals: rejected once, upheld the next time.
+    dissatisfied = {
+        "outcome": "reached",
+        "handler_contacted": "no",
+        "solved": "no",
+        "satisfaction": "dissatisfied",
+        "reason": "车又停回来了 the car is back",
+        "via": "visit",
+    }
+    c.act("grid_leader", settled, "verify")
+    page = c.act("callback_desk", settled, "record_callback", dissatisfied)
+    assert c.state(page) == "on_spot"
+    appeal = {"reason": "车主非本小区 not a resident's car"}
+    c.act("grid_worker", settled, "appeal_callback", appeal)
+    c.act("street_officer", settled, "reject_appeal", {"reason": "仍属网格职责 still the grid's"})
+    c.act("grid_worker", settled, "resolve", {"resolution": "贴条并联系交警 ticketed"})
+    c.act("grid_leader", settled, "verify")
+    page = c.act("callback_desk", settled, "record_callback", dissatisfied)
+    assert c.state(page) == "coordinating"
+    c.act("grid_leader", settled, "appeal_callback", {"reason": "诉求超出职责 beyond any remit"})
+    c.act("city_supervisor", settled, "uphold_appeal", {"reason": "不合理诉求 unreasonable"})
 
     b = c.report("E2E 路灯不亮 street light out")
     page = c.act("grid_leader", b, "transfer", {"grid_id": "huancui-s1-c1-g2", "reason": "属邻格"})

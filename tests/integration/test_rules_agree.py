@@ -58,13 +58,35 @@ EVERYONE = [
     P("building_head", "g1"),
     P("intake", "c1", "hotline"),
     P("admin", "c1", "admin"),
+    P("community_staff", "m1", "callback-desk"),
 ]
 REPORTERS = [WORKER, P("grid_worker", "g3"), STAFF, RESIDENT, P("intake", "c1", "hotline")]
 ACTORS = [p for p in EVERYONE if p.role.value not in ("auditor", "admin", "intake")]
 
 
-def data_for(action: str, draw: Any, others: list[UUID]) -> dict[str, Any]:
+REACHED = {"outcome": "reached", "handler_contacted": True, "solved": True, "via": "phone"}
+
+
+def callback(draw: Any, p: Any) -> dict[str, Any]:
+    body = draw(
+        st.sampled_from(
+            [
+                {**REACHED, "satisfaction": "satisfied"},
+                {**REACHED, "satisfaction": "dissatisfied", "reason": "still there"},
+                {"outcome": "unreachable", "via": "phone"},
+                {"contacted": True, "solved": False, "satisfaction": "basically_satisfied"},
+            ]
+        )
+    )
+    if p.role.value in ("street_officer", "city_supervisor"):
+        body = {**REACHED, "satisfaction": "satisfied", "replaces_reason": "wrong number"}
+    return body
+
+
+def data_for(action: str, draw: Any, others: list[UUID], p: Any = None) -> dict[str, Any]:
     depts = ["housing", "water", "police"]
+    if action == "record_callback":
+        return callback(draw, p)
     return {
         "coordinate": {"lead_party": "property company"},
         "blow_whistle": {
@@ -74,11 +96,9 @@ def data_for(action: str, draw: Any, others: list[UUID]) -> dict[str, Any]:
         "summon": {"departments": [draw(st.sampled_from(depts))]},
         "resolve": {"resolution": "done"},
         "rework": {"reason": "not done"},
-        "record_callback": {
-            "contacted": True,
-            "solved": draw(st.booleans()),
-            "satisfaction": draw(st.sampled_from(["satisfied", "dissatisfied"])),
-        },
+        "appeal_callback": {"reason": "unreasonable"},
+        "uphold_appeal": {"reason": "agreed"},
+        "reject_appeal": {"reason": "no"},
         "reject": {"reason": "not ours"},
         "transfer": {"grid_id": draw(st.sampled_from(["g1", "g2", "g3"])), "reason": "theirs"},
         "release": {"department_id": draw(st.sampled_from(depts)), "reason": "excused"},
@@ -96,9 +116,9 @@ def histories(draw: Any) -> list[tuple[str, Any]]:
     for _ in range(draw(st.integers(4, 60))):
         kind = draw(st.sampled_from(["report", *["act"] * 8, "wait"]))
         if kind == "report" or issues == 0:
-            steps.append(
-                ("report", (draw(st.sampled_from(REPORTERS)), draw(st.sampled_from(["g1", "g3"]))))
-            )
+            reporter = draw(st.sampled_from(REPORTERS))
+            grid = draw(st.sampled_from(["g1", "g3"]))
+            steps.append(("report", (reporter, grid, draw(st.booleans()))))
             issues += 1
         elif kind == "wait":
             steps.append(("wait", draw(st.sampled_from([1, 3, 30]))))
@@ -123,8 +143,10 @@ def test_queues_and_lists_agree_with_the_domain(steps: list[tuple[str, Any]]) ->
         deadlines = DeadlineWorker(c.service, c.views)
         for kind, arg in steps:
             if kind == "report":
-                p, grid = arg
+                p, grid, contact = arg
                 body = {"grid_id": grid, "category": "sanitation", "description": "x"}
+                if contact:
+                    body["reporter"] = {"phone": "13800000009"}
                 try:
                     ids.append(c.service.report(p, body).issue.id)
                 except DomainError:
@@ -150,7 +172,7 @@ def test_queues_and_lists_agree_with_the_domain(steps: list[tuple[str, Any]]) ->
                 p, action = data.draw(st.sampled_from(steps_now))
                 others = [i for i in ids if i != issue.id]
                 with contextlib.suppress(DomainError):  # data the rules refuse
-                    c.service.act(issue.id, action, p, data_for(action, data.draw, others))
+                    c.service.act(issue.id, action, p, data_for(action, data.draw, others, p))
         c.engine.catch_up()
         org = c.service.org()
         issues = [c.service.get(i) for i in ids]
@@ -184,5 +206,35 @@ def test_the_check_is_not_empty() -> None:
             assert owes(issue, p, org) and queued == {str(issue.id)}, p
         assert not owes(issue, WORKER, org)
         assert c.views.queue(WORKER, ListQuery(), clock() + timedelta(0))["items"] == []
+    finally:
+        c.close()
+
+
+def test_the_follow_up_rules_are_reached() -> None:
+    """A pending appeal is in the street's and the city's queues, a callback owed in the
+    desk's but not in the queue of the staff who handled the issue."""
+    clock = Clock()
+    c = Container(Settings(database_url="memory://"), clock=clock)
+    try:
+        c.service.load_org(ORG)
+        body = {"grid_id": "g1", "category": "road", "description": "x", "reporter": {"phone": "1"}}
+        i = c.service.report(WORKER, body).issue.id
+        c.service.act(i, "coordinate", STAFF, {"lead_party": "property company"})
+        c.service.act(i, "resolve", LEADER, {"resolution": "done"})
+        c.service.act(i, "verify", STREET)
+        desk = P("community_staff", "m1", "callback-desk")
+
+        def check(*expected: Any) -> None:
+            c.engine.catch_up()
+            org, issue = c.service.org(), c.service.get(i)
+            for p in (STAFF, desk, STREET, SUPERVISOR):
+                queued = {x["id"] for x in c.views.queue(p, ListQuery(), clock())["items"]}
+                assert (queued == {str(i)}) == owes(issue, p, org) == (p in expected), p
+
+        check(desk)  # STAFF coordinated it: never its callback's recorder
+        dissatisfied = {**REACHED, "satisfaction": "dissatisfied", "reason": "no"}
+        c.service.act(i, "record_callback", desk, dissatisfied)
+        c.service.act(i, "appeal_callback", STAFF, {"reason": "unreasonable"})
+        check(STAFF, desk, STREET, SUPERVISOR)  # staff: the reopened big matter to resolve
     finally:
         c.close()

@@ -37,9 +37,10 @@ SPEC: dict[str, tuple[str, set[str], dict[str, Any]]] = {
     "resolve": ("on_spot", {"grid_worker", "grid_leader"}, {"resolution": "done"}),
     "verify": ("resolved", {"grid_leader", "community_staff"}, {}),
     "rework": ("resolved", {"grid_leader", "community_staff"}, {"reason": "not done"}),
+    # street officers and city supervisors record one to replace the round's (see attempt)
     "record_callback": (
         "closed",
-        {"community_staff", "resident"},
+        {"community_staff", "resident", "intake", "street_officer", "city_supervisor"},
         {"contacted": True, "solved": True, "satisfaction": "satisfied"},
     ),
     "reject": ("reported", {"grid_leader", "community_staff"}, {"reason": "not ours"}),
@@ -96,7 +97,7 @@ def issue_in(svc: Any, state: str) -> Any:
         "closed": [
             ("handle_on_spot", WORKER2, {}),
             ("resolve", WORKER2, {"resolution": "ok"}),
-            ("verify", STAFF, {}),
+            ("verify", P("grid_leader", "g1"), {}),
         ],
     }.get(state, [])
     for action, actor, data in steps:
@@ -113,6 +114,10 @@ def attempt(action: str, principal: Any) -> None:
         data = {"duplicate_of": str(target.issue.id)}
     if action == "resume":
         svc.act(i, "suspend", WORKER2, {"reason": "no access"})
+    replacers = ("street_officer", "city_supervisor")
+    if action == "record_callback" and principal.role.value in replacers:
+        svc.act(i, action, STAFF, data)  # the round's valid callback, which they replace
+        data = {**data, "replaces_reason": "the first call was made to the wrong number"}
     head = svc.app.recorder.max_notification_id()
     try:
         svc.act(i, action, principal, data)

@@ -144,12 +144,12 @@ def test_a_dissatisfied_callback_reopens_and_a_second_raises_a_small_matter_to_b
 
 def test_a_second_dissatisfied_callback_on_a_big_matter_flags_it_for_city_follow_up():
     svc = make_service()
-    i = report(svc)
+    i = report(svc, RESIDENT)
     svc.act(i, "coordinate", STAFF, {"lead_party": "property company"})
     for _ in range(2):
         svc.act(i, "resolve", STAFF, {"resolution": "done"})
         svc.act(i, "verify", STREET)
-        issue = svc.act(i, "record_callback", STAFF, DISSATISFIED).issue
+        issue = svc.act(i, "record_callback", RESIDENT, DISSATISFIED).issue
     assert (issue.state, issue.tier) == ("coordinating", "big")
     assert issue.flags and "督办" in issue.flags[0]
 

@@ -88,7 +88,7 @@ document.addEventListener('alpine:init', () => {
       this.route = { page: parts[0] || 'queue', id: parts[1] || null };
       this.form = { action: null };
       if (this.route.page === 'queue') this.guard(() => this.loadQueue());
-      if (this.route.page === 'report') this.draft = { category: (this.categories[0] || {}).code, grid_id: (this.myGrids[0] || {}).id, description: '', address: '', settled: false, resolution: '' };
+      if (this.route.page === 'report') this.draft = { category: (this.categories[0] || {}).code, grid_id: (this.myGrids[0] || {}).id, description: '', address: '', phone: '', settled: false, resolution: '' };
       if (this.route.page === 'issue') this.guard(() => this.loadIssue(this.route.id));
       if (this.route.page === 'supervision') this.guard(() => this.loadSupervision());
       if (this.route.page === 'audit' && this.route.id) { this.replay.id = this.route.id; this.guard(() => this.openReplay()); }
@@ -111,6 +111,7 @@ document.addEventListener('alpine:init', () => {
         const d = this.draft;
         const body = { grid_id: d.grid_id, category: d.category, description: d.description };
         if (d.address || d.lat) body.location = { address: d.address || undefined, lat: d.lat, lon: d.lon };
+        if (d.phone) body.reporter = { phone: d.phone };
         if (d.photo) body.evidence = [await this.upload('/evidence', d.photo)];
         if (d.settled) { body.settled_on_spot = true; body.resolution = d.resolution; }
         const issue = await this.api('POST', '/issues', body);
@@ -131,9 +132,9 @@ document.addEventListener('alpine:init', () => {
     openAction(action) {
       const data = {};
       for (const f of this.fieldsOf(action)) {
-        if (f.type === 'select') data[f.name] = f.options[0];
+        if (f.type === 'select' || f.type === 'yesno') data[f.name] = f.default ?? '';
         if (f.type === 'departments') data[f.name] = [];
-        if (f.type === 'checkbox') data[f.name] = true;
+        if (f.type === 'checkbox') data[f.name] = !!f.default;
         if (f.type === 'issue' && this.issue.merge_candidates.length) data[f.name] = this.issue.merge_candidates[0].id;
       }
       this.form = { action, data, photo: null };
@@ -144,7 +145,7 @@ document.addEventListener('alpine:init', () => {
         const body = {};
         for (const [k, v] of Object.entries(data)) if (v !== '' && v !== undefined && v !== null) body[k] = v;
         for (const f of this.fieldsOf(action)) if (f.type === 'list') body[f.name] = (data[f.name] || '').split(/[,，、]/).map(s => s.trim()).filter(Boolean);
-        if (action === 'record_callback' && !body.contacted) { delete body.solved; delete body.satisfaction; }
+        for (const f of this.fieldsOf(action)) if (f.type === 'yesno' && f.name in body) body[f.name] = body[f.name] === 'yes';
         if (photo) body.evidence = [await this.upload('/issues/' + this.issue.id + '/evidence', photo)];
         await this.api('POST', '/issues/' + this.issue.id + '/actions/' + action, body, { 'If-Match': '"' + this.issue.version + '"' });
         this.notice = this.t('done') + ': ' + this.actionLabel(action);
