@@ -95,11 +95,11 @@ def positions(conn: psycopg.Connection[Any]) -> dict[str, int]:
 
     return {
         "views": one(
-            "SELECT p.position FROM gridflow_view_positions p JOIN gridflow_view_generation g "
-            "ON p.generation = g.active WHERE g.id = 1"
+            "SELECT p.position FROM gridflow_tracking p JOIN gridflow_view_generation g "
+            "ON p.generation = g.active WHERE g.id = 1 AND p.projection = 'views'"
         ),
-        "audit": one("SELECT position FROM gridflow_audit_head WHERE id = 1"),
-        "webhooks": one("SELECT position FROM gridflow_outbox_position WHERE id = 1"),
+        "audit": one("SELECT position FROM gridflow_tracking WHERE projection = 'audit'"),
+        "webhooks": one("SELECT position FROM gridflow_tracking WHERE projection = 'outbox'"),
     }
 
 
@@ -109,7 +109,7 @@ def derived_tables_dropped() -> None:
         for (table,) in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND (tablename "
             "LIKE 'gv%' OR tablename LIKE 'gridflow_view%' OR tablename LIKE 'gridflow_audit%' "
-            "OR tablename LIKE 'gridflow_outbox%')"
+            "OR tablename LIKE 'gridflow_outbox%' OR tablename = 'gridflow_tracking')"
         ).fetchall():
             conn.execute(f'DROP TABLE "{table}"')
 

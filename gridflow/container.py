@@ -17,6 +17,7 @@ from projections.comparison import ComparisonPolicy
 from projections.db import Database
 from projections.engine import Engine
 from projections.evidence import BlobStore, DirectoryStore, Evidence, S3Store
+from projections.generations import ViewGenerations
 from projections.idempotency import IdempotencyStore
 from projections.outbox import Outbox
 from projections.privacy import KeyVault, load_subject_key
@@ -25,8 +26,10 @@ from projections.reader import ViewReader
 from projections.signing import Signer, load_signer
 from projections.tokens import TokenStore
 from projections.webhooks import WebhookTargets
+from workers.audit import AuditWorker
 from workers.deadlines import DeadlineWorker
 from workers.notifier import Notifier
+from workers.projections import ProjectionWorker
 
 
 @dataclass
@@ -37,7 +40,10 @@ class Container:
     db: Database = field(init=False)
     tokens: TokenStore = field(init=False)
     idempotency: IdempotencyStore = field(init=False)
-    engine: Engine = field(init=False)
+    #: the projection engine: runs the views, the outbox and the audit chain
+    tracking: Engine = field(init=False)
+    #: the views' generations (folded by `tracking`)
+    engine: ViewGenerations = field(init=False)
     views: ViewReader = field(init=False)
     audit: AuditLog = field(init=False)
     wake: threading.Event = field(default_factory=threading.Event)
@@ -61,7 +67,8 @@ class Container:
         )
         self.idempotency = IdempotencyStore(self.db)
         tz = self.settings.calendars.default.timezone
-        self.engine = Engine(self.db, self.service.app.recorder, tz, self.settings.projection_batch)
+        self.tracking = Engine(self.db, self.service.app.recorder)
+        self.engine = ViewGenerations(self.db, self.tracking, tz, self.settings.projection_batch)
         s = self.settings
         policy = ComparisonPolicy(
             s.comparison_window_hours,
@@ -80,12 +87,14 @@ class Container:
         )
         self.audit = AuditLog(
             self.db,
+            self.tracking,
             self.signer(),
             self.settings.audit_origin,
             checkpoint_every=self.settings.checkpoint_every,
         )
         self.outbox = Outbox(
             self.db,
+            self.tracking,
             self.service.head,
             targets=WebhookTargets(self.settings.webhook_allow_networks),
         )
@@ -166,32 +175,11 @@ class Container:
     def workers(self) -> dict[str, Callable[[threading.Event], None]]:
         deadlines = DeadlineWorker(self.service, self.views)
         return {
-            "projections": lambda stop: self.engine.follow(stop, self.wake),
+            "projections": ProjectionWorker(self.engine, self.wake).follow,
             "deadlines": deadlines.follow,
-            "audit": self.follow_audit,
+            "audit": AuditWorker(self.audit).follow,
             "notifications": lambda stop: self.notifier.follow(stop, self.notify_wake),
         }
-
-    def follow_audit(
-        self, stop: threading.Event, poll: float = 1.0, checkpoint_seconds: float = 60.0
-    ) -> None:
-        """Hash new events into the chain; sign a checkpoint at least every minute
-        while the log grows."""
-        import logging
-        import time
-
-        last = time.monotonic()
-        while not stop.is_set():
-            try:
-                moved = self.audit.catch_up()
-                if time.monotonic() - last >= checkpoint_seconds:
-                    self.audit.checkpoint()
-                    last = time.monotonic()
-            except Exception:  # the store went away: log, wait, retry
-                logging.getLogger("gridflow.audit").exception("audit step failed")
-                moved = 0
-            if not moved:
-                stop.wait(poll)
 
     def now(self) -> datetime:
         return self.clock()

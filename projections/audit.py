@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +26,7 @@ import orjson
 
 from projections import merkle, quarantine
 from projections.db import Cursor, Database
+from projections.engine import Engine
 from projections.records import _time, action_of
 from projections.signing import Signer, body, promised
 
@@ -70,15 +71,25 @@ class StoredRow:
 
 
 class AuditLog:
+    """The chain and the trail, folded by the projection engine as the tracked
+    projection "audit". The chain takes every event, so none is ever set aside as a
+    whole (a failing batch is retried); an event the trail cannot read is set aside
+    from the trail alone ("audit_trail")."""
+
+    name = "audit"
+    generation = 0
+    quarantine = None
+
     def __init__(
         self,
         db: Database,
+        engine: Engine,
         signer: Signer,
         origin: str,
         batch: int = 5000,
         checkpoint_every: int = 1000,
     ) -> None:
-        self.db, self.signer, self.origin = db, signer, origin
+        self.db, self.engine, self.signer, self.origin = db, engine, signer, origin
         self.batch, self.checkpoint_every = batch, checkpoint_every
         self.events_table = "gridflow_events" if db.dialect == "postgres" else "stored_events"
         self.position_col = "notification_id" if db.dialect == "postgres" else "rowid"
@@ -91,6 +102,7 @@ class AuditLog:
                 "VALUES (1, 0, 0, %s, '[]') ON CONFLICT (id) DO NOTHING",
                 (ZERO.hex(),),
             )
+            self.engine.track(cur, self, self.head(cur)[1])
 
     def _created(self, cur: Cursor) -> bool:
         if self.db.dialect == "postgres":
@@ -135,64 +147,66 @@ class AuditLog:
 
     def step(self) -> int:
         """Hash the next batch of stored events into the chain; how many."""
-        lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
-        with self.db.transaction() as cur:
-            cur.execute(f"SELECT size FROM gridflow_audit_head WHERE id = 1{lock}")
-            size, position, chain, frontier = self.head(cur)
-            rows = self.rows(cur, position, self.batch)
-            if not rows:
-                return 0
-            leaves, trail = [], []
-            states = self._last_states(cur, {str(r.originator_id) for r in rows})
-            due = self._next_due(cur)
-            for i, row in enumerate(rows, start=size):
-                leaf = row.leaf()
-                chain = hashlib.sha256(chain + leaf).digest()
-                frontier.append(leaf)
-                if frontier.size >= due:  # signed at exactly the size promised
-                    due = self._checkpoint(cur, frontier)["next_checkpoint"]
-                leaves.append((i, row.position, leaf.hex(), chain.hex()))
-                try:
-                    t = self._trail_row(i, row, states)
-                except Exception as exc:  # the chain takes every event; the trail may not
-                    if quarantine.transient(exc):
-                        raise
-                    quarantine.add_event(
-                        cur,
-                        "audit_trail",
-                        0,
-                        row.position,
-                        row.originator_id,
-                        row.version,
-                        row.topic,
-                        exc,
-                    )
-                    t = None
-                if t is not None:
-                    trail.append(t)
-            cur.executemany("INSERT INTO gridflow_audit_leaves VALUES (%s, %s, %s, %s)", leaves)
-            cur.executemany(
-                "INSERT INTO gridflow_audit_trail VALUES "
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                trail,
+        return self.engine.step(self)
+
+    def fold(self, cur: Cursor, batch: Sequence[Any]) -> None:
+        rows = [
+            StoredRow(n.id, n.originator_id, n.originator_version, n.topic, bytes(n.state))
+            for n in batch
+        ]
+        size, _, chain, frontier = self.head(cur)
+        leaves, trail = [], []
+        states = self._last_states(cur, {str(r.originator_id) for r in rows})
+        due = self._next_due(cur)
+        for i, row in enumerate(rows, start=size):
+            leaf = row.leaf()
+            chain = hashlib.sha256(chain + leaf).digest()
+            frontier.append(leaf)
+            if frontier.size >= due:  # signed at exactly the size promised
+                due = self._checkpoint(cur, frontier)["next_checkpoint"]
+            leaves.append((i, row.position, leaf.hex(), chain.hex()))
+            if (t := self._trail_or_aside(cur, i, row, states)) is not None:
+                trail.append(t)
+        cur.executemany("INSERT INTO gridflow_audit_leaves VALUES (%s, %s, %s, %s)", leaves)
+        cur.executemany(
+            "INSERT INTO gridflow_audit_trail VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            trail,
+        )
+        cur.execute(
+            "UPDATE gridflow_audit_head SET size = %s, position = %s, chain = %s, "
+            "frontier = %s WHERE id = 1",
+            (
+                frontier.size,
+                rows[-1].position,
+                chain.hex(),
+                json.dumps([[h, x.hex()] for h, x in frontier.nodes]),
+            ),
+        )
+
+    def _trail_or_aside(
+        self, cur: Cursor, idx: int, row: StoredRow, states: dict[str, tuple[str, str]]
+    ) -> tuple[Any, ...] | None:
+        """The trail row of `row`; an event whose stored form the trail cannot read
+        (a missing or mistyped field: what a client or older code may have put in the
+        log) is set aside from the trail, and the chain still takes it."""
+        try:
+            return self._trail_row(idx, row, states)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            quarantine.add_event(
+                cur,
+                "audit_trail",
+                0,
+                row.position,
+                row.originator_id,
+                row.version,
+                row.topic,
+                exc,
             )
-            cur.execute(
-                "UPDATE gridflow_audit_head SET size = %s, position = %s, chain = %s, "
-                "frontier = %s WHERE id = 1",
-                (
-                    frontier.size,
-                    rows[-1].position,
-                    chain.hex(),
-                    json.dumps([[h, x.hex()] for h, x in frontier.nodes]),
-                ),
-            )
-        return len(rows)
+            return None
 
     def catch_up(self) -> int:
-        total = 0
-        while n := self.step():
-            total += n
-        return total
+        return self.engine.catch_up(self)
 
     def checkpoint(self) -> dict[str, Any] | None:
         """Sign a checkpoint of the tree as it is now (if it grew since the last)."""

@@ -1,296 +1,204 @@
-"""The projection engine: reads the log in order, in batches, and writes each batch
-of view changes with the new position in one transaction, so every event counts once
-through crashes and restarts.
+"""The one engine every projection of the log runs on: the views, the webhook outbox and
+the audit chain.
+
+A projection (`Tracked`) declares its tracking name and generation, how many events it
+takes at a time, and how it folds a batch of stored events inside a transaction the
+engine gives it. The engine reads the log in order, in batches, hands each batch to the
+projection and records the new position in that same transaction, so every event
+counts once through crashes, restarts and a second copy running at once (the copy that
+finds the position moved gives way). When a batch fails for a reason that is not the
+store's, the engine folds it one event at a time and sets aside (projections.quarantine)
+each event that fails alone, under the projection's quarantine name; a projection
+without one (the audit chain, which must take every event) is retried instead.
 
 Order: the recorder the service ships takes the events table's lock for every save,
 so positions commit in order and a reader that has seen position N has seen every
-position below it; gaps (failed inserts) are never waited for. Every view records its
-position past every event it reads, including those it ignores.
+position below it; gaps (failed inserts) are never waited for. Every projection's
+position moves past every event it reads, including those it ignores.
 
-Generations: the views of generation N live in tables prefixed `gvN_`. A rebuild
-builds generation N+1 beside the live one, catches it up, then switches.
+Positions live in one table, `gridflow_tracking (projection, generation, position)`.
+Stores written before it kept them in `gridflow_view_positions`,
+`gridflow_outbox_position` and the audit head: those are taken over once, on start.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from projections import quarantine
 from projections.db import Cursor, Database
-from projections.records import decode
-from projections.views import FOLD_VERSION, TABLES, IssueViews, schema
 
 log = logging.getLogger("gridflow.projections")
 
-_META = [
-    """CREATE TABLE IF NOT EXISTS gridflow_view_positions (
-        generation BIGINT PRIMARY KEY, position BIGINT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS gridflow_view_generation (
-        id BIGINT PRIMARY KEY, active BIGINT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS gridflow_view_schema (
-        generation BIGINT PRIMARY KEY, version TEXT NOT NULL)""",
-    quarantine.SCHEMA,
-]
-#: The views' schema, as the code defines it: a generation built by other code is rebuilt.
-SCHEMA_VERSION = hashlib.sha256(
-    "\n".join([*schema("gv_"), f"fold {FOLD_VERSION}"]).encode()
-).hexdigest()[:16]
+SCHEMA = """CREATE TABLE IF NOT EXISTS gridflow_tracking (
+    projection TEXT NOT NULL, generation BIGINT NOT NULL, position BIGINT NOT NULL,
+    PRIMARY KEY (projection, generation))"""
+
+_TAKEOVER_LOCK = 0x6766_7472  # "gftr": one process takes over the older position tables
 
 
-_UPGRADE_LOCK = 0x6766_7669  # "gfvi": one process rebuilds views for a new schema
+class Tracked(Protocol):
+    """A projection of the log, as the engine runs it."""
 
+    @property
+    def name(self) -> str:
+        """Its row in the tracking table (with `generation`)."""
 
-def prefix(generation: int) -> str:
-    return f"gv{generation}_"
+    @property
+    def generation(self) -> int: ...
+
+    @property
+    def batch(self) -> int:
+        """How many events one transaction folds."""
+
+    @property
+    def quarantine(self) -> str | None:
+        """The name its set-aside events are recorded under; None: never set one aside
+        (a failing batch is retried, as when the store is away)."""
+
+    def fold(self, cur: Cursor, batch: Sequence[Any]) -> None:
+        """Fold `batch` (stored events of the log, in order) inside `cur`'s transaction."""
 
 
 class Engine:
-    def __init__(
-        self, db: Database, recorder: Any, timezone: str = "Asia/Shanghai", batch: int = 2000
-    ) -> None:
-        self.db = db
-        self.recorder = recorder
-        self.timezone = timezone
-        self.batch = batch
-        self.switched_at = float("-inf")  # when this process last switched generations
+    def __init__(self, db: Database, recorder: Any) -> None:
+        self.db, self.recorder = db, recorder
         with db.transaction() as cur:
-            for statement in _META:
-                cur.execute(statement)
-            cur.execute("SELECT active FROM gridflow_view_generation WHERE id = 1")
-            if cur.fetchone() is None:
-                cur.execute(
-                    "INSERT INTO gridflow_view_generation (id, active) VALUES (1, 1) "
-                    "ON CONFLICT (id) DO NOTHING"
-                )
-        self._upgrade()
+            cur.execute(SCHEMA)
+            quarantine.create(cur)
+            self._take_over(cur)
 
-    def _upgrade(self) -> None:
-        """Views are derived: when the live generation was built with another schema
-        (the code changed), build the current one from the log and switch to it, before
-        anything reads them. One process does it; the others wait, then see it done."""
-        with self._exclusive():
-            live = self.active()
-            with self.db.transaction(write=False) as cur:
-                cur.execute(
-                    "SELECT version FROM gridflow_view_schema WHERE generation = %s", (live,)
-                )
-                row = cur.fetchone()
-                cur.execute(
-                    "SELECT position FROM gridflow_view_positions WHERE generation = %s", (live,)
-                )
-                built = cur.fetchone()
-            if row is not None and row[0] == SCHEMA_VERSION:
-                return
-            if row is None and built is None:  # a new store: nothing built yet
-                self.prepare(live)
-                return
-            log.warning("the views were built by other code: rebuilding them from the log")
-            self.rebuild(switch=True, grace=0.0)
+    # -- positions ------------------------------------------------------------------
 
-    @contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        if self.db.dialect != "postgres":
-            yield
-            return
-        import psycopg
+    def track(self, cur: Cursor, p: Tracked, position: int = 0) -> None:
+        """Start tracking `p` at `position` (unless it is tracked already)."""
+        cur.execute(
+            "INSERT INTO gridflow_tracking (projection, generation, position) "
+            "VALUES (%s, %s, %s) ON CONFLICT (projection, generation) DO NOTHING",
+            (p.name, p.generation, position),
+        )
 
-        with psycopg.connect(self.db.conninfo, autocommit=True) as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (_UPGRADE_LOCK,))
-            try:
-                yield
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (_UPGRADE_LOCK,))
+    def tracked(self, p: Tracked) -> bool:
+        return self._read(p) is not None
 
-    # -- generations ----------------------------------------------------------------
+    def position(self, p: Tracked) -> int:
+        return self._read(p) or 0
 
-    def active(self) -> int:
+    def _read(self, p: Tracked) -> int | None:
         with self.db.transaction(write=False) as cur:
-            cur.execute("SELECT active FROM gridflow_view_generation WHERE id = 1")
-            return int(cur.fetchone()[0])
-
-    def views(self, generation: int) -> IssueViews:
-        return IssueViews(prefix(generation), self.timezone)
-
-    def prepare(self, generation: int) -> None:
-        with self.db.transaction() as cur:
-            self.views(generation).create(cur)
             cur.execute(
-                "INSERT INTO gridflow_view_positions (generation, position) "
-                "VALUES (%s, 0) ON CONFLICT (generation) DO NOTHING",
-                (generation,),
+                "SELECT position FROM gridflow_tracking WHERE projection = %s AND generation = %s",
+                (p.name, p.generation),
             )
-            cur.execute(
-                "INSERT INTO gridflow_view_schema (generation, version) VALUES (%s, %s) "
-                "ON CONFLICT (generation) DO UPDATE SET version = excluded.version",
-                (generation, SCHEMA_VERSION),
-            )
-
-    def drop(self, cur: Cursor, generation: int) -> None:
-        for table in TABLES:
-            cur.execute(f"DROP TABLE IF EXISTS {prefix(generation)}{table}")
-        cur.execute("DELETE FROM gridflow_view_positions WHERE generation = %s", (generation,))
-        cur.execute("DELETE FROM gridflow_view_schema WHERE generation = %s", (generation,))
-        quarantine.forget(cur, "views", generation)
-
-    def position(self, generation: int | None = None) -> int:
-        g = self.active() if generation is None else generation
-        with self.db.transaction(write=False) as cur:
-            cur.execute("SELECT position FROM gridflow_view_positions WHERE generation = %s", (g,))
             row = cur.fetchone()
-        return int(row[0]) if row else 0
+        return None if row is None else int(row[0])
+
+    def forget(self, cur: Cursor, p: Tracked) -> None:
+        """Stop tracking `p` (a dropped generation): its position and set-aside events."""
+        cur.execute(
+            "DELETE FROM gridflow_tracking WHERE projection = %s AND generation = %s",
+            (p.name, p.generation),
+        )
+        if p.quarantine is not None:
+            quarantine.forget(cur, p.quarantine, p.generation)
 
     # -- running --------------------------------------------------------------------
 
-    def step(self, generation: int | None = None, stop: int | None = None) -> int:
-        """Fold the next batch of the log; how many positions the views moved. An event
-        the views cannot fold is set aside (projections.quarantine) and the views go on."""
-        g = self.active() if generation is None else generation
-        start = self.position(g)
-        limit = self.batch if stop is None else max(0, min(self.batch, stop - start))
+    def step(self, p: Tracked, stop: int | None = None) -> int:
+        """Fold the next batch of the log into `p`; how many positions it moved."""
+        start = self.position(p)
+        limit = p.batch if stop is None else max(0, min(p.batch, stop - start))
         if limit == 0:
             return 0
         batch = self.recorder.select_notifications(start + 1, limit, stop=stop)
         if not batch:
             return 0
+        if p.quarantine is None:
+            try:
+                return self._fold(p, batch, start)
+            except quarantine.Overtaken as exc:
+                return exc.moved
         return quarantine.fold_isolating(
             batch,
             start,
-            lambda part, after: self._fold(g, part, after),
-            lambda n, after, exc: self._set_aside(g, n, after, exc),
+            lambda part, after: self._fold(p, part, after),
+            lambda n, after, exc: self._set_aside(p, n, after, exc),
         )
 
+    def catch_up(
+        self, p: Tracked, stop: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> int:
+        total = 0
+        while n := self.step(p, stop):
+            total += n
+            if progress:
+                progress(self.position(p))
+        return total
+
     @contextmanager
-    def _moving(self, g: int, after: int, to: int) -> Iterator[Cursor]:
-        """A transaction that finds the views of generation `g` at position `after` and
-        leaves them at `to`; Overtaken when another copy moved them first."""
+    def _moving(self, p: Tracked, after: int, to: int) -> Iterator[Cursor]:
+        """A transaction that finds `p` at position `after` and leaves it at `to`;
+        Overtaken when another copy moved it first."""
         lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
         with self.db.transaction() as cur:
             cur.execute(
-                f"SELECT position FROM gridflow_view_positions WHERE generation = %s{lock}", (g,)
+                "SELECT position FROM gridflow_tracking WHERE projection = %s AND "
+                f"generation = %s{lock}",
+                (p.name, p.generation),
             )
             row = cur.fetchone()
             if row is None or int(row[0]) != after:
                 raise quarantine.Overtaken(max(0, int(row[0]) - after) if row else 0)
             yield cur
             cur.execute(
-                "UPDATE gridflow_view_positions SET position = %s WHERE generation = %s", (to, g)
+                "UPDATE gridflow_tracking SET position = %s WHERE projection = %s AND "
+                "generation = %s",
+                (to, p.name, p.generation),
             )
 
-    def _fold(self, g: int, part: Sequence[Any], after: int) -> int:
-        items = [r for r in (decode(n) for n in part) if r is not None]
-        with self._moving(g, after, part[-1].id) as cur:
-            self.views(g).apply(cur, items)
+    def _fold(self, p: Tracked, part: Sequence[Any], after: int) -> int:
+        with self._moving(p, after, part[-1].id) as cur:
+            p.fold(cur, part)
         return len(part)
 
-    def _set_aside(self, g: int, n: Any, after: int, exc: BaseException) -> int:
-        with self._moving(g, after, n.id) as cur:
-            quarantine.add(cur, "views", g, n, exc)
+    def _set_aside(self, p: Tracked, n: Any, after: int, exc: BaseException) -> int:
+        assert p.quarantine is not None
+        with self._moving(p, after, n.id) as cur:
+            quarantine.add(cur, p.quarantine, p.generation, n, exc)
         return 1
 
-    def catch_up(
-        self,
-        generation: int | None = None,
-        stop: int | None = None,
-        progress: Callable[[int], None] | None = None,
-    ) -> int:
-        total = 0
-        while n := self.step(generation, stop):
-            total += n
-            if progress:
-                progress(self.position(generation))
-        return total
+    # -- stores written before the tracking table -------------------------------------
 
-    def follow(
-        self, stop: threading.Event, wake: threading.Event | None = None, poll: float = 1.0
-    ) -> None:
-        """Keep the views current until `stop` is set: fold what is new, then wait for a
-        wake-up (PostgreSQL NOTIFY, or the in-process service) or the poll interval."""
-        listener = _Listener(self.db) if self.db.dialect == "postgres" else None
-        try:
-            while not stop.is_set():
-                try:
-                    moved = self.catch_up()
-                except Exception:  # the store went away: log, wait, try again
-                    log.exception("projection step failed; retrying")
-                    moved = 0
-                if moved:
-                    continue
-                if listener is not None:
-                    listener.wait(poll)
-                elif wake is not None:
-                    wake.wait(poll)
-                    wake.clear()
-                else:
-                    stop.wait(poll)
-        finally:
-            if listener is not None:
-                listener.close()
+    def _take_over(self, cur: Cursor) -> None:
+        if self.db.dialect == "postgres":  # two processes starting at once: one moves them
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_TAKEOVER_LOCK,))
+        if self._exists(cur, "gridflow_view_positions"):
+            cur.execute(  # `WHERE`: SQLite would read a bare SELECT's ON CONFLICT as a join
+                "INSERT INTO gridflow_tracking (projection, generation, position) "
+                "SELECT 'views', generation, position FROM gridflow_view_positions "
+                "WHERE 1 = 1 ON CONFLICT (projection, generation) DO NOTHING"
+            )
+            cur.execute("DROP TABLE gridflow_view_positions")
+        if self._exists(cur, "gridflow_outbox_position"):
+            cur.execute(
+                "INSERT INTO gridflow_tracking (projection, generation, position) "
+                "SELECT 'outbox', 0, position FROM gridflow_outbox_position WHERE id = 1 "
+                "ON CONFLICT (projection, generation) DO NOTHING"
+            )
+            cur.execute("DROP TABLE gridflow_outbox_position")
+        if self._exists(cur, "gridflow_audit_head"):  # the chain's state stays there
+            cur.execute(
+                "INSERT INTO gridflow_tracking (projection, generation, position) "
+                "SELECT 'audit', 0, position FROM gridflow_audit_head WHERE id = 1 "
+                "ON CONFLICT (projection, generation) DO NOTHING"
+            )
 
-    # -- rebuild --------------------------------------------------------------------
-
-    def rebuild(
-        self, switch: bool = True, progress: Callable[[int], None] | None = None, grace: float = 2.0
-    ) -> int:
-        """Build the next generation beside the live one from the log, then switch to
-        it (or leave it unswitched, for `verify`). Returns the new generation."""
-        live = self.active()
-        new = live + 1
-        with self.db.transaction() as cur:
-            self.drop(cur, new)
-        self.prepare(new)
-        self.catch_up(new, progress=progress)
-        # Fresh tables have no planner statistics until autovacuum comes by: without
-        # them the first supervision queries after a switch can take seconds.
-        with self.db.transaction() as cur:
-            for table in TABLES:
-                cur.execute(f"ANALYZE {prefix(new)}{table}")
-        if switch:
-            self.catch_up(new)
-            with self.db.transaction() as cur:
-                cur.execute("UPDATE gridflow_view_generation SET active = %s WHERE id = 1", (new,))
-            self.switched_at = time.monotonic()
-            self.catch_up(new)
-            # Readers elsewhere look up the live generation at most once a second: let
-            # them move over before the old tables go.
-            time.sleep(grace)
-            with self.db.transaction() as cur:
-                self.drop(cur, live)
-        return new
-
-
-class _Listener:
-    """LISTEN on the log's channel; a dropped connection falls back to polling."""
-
-    def __init__(self, db: Database) -> None:
-        import psycopg
-
-        self._conninfo = db.conninfo
-        self._psycopg = psycopg
-        self.conn: Any = None
-
-    def _connect(self) -> None:
-        self.conn = self._psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
-        self.conn.execute("LISTEN gridflow_events")
-
-    def wait(self, timeout: float) -> None:
-        try:
-            if self.conn is None:
-                self._connect()
-            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
-                pass
-        except Exception:  # lost connection: poll this time, reconnect next time
-            self.close()
-            threading.Event().wait(timeout)
-
-    def close(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            finally:
-                self.conn = None
+    def _exists(self, cur: Cursor, table: str) -> bool:
+        if self.db.dialect == "postgres":
+            cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+        else:
+            cur.execute("SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = %s", (table,))
+        return bool(cur.fetchone()[0])

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from projections import quarantine
 from projections.db import Cursor, Database
+from projections.engine import Engine
 from projections.records import Record, decode, utc
 from projections.webhooks import WebhookTargets
 
@@ -40,9 +40,6 @@ _SCHEMA = [
         subscription_id TEXT NOT NULL, delivery_key TEXT NOT NULL, attempt BIGINT NOT NULL,
         at TEXT NOT NULL, status_code BIGINT, error TEXT,
         PRIMARY KEY (subscription_id, delivery_key, attempt))""",
-    """CREATE TABLE IF NOT EXISTS gridflow_outbox_position (
-        id BIGINT PRIMARY KEY, position BIGINT NOT NULL)""",
-    quarantine.SCHEMA,
     # What the filters need of each issue as of the event: its grid and departments,
     # folded here so a delivery never depends on how far the views have got.
     """CREATE TABLE IF NOT EXISTS gridflow_outbox_issues (
@@ -117,23 +114,42 @@ def warning_payload(w: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class Queueing:
+    """The outbox as a projection the engine folds: each batch of the log becomes the
+    deliveries of every matching subscription, in the transaction that moves the
+    position."""
+
+    name = "outbox"
+    generation = 0
+    quarantine = "outbox"
+
+    def __init__(self, outbox: Outbox, covers: Covers) -> None:
+        self.outbox, self.covers, self.batch = outbox, covers, outbox.batch
+
+    def fold(self, cur: Cursor, batch: Sequence[Any]) -> None:
+        records = [r for r in (decode(n) for n in batch) if isinstance(r, Record)]
+        self.outbox.queue_records(cur, records, self.outbox.subscriptions_in(cur), self.covers)
+
+
+def _no_node_covers(node: str, grid: str) -> bool:
+    return False
+
+
 class Outbox:
     def __init__(
         self,
         db: Database,
+        engine: Engine,
         head: Callable[[], int],
         batch: int = 1000,
         targets: WebhookTargets | None = None,
     ) -> None:
-        self.db, self.head, self.batch = db, head, batch
+        self.db, self.engine, self.head, self.batch = db, engine, head, batch
         self.targets = targets or WebhookTargets()
         with db.transaction() as cur:
             for statement in _SCHEMA:
                 cur.execute(statement)
-            cur.execute(
-                "INSERT INTO gridflow_outbox_position (id, position) VALUES (1, 0) "
-                "ON CONFLICT (id) DO NOTHING"
-            )
+            self.engine.track(cur, self.queueing(_no_node_covers))
 
     # -- subscriptions ----------------------------------------------------------------
 
@@ -166,6 +182,12 @@ class Outbox:
     def subscriptions(
         self, owner: str | None = None, *, with_secret: bool = False
     ) -> list[dict[str, Any]]:
+        with self.db.transaction(write=False) as cur:
+            return self.subscriptions_in(cur, owner, with_secret=with_secret)
+
+    def subscriptions_in(
+        self, cur: Cursor, owner: str | None = None, *, with_secret: bool = False
+    ) -> list[dict[str, Any]]:
         sql = (
             f"SELECT id, owner, url, secret, filter, from_position, created_at, {_OWNER_LIVE} "
             "FROM gridflow_subscriptions s WHERE deleted_at IS NULL"
@@ -174,11 +196,9 @@ class Outbox:
         if owner is not None:
             sql += " AND owner = %s"
             args.append(owner)
-        with self.db.transaction(write=False) as cur:
-            cur.execute(sql + " ORDER BY created_at", args)
-            rows = cur.fetchall()
+        cur.execute(sql + " ORDER BY created_at", args)
         out = []
-        for i, o, url, secret, f, pos, created, live in rows:
+        for i, o, url, secret, f, pos, created, live in cur.fetchall():
             sub = {
                 "id": i,
                 "owner": o,
@@ -236,49 +256,20 @@ class Outbox:
 
     # -- building the outbox from the log ------------------------------------------------
 
-    def position(self) -> int:
-        with self.db.transaction(write=False) as cur:
-            cur.execute("SELECT position FROM gridflow_outbox_position WHERE id = 1")
-            return int(cur.fetchone()[0])
+    def queueing(self, covers: Covers) -> Queueing:
+        """The outbox's projection, with the organisation as it is now (`covers`)."""
+        return Queueing(self, covers)
 
-    def step(self, recorder: Any, covers: Covers) -> int:
+    def position(self) -> int:
+        return self.engine.position(self.queueing(_no_node_covers))
+
+    def step(self, covers: Covers) -> int:
         """Queue the deliveries of the next batch of the log; an event that cannot be
         queued is set aside (projections.quarantine) and the outbox goes on."""
-        start = self.position()
-        batch = recorder.select_notifications(start + 1, self.batch)
-        if not batch:
-            return 0
-        subs = self.subscriptions()
-        return quarantine.fold_isolating(
-            batch,
-            start,
-            lambda part, after: self._fold(part, after, subs, covers),
-            self._set_aside,
-        )
+        return self.engine.step(self.queueing(covers))
 
-    @contextmanager
-    def _moving(self, after: int, to: int) -> Iterator[Cursor]:
-        lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
-        with self.db.transaction() as cur:
-            cur.execute(f"SELECT position FROM gridflow_outbox_position WHERE id = 1{lock}")
-            now_at = int(cur.fetchone()[0])
-            if now_at != after:  # another copy queued this batch: go on from where it got
-                raise quarantine.Overtaken(max(0, now_at - after))
-            yield cur
-            cur.execute("UPDATE gridflow_outbox_position SET position = %s WHERE id = 1", (to,))
-
-    def _set_aside(self, n: Any, after: int, exc: BaseException) -> int:
-        with self._moving(after, n.id) as cur:
-            quarantine.add(cur, "outbox", 0, n, exc)
-        return 1
-
-    def _fold(
-        self, part: Sequence[Any], after: int, subs: list[dict[str, Any]], covers: Covers
-    ) -> int:
-        records = [r for r in (decode(n) for n in part) if isinstance(r, Record)]
-        with self._moving(after, part[-1].id) as cur:
-            self._queue_records(cur, records, subs, covers)
-        return len(part)
+    def catch_up(self, covers: Covers) -> int:
+        return self.engine.catch_up(self.queueing(covers))
 
     def retry(self, recorder: Any, covers: Covers, position: int) -> None:
         """Queue the deliveries of an event set aside earlier (the code can fold it now);
@@ -286,10 +277,10 @@ class Outbox:
         found = recorder.select_notifications(position, 1, stop=position)
         records = [r for r in (decode(n) for n in found) if isinstance(r, Record)]
         with self.db.transaction() as cur:
-            self._queue_records(cur, records, self.subscriptions(), covers)
+            self.queue_records(cur, records, self.subscriptions_in(cur), covers)
             quarantine.forget(cur, "outbox", 0, position)
 
-    def _queue_records(
+    def queue_records(
         self, cur: Cursor, records: list[Record], subs: list[dict[str, Any]], covers: Covers
     ) -> None:
         known = self._issues(cur, {r.issue_id for r in records})

@@ -14,7 +14,7 @@ from domain.errors import ValidationFailed
 from domain.principals import Principal
 from projections import comparison, open311, quarantine, queries, supervision
 from projections.db import Database
-from projections.engine import Engine, prefix
+from projections.generations import ViewGenerations, prefix
 from projections.records import utc
 
 #: Periods asked of the views lie within these days: the reverse comparison's windows
@@ -34,7 +34,7 @@ class ViewReader:
     def __init__(
         self,
         db: Database,
-        engine: Engine,
+        engine: ViewGenerations,
         timezone: str = "Asia/Shanghai",
         weights: Mapping[str, float] | None = None,
         comparison_policy: comparison.ComparisonPolicy | None = None,

@@ -7,7 +7,7 @@ from typing import Any
 
 from projections import quarantine
 from projections.db import Database
-from projections.engine import Engine, prefix
+from projections.generations import ViewGenerations, prefix
 from projections.views import TABLES
 
 
@@ -36,7 +36,9 @@ def differences(db: Database, live: int, new: int, limit: int = 20) -> dict[str,
     return found
 
 
-def rebuild_and_verify(engine: Engine, head: int, attempts: int = 5) -> dict[str, list[Any]]:
+def rebuild_and_verify(
+    engine: ViewGenerations, head: int, attempts: int = 5
+) -> dict[str, list[Any]]:
     """Build a new generation to `head`, bring the live one to the same position, and
     compare them. The new generation is dropped afterwards; the live one stays."""
     live = engine.active()

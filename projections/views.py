@@ -26,7 +26,7 @@ from projections.db import Cursor
 from projections.records import OrgChange, Record, utc
 
 #: Bumped when folding changes what the views hold, so that views built by older code
-#: are rebuilt from the log on start (projections.engine).
+#: are rebuilt from the log on start (projections.generations).
 FOLD_VERSION = 3
 
 

@@ -18,6 +18,7 @@ from domain.errors import BeyondHolidayData, IssueNotFound, TransitionNotAllowed
 from domain.principals import SYSTEM
 from domain.service import IssueService
 from projections.reader import ViewReader, ViewsBehind
+from workers.loop import run
 
 log = logging.getLogger("gridflow.deadlines")
 
@@ -47,14 +48,13 @@ class DeadlineWorker:
                 continue  # ended, already recorded, or recorded by another copy just now
         return recorded
 
+    def step(self) -> int:
+        n = self.run_once()
+        if n:
+            log.info("recorded %d missed deadline(s)", n)
+            with contextlib.suppress(ViewsBehind):  # let the views see them first
+                self.views.wait_for(self.service.head(), timeout=10)
+        return n
+
     def follow(self, stop: threading.Event, poll: float = 5.0) -> None:
-        while not stop.is_set():
-            try:
-                n = self.run_once()
-                if n:
-                    log.info("recorded %d missed deadline(s)", n)
-                    with contextlib.suppress(ViewsBehind):  # let the views see them first
-                        self.views.wait_for(self.service.head(), timeout=10)
-            except Exception:  # the store went away: log, wait, retry
-                log.exception("deadline scan failed; retrying")
-            stop.wait(poll)
+        run(self.name, self.step, stop, stop.wait, poll)

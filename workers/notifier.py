@@ -12,7 +12,6 @@ address it checked. Every attempt is recorded (`GET /subscriptions/{id}/deliveri
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -30,8 +29,7 @@ from projections.webhooks import (
     standard_signature,
     webhook_id,
 )
-
-log = logging.getLogger("gridflow.notifier")
+from workers.loop import run, waiting
 
 
 class Notifier:
@@ -53,9 +51,7 @@ class Notifier:
     def queue(self) -> int:
         """Queue deliveries for new events, and for deadlines at 75% of their limit."""
         org = self.service.org()
-        total = 0
-        while n := self.outbox.step(self.service.app.recorder, org.covers):
-            total += n
+        total = self.outbox.catch_up(org.covers)
         self.outbox.queue_warnings(self.views.warnings(self.service.clock()), org.covers)
         return total
 
@@ -122,17 +118,14 @@ class Notifier:
             extensions={"sni_hostname": host} if target.scheme == "https" else None,
         ).status_code
 
+    def step(self) -> int:
+        return self.queue() + self.deliver()
+
     def follow(
         self, stop: threading.Event, wake: threading.Event | None = None, poll: float = 0.5
     ) -> None:
-        while not stop.is_set():
-            try:
-                self.queue()
-                self.deliver()
-            except Exception:  # the store went away: log, wait, retry
-                log.exception("notifier step failed; retrying")
-            if wake is not None:
-                wake.wait(poll)
-                wake.clear()
-            else:
-                stop.wait(poll)
+        wait, close = waiting(stop, wake)
+        try:
+            run(self.name, self.step, stop, wait, poll)
+        finally:
+            close()

@@ -14,6 +14,7 @@ from domain.principals import Principal
 from domain.settings import Settings
 from gridflow.container import Container
 from tests.support import ORG, Clock
+from workers.projections import ProjectionWorker
 
 
 class Api:
@@ -28,8 +29,8 @@ class Api:
         # As `gridflow serve` does on SQLite: the projections follow the log in-process.
         self.stop = threading.Event()
         self.follower = threading.Thread(
-            target=self.container.engine.follow,
-            args=(self.stop, self.container.wake, 0.2),
+            target=ProjectionWorker(self.container.engine, self.container.wake, 0.2).follow,
+            args=(self.stop,),
             daemon=True,
         )
         self.follower.start()

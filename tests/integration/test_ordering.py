@@ -9,13 +9,16 @@ from domain.settings import Settings
 from gridflow.container import Container
 from projections.queries import ListQuery
 from tests.support import ORG, WORKER, Clock, P
+from workers.projections import ProjectionWorker
 
 
 def test_concurrent_writers_never_make_the_projector_skip_an_event(store_url: str):
     c = Container(Settings(database_url=store_url), clock=Clock())
     c.service.load_org(ORG)
     stop = threading.Event()
-    follower = threading.Thread(target=c.engine.follow, args=(stop, c.wake, 0.05))
+    follower = threading.Thread(
+        target=ProjectionWorker(c.engine, c.wake, 0.05).follow, args=(stop,)
+    )
     follower.start()
     writers = [Container(Settings(database_url=store_url), clock=Clock()) for _ in range(4)]
 

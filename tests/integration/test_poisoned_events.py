@@ -166,8 +166,7 @@ def test_the_outbox_sets_aside_what_it_cannot_queue_and_delivers_the_rest(
     c.service.app.save(issue)
     last = report(c, "last")
     covers = c.service.org().covers
-    while c.outbox.step(c.service.app.recorder, covers):
-        pass
+    c.outbox.catch_up(covers)
     assert c.outbox.position() == c.service.head()
     queued = {d["issue_id"] for d in c.outbox.deliveries(sub["id"])}
     assert queued == {str(first), str(last)}
