@@ -239,6 +239,24 @@ def cmd_quarantine_retry(args: argparse.Namespace) -> int:
     return 0 if not left else 1
 
 
+def cmd_db_migrate(args: argparse.Namespace) -> int:
+    """Bring the side tables to this code's schema (also done on every start)."""
+    from projections.db import Database
+    from projections.schema import migrate
+
+    url = Settings.from_env().database_url
+    reachable(url)
+    db = Database(url)
+    try:
+        applied = migrate(db)
+    finally:
+        db.close()
+    for m in applied:
+        print(f"applied {m}")
+    print(f"{redacted(url)}: up to date" + (f" ({len(applied)} applied)" if applied else ""))
+    return 0
+
+
 def cmd_db_secure(args: argparse.Namespace) -> int:
     from gridflow.dbsetup import secure
 
@@ -488,6 +506,8 @@ def parser() -> argparse.ArgumentParser:
     er.add_argument("--email")
     er.set_defaults(func=cmd_privacy_erase)
     dbp = sub.add_parser("db", help="database set-up").add_subparsers(dest="db", required=True)
+    mig = dbp.add_parser("migrate", help="bring the side tables to this version's schema")
+    mig.set_defaults(func=cmd_db_migrate)
     sec = dbp.add_parser("secure", help="make the log append-only for the service's role")
     sec.add_argument("--service-role", default="gridflow_service")
     sec.add_argument("--owner-role", default="gridflow_owner")

@@ -23,6 +23,7 @@ from projections.outbox import Outbox
 from projections.privacy import KeyVault, load_subject_key
 from projections.ratelimit import RateLimiter
 from projections.reader import ViewReader
+from projections.schema import migrate
 from projections.signing import Signer, load_signer
 from projections.tokens import TokenStore
 from projections.webhooks import WebhookTargets
@@ -50,6 +51,7 @@ class Container:
 
     def __post_init__(self) -> None:
         self.db = Database(self.settings.database_url)
+        migrate(self.db)  # the side tables as this code needs them (projections/migrations)
         self.vault = KeyVault(self.db, self.subject_key())
         self.evidence = Evidence(
             self.db,

@@ -22,8 +22,8 @@ from psycopg import sql
 
 from domain.service import GridflowApplication
 from domain.settings import store_env
-from projections.audit import _SCHEMA as AUDIT_SCHEMA
 from projections.db import Database
+from projections.schema import migrate
 
 APPEND_ONLY = (
     "gridflow_events",
@@ -46,10 +46,12 @@ def secure(url: str, service_role: str, owner_role: str = "gridflow_owner") -> l
     the grants. Idempotent. Returns what it did, for the command line to print."""
     done: list[str] = []
     GridflowApplication(env=store_env(url)).close()  # the library creates its tables
-    Database(url).close()
+    db = Database(url)
+    try:
+        done += [f"migration {m} applied" for m in migrate(db)]  # ours, as their owner
+    finally:
+        db.close()
     with psycopg.connect(url, autocommit=True) as conn:
-        for statement in AUDIT_SCHEMA:
-            conn.execute(statement)
         for role, login in ((owner_role, False), (service_role, True)):
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
             if not exists:
@@ -92,11 +94,17 @@ def secure(url: str, service_role: str, owner_role: str = "gridflow_owner") -> l
     return done
 
 
+#: yoyo-migrations' own tables: the service applies later migrations (projections.schema).
+MIGRATION_TABLES = ("_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock")
+
+
 def _service_tables(conn: psycopg.Connection) -> list[str]:
-    """Tables the service keeps as its own: views, tokens, idempotency, audit head."""
+    """Tables the service keeps as its own: views, tokens, idempotency, audit head, the
+    record of applied migrations."""
     rows = conn.execute(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND "
-        "(tablename LIKE 'gv%%' OR tablename LIKE 'gridflow_%%') AND tablename <> ALL(%s)",
-        ([*list(APPEND_ONLY), "gridflow_snapshots"],),
+        "(tablename LIKE 'gv%%' OR tablename LIKE 'gridflow_%%' OR tablename = ANY(%s)) "
+        "AND tablename <> ALL(%s)",
+        (list(MIGRATION_TABLES), [*list(APPEND_ONLY), "gridflow_snapshots"]),
     ).fetchall()
     return [r[0] for r in rows]

@@ -30,26 +30,6 @@ from projections.engine import Engine
 from projections.records import _time, action_of
 from projections.signing import Signer, body, promised
 
-_SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS gridflow_audit_leaves (
-        idx BIGINT PRIMARY KEY, position BIGINT NOT NULL UNIQUE, leaf TEXT NOT NULL,
-        chain TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS gridflow_audit_head (
-        id BIGINT PRIMARY KEY, size BIGINT NOT NULL, position BIGINT NOT NULL,
-        chain TEXT NOT NULL, frontier TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS gridflow_audit_checkpoints (
-        tree_size BIGINT PRIMARY KEY, root TEXT NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS gridflow_audit_trail (
-        position BIGINT PRIMARY KEY, idx BIGINT NOT NULL, issue_id TEXT NOT NULL,
-        version BIGINT NOT NULL, action TEXT NOT NULL, actor_id TEXT NOT NULL,
-        actor_role TEXT NOT NULL, at TEXT NOT NULL, from_state TEXT, to_state TEXT NOT NULL,
-        grid_id TEXT NOT NULL, departments TEXT NOT NULL, data TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS gridflow_audit_trail_issue ON gridflow_audit_trail "
-    "(issue_id, version)",
-    "CREATE INDEX IF NOT EXISTS gridflow_audit_trail_actor ON gridflow_audit_trail "
-    "(actor_id, position)",
-    quarantine.SCHEMA,
-]
 ZERO = bytes(32)
 
 
@@ -93,25 +73,6 @@ class AuditLog:
         self.batch, self.checkpoint_every = batch, checkpoint_every
         self.events_table = "gridflow_events" if db.dialect == "postgres" else "stored_events"
         self.position_col = "notification_id" if db.dialect == "postgres" else "rowid"
-        with db.transaction() as cur:
-            if not self._created(cur):  # the tables may belong to the log's owner role
-                for statement in _SCHEMA:
-                    cur.execute(statement)
-            cur.execute(
-                "INSERT INTO gridflow_audit_head (id, size, position, chain, frontier) "
-                "VALUES (1, 0, 0, %s, '[]') ON CONFLICT (id) DO NOTHING",
-                (ZERO.hex(),),
-            )
-            self.engine.track(cur, self, self.head(cur)[1])
-
-    def _created(self, cur: Cursor) -> bool:
-        if self.db.dialect == "postgres":
-            cur.execute("SELECT to_regclass('gridflow_audit_trail_actor') IS NOT NULL")
-        else:
-            cur.execute(
-                "SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'gridflow_audit_trail_actor'"
-            )
-        return bool(cur.fetchone()[0])
 
     # -- reading the stored events, bytes as stored ------------------------------------
 

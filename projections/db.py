@@ -33,7 +33,7 @@ class Database:
             env = {"SQLITE_DBNAME": f"file:gridflow-{id(self)}?mode=memory&cache=shared"}
         self._local = threading.local()
         if self.dialect == "sqlite":
-            self._path = env["SQLITE_DBNAME"]
+            self.sqlite_path: str = env["SQLITE_DBNAME"]
             self._keepalive = self._sqlite()  # keeps a shared in-memory database alive
         else:
             from psycopg_pool import ConnectionPool
@@ -56,8 +56,8 @@ class Database:
 
     def _sqlite(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
-            self._path,
-            uri=self._path.startswith("file:"),
+            self.sqlite_path,
+            uri=self.sqlite_path.startswith("file:"),
             timeout=10,
             check_same_thread=False,
             isolation_level=None,

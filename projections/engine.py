@@ -16,9 +16,9 @@ so positions commit in order and a reader that has seen position N has seen ever
 position below it; gaps (failed inserts) are never waited for. Every projection's
 position moves past every event it reads, including those it ignores.
 
-Positions live in one table, `gridflow_tracking (projection, generation, position)`.
-Stores written before it kept them in `gridflow_view_positions`,
-`gridflow_outbox_position` and the audit head: those are taken over once, on start.
+Positions live in one table, `gridflow_tracking (projection, generation, position)`
+(projections/migrations/0002.tracking.sql took over those of earlier stores); a
+projection not tracked yet starts from the beginning of the log.
 """
 
 from __future__ import annotations
@@ -32,12 +32,6 @@ from projections import quarantine
 from projections.db import Cursor, Database
 
 log = logging.getLogger("gridflow.projections")
-
-SCHEMA = """CREATE TABLE IF NOT EXISTS gridflow_tracking (
-    projection TEXT NOT NULL, generation BIGINT NOT NULL, position BIGINT NOT NULL,
-    PRIMARY KEY (projection, generation))"""
-
-_TAKEOVER_LOCK = 0x6766_7472  # "gftr": one process takes over the older position tables
 
 
 class Tracked(Protocol):
@@ -66,10 +60,6 @@ class Tracked(Protocol):
 class Engine:
     def __init__(self, db: Database, recorder: Any) -> None:
         self.db, self.recorder = db, recorder
-        with db.transaction() as cur:
-            cur.execute(SCHEMA)
-            quarantine.create(cur)
-            self._take_over(cur)
 
     # -- positions ------------------------------------------------------------------
 
@@ -150,8 +140,11 @@ class Engine:
                 (p.name, p.generation),
             )
             row = cur.fetchone()
-            if row is None or int(row[0]) != after:
-                raise quarantine.Overtaken(max(0, int(row[0]) - after) if row else 0)
+            if row is None:  # tracked from now on (from the start of the log)
+                self.track(cur, p)
+                row = (0,)
+            if int(row[0]) != after:
+                raise quarantine.Overtaken(max(0, int(row[0]) - after))
             yield cur
             cur.execute(
                 "UPDATE gridflow_tracking SET position = %s WHERE projection = %s AND "
@@ -169,36 +162,3 @@ class Engine:
         with self._moving(p, after, n.id) as cur:
             quarantine.add(cur, p.quarantine, p.generation, n, exc)
         return 1
-
-    # -- stores written before the tracking table -------------------------------------
-
-    def _take_over(self, cur: Cursor) -> None:
-        if self.db.dialect == "postgres":  # two processes starting at once: one moves them
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_TAKEOVER_LOCK,))
-        if self._exists(cur, "gridflow_view_positions"):
-            cur.execute(  # `WHERE`: SQLite would read a bare SELECT's ON CONFLICT as a join
-                "INSERT INTO gridflow_tracking (projection, generation, position) "
-                "SELECT 'views', generation, position FROM gridflow_view_positions "
-                "WHERE 1 = 1 ON CONFLICT (projection, generation) DO NOTHING"
-            )
-            cur.execute("DROP TABLE gridflow_view_positions")
-        if self._exists(cur, "gridflow_outbox_position"):
-            cur.execute(
-                "INSERT INTO gridflow_tracking (projection, generation, position) "
-                "SELECT 'outbox', 0, position FROM gridflow_outbox_position WHERE id = 1 "
-                "ON CONFLICT (projection, generation) DO NOTHING"
-            )
-            cur.execute("DROP TABLE gridflow_outbox_position")
-        if self._exists(cur, "gridflow_audit_head"):  # the chain's state stays there
-            cur.execute(
-                "INSERT INTO gridflow_tracking (projection, generation, position) "
-                "SELECT 'audit', 0, position FROM gridflow_audit_head WHERE id = 1 "
-                "ON CONFLICT (projection, generation) DO NOTHING"
-            )
-
-    def _exists(self, cur: Cursor, table: str) -> bool:
-        if self.db.dialect == "postgres":
-            cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
-        else:
-            cur.execute("SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = %s", (table,))
-        return bool(cur.fetchone()[0])

@@ -17,11 +17,6 @@ from typing import Any, Protocol
 from projections.db import Database
 from projections.images import NO_PHOTO, PILLOW_FORMATS, ImageRefused, read_photo
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS gridflow_evidence (
-    sha256 TEXT NOT NULL, issue_id TEXT NOT NULL, uploaded_by TEXT NOT NULL,
-    content_type TEXT NOT NULL, size BIGINT NOT NULL, filename TEXT,
-    exif_time TEXT, exif_lat DOUBLE PRECISION, exif_lon DOUBLE PRECISION,
-    uploaded_at TEXT NOT NULL, PRIMARY KEY (sha256, issue_id))"""
 DEFAULT_MAX_PIXELS = 40_000_000
 STAGED = "-"  # uploaded before the issue exists (for `report`): linked when cited
 
@@ -123,8 +118,6 @@ class Evidence:
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
         self.db, self.store, self.max_bytes, self.max_pixels = db, store, max_bytes, max_pixels
-        with db.transaction() as cur:
-            cur.execute(_SCHEMA)
 
     def upload(
         self, issue_id: str | None, uploaded_by: str, filename: str | None, data: bytes

@@ -20,12 +20,6 @@ from projections.views import FOLD_VERSION, TABLES, IssueViews, schema
 
 log = logging.getLogger("gridflow.projections")
 
-_META = [
-    """CREATE TABLE IF NOT EXISTS gridflow_view_generation (
-        id BIGINT PRIMARY KEY, active BIGINT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS gridflow_view_schema (
-        generation BIGINT PRIMARY KEY, version TEXT NOT NULL)""",
-]
 #: The views' schema, as the code defines it: a generation built by other code is rebuilt.
 SCHEMA_VERSION = hashlib.sha256(
     "\n".join([*schema("gv_"), f"fold {FOLD_VERSION}"]).encode()
@@ -62,15 +56,6 @@ class ViewGenerations:
         self.timezone = timezone
         self.batch = batch
         self.switched_at = float("-inf")  # when this process last switched generations
-        with db.transaction() as cur:
-            for statement in _META:
-                cur.execute(statement)
-            cur.execute("SELECT active FROM gridflow_view_generation WHERE id = 1")
-            if cur.fetchone() is None:
-                cur.execute(
-                    "INSERT INTO gridflow_view_generation (id, active) VALUES (1, 1) "
-                    "ON CONFLICT (id) DO NOTHING"
-                )
         self._upgrade()
 
     def _upgrade(self) -> None:

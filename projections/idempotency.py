@@ -20,18 +20,6 @@ from typing import Any
 
 from projections.db import Database
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS gridflow_idempotency (
-    principal_id TEXT NOT NULL,
-    idem_key TEXT NOT NULL,
-    request_hash TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    headers TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (principal_id, idem_key)
-)
-"""
 KEEP = timedelta(hours=48)
 #: how long a reservation holds a key without an answer before another request may act
 LEASE = timedelta(seconds=30)
@@ -72,8 +60,6 @@ def _stamp(t: datetime) -> str:
 class IdempotencyStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        with db.transaction() as cur:
-            cur.execute(_SCHEMA)
 
     def reserve(
         self, principal_id: str, key: str, request_hash: str, now: datetime | None = None

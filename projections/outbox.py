@@ -23,29 +23,6 @@ from projections.engine import Engine
 from projections.records import Record, decode, utc
 from projections.webhooks import WebhookTargets
 
-_SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS gridflow_subscriptions (
-        id TEXT PRIMARY KEY, owner TEXT NOT NULL, url TEXT NOT NULL, secret TEXT NOT NULL,
-        filter TEXT NOT NULL, from_position BIGINT NOT NULL, created_at TEXT NOT NULL,
-        deleted_at TEXT)""",
-    """CREATE TABLE IF NOT EXISTS gridflow_outbox (
-        subscription_id TEXT NOT NULL, delivery_key TEXT NOT NULL, seq BIGINT NOT NULL,
-        issue_id TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
-        status TEXT NOT NULL, attempts BIGINT NOT NULL, next_at TEXT NOT NULL,
-        delivered_at TEXT, PRIMARY KEY (subscription_id, delivery_key))""",
-    "CREATE INDEX IF NOT EXISTS gridflow_outbox_due ON gridflow_outbox (status, next_at)",
-    "CREATE INDEX IF NOT EXISTS gridflow_outbox_issue ON gridflow_outbox "
-    "(subscription_id, issue_id, status, seq)",
-    """CREATE TABLE IF NOT EXISTS gridflow_delivery_attempts (
-        subscription_id TEXT NOT NULL, delivery_key TEXT NOT NULL, attempt BIGINT NOT NULL,
-        at TEXT NOT NULL, status_code BIGINT, error TEXT,
-        PRIMARY KEY (subscription_id, delivery_key, attempt))""",
-    # What the filters need of each issue as of the event: its grid and departments,
-    # folded here so a delivery never depends on how far the views have got.
-    """CREATE TABLE IF NOT EXISTS gridflow_outbox_issues (
-        issue_id TEXT PRIMARY KEY, grid_id TEXT NOT NULL, departments TEXT NOT NULL)""",
-]
-
 Covers = Callable[[str, str], bool]  # (node, grid) -> whether the node covers the grid
 
 # The subscription `s`'s owner holds a live token (projections/tokens.py); one parameter:
@@ -146,10 +123,6 @@ class Outbox:
     ) -> None:
         self.db, self.engine, self.head, self.batch = db, engine, head, batch
         self.targets = targets or WebhookTargets()
-        with db.transaction() as cur:
-            for statement in _SCHEMA:
-                cur.execute(statement)
-            self.engine.track(cur, self.queueing(_no_node_covers))
 
     # -- subscriptions ----------------------------------------------------------------
 

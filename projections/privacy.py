@@ -27,14 +27,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from domain.privacy import ERASED
 from projections.db import Cursor, Database
 
-_SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS gridflow_subject_keys (
-    subject TEXT PRIMARY KEY, subject_key TEXT, created_at TEXT NOT NULL, erased_at TEXT)""",
-    # Which subject key the store's subjects were made with (a keyed hash of it, never
-    # the key): a process given another key would make subjects that erasure never finds.
-    """CREATE TABLE IF NOT EXISTS gridflow_subject_key_check (
-    id BIGINT PRIMARY KEY, fingerprint TEXT NOT NULL, created_at TEXT NOT NULL)""",
-]
 KEYED = "hmac:"
 MIN_KEY_BYTES = 32
 
@@ -95,8 +87,6 @@ class KeyVault:
         # minute) is itself destroyed, so that data was never readable either.
         self._sealing: dict[str, tuple[float, bytes | None]] = {}
         with db.transaction() as cur:
-            for statement in _SCHEMA:
-                cur.execute(statement)
             self._check_key(cur)
 
     def _check_key(self, cur: Cursor) -> None:

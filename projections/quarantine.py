@@ -23,12 +23,6 @@ from projections.db import Cursor, Database
 
 log = logging.getLogger("gridflow.projections")
 
-SCHEMA = """CREATE TABLE IF NOT EXISTS gridflow_quarantine (
-    projection TEXT NOT NULL, generation BIGINT NOT NULL, position BIGINT NOT NULL,
-    event_id TEXT NOT NULL, version BIGINT NOT NULL, topic TEXT NOT NULL,
-    error TEXT NOT NULL, at TEXT NOT NULL,
-    PRIMARY KEY (projection, generation, position))"""
-
 
 def transient(exc: BaseException) -> bool:
     """Whether `exc` says the store is unreachable or busy (retry the batch later), as
@@ -69,10 +63,6 @@ class Quarantined:
             "error": self.error,
             "at": self.at,
         }
-
-
-def create(cur: Cursor) -> None:
-    cur.execute(SCHEMA)
 
 
 def add(cur: Cursor, projection: str, generation: int, n: Any, exc: BaseException) -> None:

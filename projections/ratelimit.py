@@ -23,9 +23,6 @@ from dataclasses import dataclass, field
 from projections.db import Database
 
 WINDOW = 60  # seconds
-_SCHEMA = """CREATE TABLE IF NOT EXISTS gridflow_rate (
-    principal_id TEXT NOT NULL, window_start BIGINT NOT NULL, hits BIGINT NOT NULL,
-    PRIMARY KEY (principal_id, window_start))"""
 _LEASE = (
     "INSERT INTO gridflow_rate (principal_id, window_start, hits) VALUES (%s, %s, %s) "
     "ON CONFLICT (principal_id, window_start) DO UPDATE "
@@ -50,9 +47,6 @@ class RateLimiter:
         self._allowances: dict[str, _Allowance] = {}
         self._lock = threading.Lock()
         self._swept = 0
-        if limit > 0:
-            with db.transaction() as cur:
-                cur.execute(_SCHEMA)
 
     def hit(self, principal_id: str) -> int | None:
         """Count one request; None if it may go on, else the seconds to wait."""

@@ -12,18 +12,6 @@ from typing import Any
 from domain.principals import Principal, Role
 from projections.db import Database
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS gridflow_tokens (
-    token_hash TEXT PRIMARY KEY,
-    principal_id TEXT NOT NULL,
-    role TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    expires_at TEXT,
-    revoked_at TEXT
-)
-"""
-
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -51,8 +39,6 @@ class TokenStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._cache: dict[str, tuple[float, Principal | None, datetime | None]] = {}
-        with db.transaction() as cur:
-            cur.execute(_SCHEMA)
 
     def create(self, p: Principal, expires_in: timedelta | None = None) -> str:
         token = "gf_" + secrets.token_urlsafe(32)

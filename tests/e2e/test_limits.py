@@ -16,6 +16,7 @@ from api.app import create_app
 from domain.settings import Settings
 from projections.db import Database
 from projections.ratelimit import RateLimiter
+from projections.schema import migrate
 from tests.e2e.support import Api, api
 from tests.support import STAFF, SUPERVISOR, WORKER, Clock, P
 
@@ -190,6 +191,7 @@ def test_the_rate_limit_is_shared_by_every_process(store_url: str):
     clock = Clock()
     now = lambda: clock().timestamp()  # noqa: E731
     one, two = Database(store_url), Database(store_url)
+    migrate(one)  # as every process does on start
     try:
         first, second = RateLimiter(one, 50, now), RateLimiter(two, 50, now)
         answers = [(first if n % 3 else second).hit("worker") for n in range(120)]
