@@ -10,10 +10,8 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from eventsourcing.persistence import OperationalError as StoreOperationalError
@@ -21,10 +19,18 @@ from psycopg_pool import PoolTimeout
 
 from domain.errors import DomainError
 from domain.principals import Principal, Role
-from domain.settings import DEFAULT_DATABASE_URL, Settings, store_env
+from domain.settings import DEFAULT_DATABASE_URL, Settings
 from domain.workflow import mermaid
-from gridflow import demo
 from gridflow.container import Container
+from gridflow.startup import (
+    TOKEN_HINT,
+    load_demo,
+    mint_demo_tokens,
+    print_tokens,
+    reachable,
+    redacted,
+    version,
+)
 from projections.tokens import parse_duration
 
 
@@ -50,43 +56,8 @@ def cmd_org_load(args: argparse.Namespace) -> int:
     return 0
 
 
-TOKEN_HINT = "gridflow token create --principal ID --role ROLE --scope NODE_OR_DEPARTMENT"
 #: The longest a minted token lives: a leaked token must run out.
 MAX_TOKEN_LIFE = timedelta(days=366)
-
-
-def version() -> str:
-    """The installed distribution's version (the source tree's, when not installed)."""
-    try:
-        return metadata.version("gridflow")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def redacted(url: str) -> str:
-    """The database URL without its password, for banners and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
-
-
-def mint_demo_tokens(c: Container) -> dict[str, str]:
-    expires = parse_duration("30d")
-    return {role: c.tokens.create(p, expires) for role, p in demo.PRINCIPALS.items()}
-
-
-def print_tokens(tokens: dict[str, str]) -> None:
-    print("Tokens, one per role (Authorization: Bearer <token>):")
-    for role, token in tokens.items():
-        p = demo.PRINCIPALS[role]
-        print(f"  {role:<19} {p.id:<22} scope={p.scope:<18} {token}")
-
-
-def load_demo(c: Container) -> None:
-    counts = demo.load(c.service, c.now())
-    print("demo city loaded: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -395,21 +366,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gridflow.serve import serve
 
     return serve(args)
-
-
-def reachable(url: str) -> None:
-    """Fail at once, in one line (main), when PostgreSQL does not answer: the pools
-    would otherwise retry for seconds and log every attempt."""
-    if url.startswith("postgres"):
-        env = store_env(url)
-        psycopg.connect(
-            host=env["POSTGRES_HOST"],
-            port=env["POSTGRES_PORT"],
-            dbname=env["POSTGRES_DBNAME"],
-            user=env["POSTGRES_USER"],
-            password=env["POSTGRES_PASSWORD"] or None,
-            connect_timeout=3,
-        ).close()
 
 
 class _container:

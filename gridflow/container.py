@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 from api.deps import Services
@@ -33,44 +33,69 @@ from workers.notifier import Notifier
 from workers.projections import ProjectionWorker
 
 
-@dataclass
 class Container:
-    settings: Settings
-    clock: Clock = utc_now
-    service: IssueService = field(init=False)
-    db: Database = field(init=False)
-    tokens: TokenStore = field(init=False)
-    idempotency: IdempotencyStore = field(init=False)
-    #: the projection engine: runs the views, the outbox and the audit chain
-    tracking: Engine = field(init=False)
-    #: the views' generations (folded by `tracking`)
-    engine: ViewGenerations = field(init=False)
-    views: ViewReader = field(init=False)
-    audit: AuditLog = field(init=False)
-    wake: threading.Event = field(default_factory=threading.Event)
+    """Builds each part the first time it is asked for, and only what that part needs:
+    `gridflow token list` opens the store and the token table, not the views. Nothing
+    is built (no connection, no file) until then."""
 
-    def __post_init__(self) -> None:
-        self.db = Database(self.settings.database_url)
-        migrate(self.db)  # the side tables as this code needs them (projections/migrations)
-        self.vault = KeyVault(self.db, self.subject_key())
-        self.evidence = Evidence(
-            self.db,
-            self.blob_store(),
-            self.settings.evidence_max_bytes,
-            self.settings.max_image_pixels,
-        )
-        self.tokens = TokenStore(self.db)
-        self.service = IssueService(
+    def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
+        self.settings, self.clock = settings, clock
+        #: set by every save: wakes the in-process workers at once (SQLite has no NOTIFY)
+        self.wake = threading.Event()
+        self.notify_wake = threading.Event()
+
+    @cached_property
+    def db(self) -> Database:
+        db = Database(self.settings.database_url)
+        migrate(db)  # the side tables as this code needs them (projections/migrations)
+        return db
+
+    @cached_property
+    def vault(self) -> KeyVault:
+        vault = KeyVault(self.db, self.subject_key())
+        vault.check_key()
+        return vault
+
+    @cached_property
+    def evidence(self) -> Evidence:
+        s = self.settings
+        return Evidence(self.db, self.blob_store(), s.evidence_max_bytes, s.max_image_pixels)
+
+    @cached_property
+    def tokens(self) -> TokenStore:
+        return TokenStore(self.db)
+
+    @cached_property
+    def service(self) -> IssueService:
+        service = IssueService(
             self.settings,
             clock=self.clock,
             vault=self.vault,
             evidence=self.evidence,
             directory=self.tokens,
         )
-        self.idempotency = IdempotencyStore(self.db)
+        service.on_saved.append(self._saved)
+        return service
+
+    @cached_property
+    def idempotency(self) -> IdempotencyStore:
+        return IdempotencyStore(self.db)
+
+    @cached_property
+    def tracking(self) -> Engine:
+        """The projection engine: runs the views, the outbox and the audit chain."""
+        return Engine(self.db, self.service.app.recorder)
+
+    @cached_property
+    def engine(self) -> ViewGenerations:
+        """The views' generations (folded by `tracking`), brought to this code's schema."""
         tz = self.settings.calendars.default.timezone
-        self.tracking = Engine(self.db, self.service.app.recorder)
-        self.engine = ViewGenerations(self.db, self.tracking, tz, self.settings.projection_batch)
+        views = ViewGenerations(self.db, self.tracking, tz, self.settings.projection_batch)
+        views.upgrade()
+        return views
+
+    @cached_property
+    def views(self) -> ViewReader:
         s = self.settings
         policy = ComparisonPolicy(
             s.comparison_window_hours,
@@ -78,32 +103,39 @@ class Container:
             s.miss_warning_rate,
             s.miss_warning_min_tickets,
         )
-        self.views = ViewReader(
+        return ViewReader(
             self.db,
             self.engine,
-            tz,
+            s.calendars.default.timezone,
             s.score_weights,
             policy,
             s.ready_stall_seconds,
             s.satisfaction_basic_weight,
         )
-        self.audit = AuditLog(
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        s = self.settings
+        return AuditLog(
             self.db,
             self.tracking,
             self.signer(),
-            self.settings.audit_origin,
-            checkpoint_every=self.settings.checkpoint_every,
+            s.audit_origin,
+            checkpoint_every=s.checkpoint_every,
         )
-        self.outbox = Outbox(
-            self.db,
-            self.tracking,
-            self.service.head,
-            targets=WebhookTargets(self.settings.webhook_allow_networks),
-        )
-        self.limiter = RateLimiter(self.db, self.settings.rate_limit)
-        self.notifier = Notifier(self.outbox, self.service, self.views)
-        self.notify_wake = threading.Event()
-        self.service.on_saved.append(self._saved)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        targets = WebhookTargets(self.settings.webhook_allow_networks)
+        return Outbox(self.db, self.tracking, self.service.head, targets=targets)
+
+    @cached_property
+    def limiter(self) -> RateLimiter:
+        return RateLimiter(self.db, self.settings.rate_limit)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        return Notifier(self.outbox, self.service, self.views)
 
     def _saved(self, position: int) -> None:
         """A save wakes the in-process workers at once (SQLite has no NOTIFY)."""
@@ -175,11 +207,11 @@ class Container:
         )
 
     def workers(self) -> dict[str, Callable[[threading.Event], None]]:
-        deadlines = DeadlineWorker(self.service, self.views)
+        """Each worker by name; its parts are built when it starts (`--only` builds one)."""
         return {
-            "projections": ProjectionWorker(self.engine, self.wake).follow,
-            "deadlines": deadlines.follow,
-            "audit": AuditWorker(self.audit).follow,
+            "projections": lambda stop: ProjectionWorker(self.engine, self.wake).follow(stop),
+            "deadlines": lambda stop: DeadlineWorker(self.service, self.views).follow(stop),
+            "audit": lambda stop: AuditWorker(self.audit).follow(stop),
             "notifications": lambda stop: self.notifier.follow(stop, self.notify_wake),
         }
 
@@ -187,5 +219,8 @@ class Container:
         return self.clock()
 
     def close(self) -> None:
-        self.service.close()
-        self.db.close()
+        """Close what was built (nothing, if nothing was)."""
+        if "service" in self.__dict__:
+            self.service.close()
+        if "db" in self.__dict__:
+            self.db.close()

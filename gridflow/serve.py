@@ -11,7 +11,8 @@ import uvicorn
 
 from api.app import create_app
 from domain.settings import Settings
-from gridflow.cli import (
+from gridflow.container import Container
+from gridflow.startup import (
     TOKEN_HINT,
     load_demo,
     mint_demo_tokens,
@@ -19,7 +20,6 @@ from gridflow.cli import (
     reachable,
     redacted,
 )
-from gridflow.container import Container
 from workers.runner import run as run_workers
 
 

@@ -24,8 +24,13 @@ class Cursor(Protocol):
 
 
 class Database:
+    """Connects on first use (`open`), not when built."""
+
     def __init__(self, url: str, pool_size: int = 4) -> None:
-        self.url = url
+        self.url, self.pool_size = url, pool_size
+        self._opened = threading.Lock()
+        self._keepalive: sqlite3.Connection | None = None
+        self._pool: Any = None
         env = store_env(url)
         self.dialect = "sqlite" if env["PERSISTENCE_MODULE"].endswith("sqlite") else "postgres"
         if env["PERSISTENCE_MODULE"].endswith("popo"):
@@ -34,10 +39,7 @@ class Database:
         self._local = threading.local()
         if self.dialect == "sqlite":
             self.sqlite_path: str = env["SQLITE_DBNAME"]
-            self._keepalive = self._sqlite()  # keeps a shared in-memory database alive
         else:
-            from psycopg_pool import ConnectionPool
-
             conninfo = (
                 f"dbname={env['POSTGRES_DBNAME']} host={env['POSTGRES_HOST']} "
                 f"port={env['POSTGRES_PORT']} user={env['POSTGRES_USER']}"
@@ -45,14 +47,30 @@ class Database:
             if env["POSTGRES_PASSWORD"]:
                 conninfo += f" password={env['POSTGRES_PASSWORD']}"
             self.conninfo = conninfo
-            self.pool = ConnectionPool(
-                conninfo,
-                min_size=1,
-                max_size=pool_size,
-                open=True,
-                timeout=5,
-                kwargs={"connect_timeout": 2},
-            )
+
+    def open(self) -> None:
+        """Connect (once): PostgreSQL's pool; on SQLite a connection held open, which
+        keeps a shared in-memory database alive."""
+        with self._opened:
+            if self.dialect == "sqlite" and self._keepalive is None:
+                self._keepalive = self._sqlite()
+            elif self.dialect == "postgres" and self._pool is None:
+                from psycopg_pool import ConnectionPool
+
+                self._pool = ConnectionPool(
+                    self.conninfo,
+                    min_size=1,
+                    max_size=self.pool_size,
+                    open=True,
+                    timeout=5,
+                    kwargs={"connect_timeout": 2},
+                )
+
+    @property
+    def pool(self) -> Any:
+        if self._pool is None:
+            self.open()
+        return self._pool
 
     def _sqlite(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -74,6 +92,8 @@ class Database:
         """A cursor inside one transaction, committed on success. On SQLite a write
         transaction takes the write lock at once (no upgrade deadlocks later)."""
         if self.dialect == "sqlite":
+            if self._keepalive is None:
+                self.open()
             conn = getattr(self._local, "conn", None)
             if conn is None:
                 conn = self._local.conn = self._sqlite()
@@ -90,8 +110,8 @@ class Database:
                 yield pcur
 
     def close(self) -> None:
-        if self.dialect == "postgres":
-            self.pool.close()
+        if self._pool is not None:
+            self._pool.close()
 
 
 class _SqliteCursor:

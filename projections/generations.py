@@ -56,9 +56,8 @@ class ViewGenerations:
         self.timezone = timezone
         self.batch = batch
         self.switched_at = float("-inf")  # when this process last switched generations
-        self._upgrade()
 
-    def _upgrade(self) -> None:
+    def upgrade(self) -> None:
         """Views are derived: when the live generation was built with another schema
         (the code changed), build the current one from the log and switch to it, before
         anything reads them. One process does it; the others wait, then see it done."""

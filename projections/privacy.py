@@ -86,7 +86,11 @@ class KeyVault:
         # a person's data at once; a key sealed with after its erasure (within the
         # minute) is itself destroyed, so that data was never readable either.
         self._sealing: dict[str, tuple[float, bytes | None]] = {}
-        with db.transaction() as cur:
+
+    def check_key(self) -> None:
+        """Refuse a subject key other than the one the store's subjects were made with
+        (the first process to ask records its own)."""
+        with self.db.transaction() as cur:
             self._check_key(cur)
 
     def _check_key(self, cur: Cursor) -> None:

@@ -28,6 +28,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 def _backend(db: Database) -> Any:
     """yoyo's backend for `db`, connected as `db` connects (the URL's user and
     password, an in-memory SQLite store's shared name)."""
+    db.open()  # an in-memory SQLite store lives while `db` holds its connection
     if db.dialect == "sqlite":
         path = db.sqlite_path
 

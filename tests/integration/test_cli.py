@@ -133,3 +133,20 @@ def test_an_unreachable_store_is_one_line_not_a_traceback(monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: the store at postgresql://nobody:***@")
     assert "secret" not in err[0] and "Traceback" not in err[0]
+
+
+def test_token_list_opens_only_the_tokens_not_the_views(db_env, capsys):
+    assert main(["demo"]) == 0
+    c = Container(Settings(database_url=db_env))
+    c.engine.catch_up()
+    with c.db.transaction() as cur:  # views built by other code: the next start rebuilds
+        cur.execute("UPDATE gridflow_view_schema SET version = 'older code'")
+    capsys.readouterr()
+    assert main(["token", "list"]) == 0
+    assert "grid-worker-zhang" in capsys.readouterr().out
+    with c.db.transaction(write=False) as cur:
+        cur.execute("SELECT version FROM gridflow_view_schema")
+        assert [v for (v,) in cur.fetchall()] == ["older code"]  # not rebuilt for a listing
+        cur.execute("SELECT active FROM gridflow_view_generation")
+        assert cur.fetchone()[0] == 1
+    c.close()

@@ -142,21 +142,30 @@ def test_stored_payloads_go_to_auditors_only(store_url: str):
                 assert reporter == {"hidden": True}
 
 
+def started(settings: Settings) -> None:
+    """A process of the service started (its parts built, as `gridflow serve` does)."""
+    c = Container(settings)
+    try:
+        c.services()
+    finally:
+        c.close()
+
+
 def test_a_process_with_another_subject_key_refuses_to_start(store_url: str, tmp_path: Path):
     settings = Settings(database_url=store_url, subject_key=KEY, audit_key_file=str(tmp_path / "a"))
-    Container(settings).close()
-    Container(settings).close()  # the same key again: fine
+    started(settings)
+    started(settings)  # the same key again: fine
     other = base64.b64encode(b"o" * 32).decode()
     with pytest.raises(ValueError, match="another subject key"):
-        Container(Settings(database_url=store_url, subject_key=other))
+        started(Settings(database_url=store_url, subject_key=other))
 
 
 def test_the_embedded_store_keeps_its_subject_key_beside_the_file(tmp_path: Path):
     url = f"sqlite:///{tmp_path}/city.db"
-    Container(Settings(database_url=url)).close()
+    started(Settings(database_url=url))
     key_file = tmp_path / "city.db.subject-key"
     assert key_file.exists() and key_file.stat().st_mode & 0o077 == 0
-    Container(Settings(database_url=url)).close()  # found again on the next start
+    started(Settings(database_url=url))  # found again on the next start
 
 
 def test_postgresql_refuses_to_start_without_a_configured_subject_key():
