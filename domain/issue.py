@@ -77,6 +77,9 @@ class Issue(Aggregate):
             issue: Issue = aggregate
             if self.to_state != issue.state:
                 issue.suspended_since = None
+                for key, paused_seconds in self.facts.get("resumed", {}).items():
+                    if (d := issue.open_deadline(key)) is not None:
+                        d.paused_since, d.paused_seconds = None, paused_seconds
             issue.state, issue.tier = self.to_state, self.tier
             for end in self.ends:
                 d = issue.open_deadline(end["key"])

@@ -38,7 +38,7 @@ from tests.unit.test_actions_by_state import EXPECTED, actor_and_data
 
 def sh(day: int, hour: int, minute: int = 0, second: int = 0, month: int = 11) -> datetime:
     """A Shanghai local time in 2026 (UTC+8, no daylight saving)."""
-    return datetime(2026, month, day, hour - 8, minute, second, tzinfo=UTC)
+    return datetime(2026, month, day, hour, minute, second, tzinfo=UTC) - timedelta(hours=8)
 
 
 # The spec's defaults from Monday 2026-11-23 09:00 (working hours 08:30-12:00, 13:30-17:30;

@@ -163,3 +163,14 @@ def test_a_working_time_pause_credits_working_time() -> None:
     assert d.due_at + timedelta(seconds=shift) == sh(24, 12)
     late = clock(limit="1wd", due_at=sh(24, 9), paused_since=sh(24, 10))
     assert late.paused_seconds_at(sh(25, 10), CAL) == 0  # paused after its due time
+
+
+def test_a_pause_never_brings_a_night_due_time_forward() -> None:
+    # coordinated on Friday 00:45 (outside working hours): 5 working days, due Friday
+    # 00:45 a week later, which stands for Thursday 17:30 in working time
+    d = clock(limit="5wd", started_at=sh(27, 0, 45), due_at=sh(4, 0, 45, month=12))
+    d.paused_since = sh(28, 0, 45)  # suspended Saturday night, resumed Saturday morning
+    assert d.paused_seconds_at(sh(28, 10), CAL) == 0  # no working time paused: no credit
+    # paused until Monday 09:45: 1.25 working hours paused, due Friday 09:45
+    monday = d.paused_seconds_at(sh(30, 9, 45), CAL)
+    assert d.due_at + timedelta(seconds=monday) == sh(4, 9, 45, month=12)

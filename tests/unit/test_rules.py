@@ -169,8 +169,7 @@ def test_a_callback_that_reached_nobody_keeps_its_clock_running():
     with pytest.raises(ValidationFailed) as err:
         svc.act(i, "record_callback", STAFF, {"contacted": True})
     assert err.value.fields == {
-        "body": "Value error, a callback that reached the resident records solved and "
-        "satisfaction"
+        "body": "Value error, a callback that reached the resident records solved and satisfaction"
     }
 
 
