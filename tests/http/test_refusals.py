@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import LEADER, STAFF, STREET, WORKER
 
 
