@@ -10,7 +10,6 @@ DomainError and leaves the aggregate untouched. Everything an action is, is decl
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -102,7 +101,7 @@ def take(
             paused = end["paused_seconds"] = d.paused_seconds_at(
                 ctx.now, ctx.calendar(issue.grid_id)
             )
-        if end["outcome"] == "met" and ctx.now > d.due_at + timedelta(seconds=paused):
+        if end["outcome"] == "met" and ctx.now > d.due_with(paused):
             end["outcome"] = "missed"
     _record(issue, a.event, p, decision, ctx)
     if action == "merge" and related is not None:

@@ -13,9 +13,9 @@ from domain import actions as A
 from domain.callbacks import someone_to_call
 from domain.context import Context, Decision
 from domain.deadlines import RESOLUTION_KIND
-from domain.errors import BeyondHolidayData, TransitionNotAllowed, ValidationFailed
+from domain.errors import BeyondHolidayData, CapReached, TransitionNotAllowed, ValidationFailed
 from domain.issue import Issue
-from domain.principals import Principal
+from domain.principals import Principal, Role
 from domain.states import HANDLING_STATE, TERMINAL
 
 
@@ -155,7 +155,16 @@ def transfer(issue: Issue, p: Principal, data: A.Transfer, ctx: Context, _: Any)
         raise ValidationFailed({"grid_id": f"no grid {data.grid_id!r}"})
     if data.grid_id == issue.grid_id:
         raise ValidationFailed({"grid_id": "the issue is already in this grid"})
-    return Decision("reported", issue.tier, _dump(data))  # the triage clock keeps running
+    d = Decision("reported", issue.tier, _dump(data))  # the triage clock keeps running
+    if issue.counts.get("transfer", 0) >= ctx.transfer_cap:
+        if p.role is not Role.STREET_OFFICER:
+            raise CapReached(
+                f"transferred {ctx.transfer_cap} times: only a street officer assigns it now "
+                "(指定分拨)",
+                cap=ctx.transfer_cap,
+            )
+        d.facts["binding"] = True  # a binding assignment (指定分拨)
+    return d
 
 
 def release(issue: Issue, p: Principal, data: A.Release, ctx: Context, _: Any) -> Decision:
@@ -190,12 +199,6 @@ def merge(
 
 def urge(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
     return Decision(issue.state, issue.tier, _dump(data))
-
-
-def suspend(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
-    kind = RESOLUTION_KIND[issue.tier or "small"]
-    paused = [kind] if issue.open_deadline(kind) else []
-    return Decision(issue.state, issue.tier, _dump(data), {"paused": paused})
 
 
 def resume(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain import callbacks
+from domain import approvals, callbacks
 from domain.callbacks import HANDLING_ACTIONS
 from domain.deadlines import Deadline
 
@@ -59,6 +59,12 @@ class Issue(Aggregate):
         self.callback_round: dict[str, Any] | None = None
         #: the last valid dissatisfied callback and its appeal (不合理诉求)
         self.appeal: dict[str, Any] | None = None
+        #: requests that somebody else decides, by kind (domain.approvals)
+        self.requests: dict[str, dict[str, Any]] = {}
+        #: approved suspensions: {from, to} (to None while it runs)
+        self.suspensions: list[dict[str, Any]] = []
+        #: who blew the whistle: {id, role}
+        self.whistle_holder: dict[str, str] | None = None
 
     # -- events -------------------------------------------------------------------
 
@@ -77,6 +83,7 @@ class Issue(Aggregate):
             issue: Issue = aggregate
             if self.to_state != issue.state:
                 issue.suspended_since = None
+                approvals.lapse(issue, self.timestamp)
             issue.state, issue.tier = self.to_state, self.tier
             for end in self.ends:
                 d = issue.open_deadline(end["key"])
@@ -138,6 +145,7 @@ class Issue(Aggregate):
 
         def effect(self, issue: Issue) -> None:
             issue.grade = self.data.get("grade", "standard")
+            issue.whistle_holder = dict(self.actor)
             _summon(issue, self.data["departments"], self.timestamp)
 
     class Acknowledged(Event):
@@ -237,20 +245,80 @@ class Issue(Aggregate):
         ACTION = "urge"
 
     class Suspended(Event):
+        """A request since issue 14; recorded before, a suspension at once."""
+
         ACTION = "suspend"
 
         def effect(self, issue: Issue) -> None:
-            issue.suspended_since = self.timestamp
-            for key in self.facts["paused"]:
+            if "requested" in self.facts:
+                approvals.requested(issue, self)
+            else:
+                _pause(issue, self)
+
+    class SuspensionApproved(Event):
+        ACTION = "approve_suspension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "suspension", "approved")
+            _pause(issue, self)
+
+    class SuspensionDenied(Event):
+        ACTION = "deny_suspension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "suspension", "denied")
+
+    class ExtensionRequested(Event):
+        ACTION = "request_extension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.requested(issue, self)
+
+    class ExtensionApproved(Event):
+        ACTION = "approve_extension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "extension", "approved")
+            for key, seconds in self.facts["extended"].items():
                 d = issue.open_deadline(key)
                 if d is not None:
-                    d.paused_since = self.timestamp
+                    d.extended_seconds += seconds
+                    d.extensions += 1
+
+    class ExtensionDenied(Event):
+        ACTION = "deny_extension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "extension", "denied")
+
+    class EscalationRequested(Event):
+        ACTION = "request_escalation"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.requested(issue, self)
+
+    class EscalationApproved(Event):
+        ACTION = "approve_escalation"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "escalation", "approved")
+            issue.coordination = {
+                "lead_party": self.data.get("lead_party"),
+                "parties": self.data.get("parties", []),
+            }
+
+    class EscalationDenied(Event):
+        ACTION = "deny_escalation"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "escalation", "denied")
 
     class Resumed(Event):
         ACTION = "resume"
 
         def effect(self, issue: Issue) -> None:
             issue.suspended_since = None
+            approvals.end_suspension(issue, self.timestamp)
             for key, paused_seconds in self.facts["paused_seconds"].items():
                 d = issue.open_deadline(key)
                 if d is not None:
@@ -333,6 +401,15 @@ class Issue(Aggregate):
 
     def active_departments(self) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.departments.items() if v["released_at"] is None}
+
+
+def _pause(issue: Issue, event: Issue.Event) -> None:
+    issue.suspended_since = event.timestamp
+    issue.suspensions.append({"from": event.timestamp, "to": None})
+    for key in event.facts["paused"]:
+        d = issue.open_deadline(key)
+        if d is not None:
+            d.paused_since = event.timestamp
 
 
 def _summon(issue: Issue, departments: list[str], at: datetime) -> None:

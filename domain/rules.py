@@ -83,9 +83,61 @@ APPEAL_PENDING = Rule(
     lambda i, p: i.appeal is not None and i.appeal["status"] == "pending",
 )
 
+
+def _open(i: Issue, kind: str) -> bool:
+    asked = i.requests.get(kind)
+    return asked is not None and asked["status"] == "open"
+
+
+def _asked(kind: str) -> Rule:
+    why = f"no {kind} request waits for a decision"
+    return Rule(f"{kind}_asked", why, lambda i, p: _open(i, kind))
+
+
+def _not_own(kind: str) -> Rule:
+    return Rule(
+        f"not_own_{kind}",
+        f"nobody decides their own {kind} request",
+        lambda i, p: not (_open(i, kind) and i.requests[kind]["by"] == p.id),
+        refuse=SeparationOfDuties,
+    )
+
+
+SUSPENSION_ASKED, EXTENSION_ASKED, ESCALATION_ASKED = (
+    _asked(k) for k in ("suspension", "extension", "escalation")
+)
+NOT_OWN_SUSPENSION, NOT_OWN_EXTENSION, NOT_OWN_ESCALATION = (
+    _not_own(k) for k in ("suspension", "extension", "escalation")
+)
+#: suspend: neither suspended nor asked to be
+NOT_SUSPENDED_OR_ASKED = Rule(
+    "not_suspended_or_asked",
+    "the issue is suspended or its suspension waits for a decision",
+    lambda i, p: i.suspended_since is None and not _open(i, "suspension"),
+)
+NO_EXTENSION_ASKED = Rule(
+    "no_extension_asked",
+    "an extension request waits for a decision",
+    lambda i, p: not _open(i, "extension"),
+)
+NO_ESCALATION_ASKED = Rule(
+    "no_escalation_asked",
+    "an escalation request waits for a decision",
+    lambda i, p: not _open(i, "escalation"),
+)
+
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
+        SUSPENSION_ASKED,
+        EXTENSION_ASKED,
+        ESCALATION_ASKED,
+        NOT_OWN_SUSPENSION,
+        NOT_OWN_EXTENSION,
+        NOT_OWN_ESCALATION,
+        NOT_SUSPENDED_OR_ASKED,
+        NO_EXTENSION_ASKED,
+        NO_ESCALATION_ASKED,
         NOT_RESOLVER,
         NOT_SUSPENDED,
         SUSPENDED,

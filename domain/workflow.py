@@ -38,7 +38,6 @@ from domain.rules import (
     NOT_HANDLER,
     NOT_REPORTED_IN,
     NOT_RESOLVER,
-    NOT_SUSPENDED,
     SUSPENDED,
 )
 from domain.states import (
@@ -292,18 +291,6 @@ DECLARED: tuple[Action, ...] = (
         queue={R.STREET_OFFICER: (FLAGGED,), R.CITY_SUPERVISOR: (HARD_OR_FLAGGED,)},
         fold=S.urge,
         example={"message": "please report in today"},
-    ),
-    Action(
-        "suspend",
-        moves=(Move(HANDLING, STAY),),
-        roles=HANDLERS,
-        data=A.Reasoned,
-        event=Issue.Suspended,
-        labels=Labels("挂起", "Suspend"),
-        decide=decide.suspend,
-        rules=(NOT_SUSPENDED,),
-        fold=S.suspend,
-        example={"reason": "waiting for access to the flat"},
     ),
     Action(
         "resume",

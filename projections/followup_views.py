@@ -34,6 +34,8 @@ def store(cur: Cursor, p: str, rows: dict[str, dict[str, Any]]) -> None:
         appeal = row.get("appeal")
         if appeal is not None:
             requests.append((row["id"], "appeal", appeal["status"] or "open", None))
+        for kind, asked in row.get("requests", {}).items():
+            requests.append((row["id"], kind, asked["status"], asked["by"]))
     ids = [(i,) for i in rows]
     for table in TABLES:
         cur.executemany(f"DELETE FROM {p}{table} WHERE issue_id = %s", ids)

@@ -186,7 +186,32 @@ RULE_SQL: dict[str, Callable[[str, Principal], tuple[str, list[Any]]]] = {
     "callback_due": lambda p, who: _callback_due(p, who),
     "appealable": lambda p, who: _request(p, "appeal", "open"),
     "appeal_pending": lambda p, who: _request(p, "appeal", "pending"),
+    "suspension_asked": lambda p, who: _request(p, "suspension", "open"),
+    "extension_asked": lambda p, who: _request(p, "extension", "open"),
+    "escalation_asked": lambda p, who: _request(p, "escalation", "open"),
+    "not_own_suspension": lambda p, who: _not_own(p, "suspension", who),
+    "not_own_extension": lambda p, who: _not_own(p, "extension", who),
+    "not_own_escalation": lambda p, who: _not_own(p, "escalation", who),
+    "not_suspended_or_asked": lambda p, who: _not_asked(p, "suspension", "suspended = 0 AND "),
+    "no_extension_asked": lambda p, who: _not_asked(p, "extension"),
+    "no_escalation_asked": lambda p, who: _not_asked(p, "escalation"),
 }
+
+
+def _not_own(p: str, kind: str, who: Principal) -> tuple[str, list[Any]]:
+    return (
+        f"id NOT IN (SELECT issue_id FROM {p}issue_requests WHERE kind = %s AND status = 'open' "
+        "AND by_id = %s)",
+        [kind, who.id],
+    )
+
+
+def _not_asked(p: str, kind: str, also: str = "") -> tuple[str, list[Any]]:
+    return (
+        f"({also}id NOT IN (SELECT issue_id FROM {p}issue_requests WHERE kind = %s "
+        "AND status = 'open'))",
+        [kind],
+    )
 
 
 def _callback_due(p: str, who: Principal) -> tuple[str, list[Any]]:

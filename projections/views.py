@@ -27,7 +27,7 @@ from projections.records import OrgChange, Record, utc
 
 #: Bumped when folding changes what the views hold, so that views built by older code
 #: are rebuilt from the log on start (projections.engine).
-FOLD_VERSION = 3
+FOLD_VERSION = 4
 
 
 def schema(p: str) -> list[str]:
@@ -241,7 +241,7 @@ class IssueViews:
                 continue
             due = d["effective_due_at"] or d["due_at"]
             if "paused_seconds" in end:  # ended while suspended: the pause so far counts
-                due = shift(d["due_at"], end["paused_seconds"])
+                due = shift(d["due_at"], end["paused_seconds"] + d.get("extended_seconds", 0.0))
             dept = d["department_id"] or ""
             if end["outcome"] == "met":
                 count(f"deadline_met:{d['kind']}", dept, due)

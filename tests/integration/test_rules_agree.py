@@ -105,6 +105,11 @@ def data_for(action: str, draw: Any, others: list[UUID], p: Any = None) -> dict[
         "merge": {"duplicate_of": str(draw(st.sampled_from(others))) if others else "x"},
         "urge": {"message": "hurry"},
         "suspend": {"reason": "waiting"},
+        "deny_suspension": {"reason": "no"},
+        "request_extension": {"reason": "parts", "extra": "1wd"},
+        "deny_extension": {"reason": "no"},
+        "request_escalation": {"reason": "too big"},
+        "deny_escalation": {"reason": "no"},
         "comment": {"text": "noted"},
     }.get(action, {})
 

@@ -81,6 +81,16 @@ data_for: dict[str, Any] = {
     "suspend": st.just({"reason": "wait"}),
     "resume": st.just({}),
     "comment": st.just({"text": "hi"}),
+    "approve_suspension": st.just({}),
+    "deny_suspension": st.just({"reason": "no"}),
+    "request_extension": st.sampled_from(
+        [{"reason": "parts", "extra": "2wd"}, {"reason": "x", "extra": "4h", "deadline": "triage"}]
+    ),
+    "approve_extension": st.just({}),
+    "deny_extension": st.just({"reason": "no"}),
+    "request_escalation": st.just({"reason": "too big"}),
+    "approve_escalation": st.just({}),
+    "deny_escalation": st.just({"reason": "no"}),
     "miss_deadline": st.sampled_from(
         [
             "triage",

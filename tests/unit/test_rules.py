@@ -196,6 +196,7 @@ def test_suspension_pauses_the_resolution_clock_and_shows_the_paused_time():
     due = deadline(svc.get(i), "small_resolution").due_at
     clock.advance(hours=1)
     svc.act(i, "suspend", WORKER, {"reason": "no access"})
+    svc.act(i, "approve_suspension", LEADER, {})
     assert deadline(svc.get(i), "small_resolution").status == "paused"
     clock.advance(hours=5)  # past the original due time, but paused
     with pytest.raises(TransitionNotAllowed):
