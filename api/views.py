@@ -169,10 +169,11 @@ def escalations(
     p: Principal = Depends(principal),
     s: Services = Depends(services),
     node: NodeQuery = None,
+    level: Literal["community", "street", "city"] | None = None,
     after: After = None,
 ) -> dict[str, Any]:
     caught_up(s, after)
-    return s.views.escalations(_supervisor(p, s, node), s.service.clock())
+    return s.views.escalations(_supervisor(p, s, node), s.service.clock(), level)
 
 
 @supervision.get(

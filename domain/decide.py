@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain import actions as A
+from domain import followups as F
 from domain.callbacks import someone_to_call
 from domain.context import Context, Decision
 from domain.deadlines import RESOLUTION_KIND
@@ -137,10 +138,26 @@ def verify(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decis
 
 
 def rework(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
-    tier = issue.tier or "small"
-    d = Decision(HANDLING_STATE[tier], tier, _dump(data))
+    """返工. A second rework opens a city follow-up item; a third raises the tier (a big
+    matter cannot blow its own whistle: its item is listed and waits for one)."""
+    tier = was = issue.tier or "small"
+    n = issue.counts.get("rework", 0) + 1
+    if n >= 3 and tier == "small":
+        tier = "big"
+    d = Decision(HANDLING_STATE[tier], tier, _dump(data), {"rework": n})
     d.end("verification")
     d.starts.append(_deadline(issue, ctx, RESOLUTION_KIND[tier]))
+    if n >= 2:
+        F.raise_item(
+            issue,
+            d,
+            ctx,
+            target=F.responsible(issue, ctx),
+            level="city",
+            reason="rework",
+            by="system",
+            listed=n >= 3 and was == "big",  # big → hard waits for a whistle: listed
+        )
     return d
 
 
@@ -197,10 +214,6 @@ def merge(
     return d
 
 
-def urge(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
-    return Decision(issue.state, issue.tier, _dump(data))
-
-
 def resume(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
     """Shift each paused deadline by the pause, in its own kind of time."""
     cal = ctx.calendar(issue.grid_id)
@@ -243,6 +256,10 @@ def miss_deadline(
         d.end("small_resolution", "cancelled")
         d.starts.append(_deadline(issue, ctx, "big_resolution"))
         d.facts["escalated"] = True
-    elif dl.kind == "big_resolution":
-        d.facts["flag"] = "big-matter resolution deadline missed (督办)"
+    if dl.kind == "flag_reply":
+        F.step_up(issue, d, ctx, dl.key.split(":", 1)[1])
+    else:
+        target, level = F.for_miss(issue, dl.kind, dl.department_id, ctx)
+        reason = f"deadline_missed:{dl.kind}"
+        F.raise_item(issue, d, ctx, target=target, level=level, reason=reason, by="system")
     return d

@@ -7,17 +7,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from domain import actions as A
-from domain import approvals, callbacks
+from domain import approvals, callbacks, followups
 from domain import summary as S
-from domain.declare import Action, Labels, Move
+from domain.declare import Action, Labels, Move, Reach
 from domain.issue import Issue
 from domain.parties import HANDLERS, VERIFIERS
 from domain.principals import Role
 from domain.rules import (
     APPEAL_PENDING,
     APPEALABLE,
+    CLEARABLE,
     ESCALATION_ASKED,
     EXTENSION_ASKED,
+    FLAG_TARGET,
+    FLAGGED,
+    HARD_OR_FLAGGED,
+    MAY_URGE,
     NO_ESCALATION_ASKED,
     NO_EXTENSION_ASKED,
     NOT_OWN_ESCALATION,
@@ -26,7 +31,7 @@ from domain.rules import (
     NOT_SUSPENDED_OR_ASKED,
     SUSPENSION_ASKED,
 )
-from domain.states import HANDLING_STATES, OPEN_STATES
+from domain.states import HANDLING_STATES, OPEN_STATES, STATES
 
 R = Role
 STAY = "="
@@ -160,8 +165,66 @@ EXCEPTIONS: tuple[Action, ...] = (
     ),
 )
 
+#: Who answers a follow-up item aimed at their node or department.
+ANSWERERS = frozenset(
+    {R.GRID_WORKER, R.GRID_LEADER, R.COMMUNITY_STAFF, R.STREET_OFFICER, R.DEPARTMENT_OFFICER}
+)
+CLEARERS = frozenset({R.COMMUNITY_STAFF, R.STREET_OFFICER, R.CITY_SUPERVISOR})
+
+LADDER: tuple[Action, ...] = (
+    Action(
+        "urge",
+        moves=(Move(OPEN_STATES, STAY),),
+        roles=frozenset({R.CITY_SUPERVISOR, R.STREET_OFFICER, R.COMMUNITY_STAFF}),
+        data=followups.Urge,
+        event=Issue.Urged,
+        labels=Labels("催办", "Urge"),
+        decide=followups.urge,
+        rules=(MAY_URGE,),
+        queue={R.STREET_OFFICER: (FLAGGED,), R.CITY_SUPERVISOR: (HARD_OR_FLAGGED,)},
+        fold=S.urge,
+        example={"message": "please report in today", "target": "housing", "grade": "supervise"},
+    ),
+    Action(
+        "flag",
+        moves=(Move(OPEN_STATES, STAY),),
+        roles=frozenset({R.CITY_SUPERVISOR, R.STREET_OFFICER}),
+        data=followups.Flag,
+        event=Issue.Flagged,
+        labels=Labels("督办", "Open a follow-up item"),
+        decide=followups.flag,
+        example={"message": "explain the delay by Friday"},
+    ),
+    Action(
+        "reply_flag",
+        moves=(Move(STATES, STAY),),
+        roles=ANSWERERS,
+        data=followups.ReplyFlag,
+        event=Issue.FlagReplied,
+        labels=Labels("督办回复", "Reply to the follow-up"),
+        decide=followups.reply_flag,
+        rules=(FLAG_TARGET,),
+        reach=Reach.ANY_PART,
+        queue={r: () for r in ANSWERERS},
+        example={"text": "the crew is booked for Thursday"},
+    ),
+    Action(
+        "clear_flag",
+        moves=(Move(STATES, STAY),),
+        roles=CLEARERS,
+        data=followups.ClearFlag,
+        event=Issue.FlagCleared,
+        labels=Labels("销号", "Clear the follow-up"),
+        decide=followups.clear_flag,
+        rules=(CLEARABLE,),
+        queue={r: () for r in CLEARERS},
+        example={"note": "answered and checked"},
+    ),
+)
+
 FOLLOWUP: tuple[Action, ...] = (
     *EXCEPTIONS,
+    *LADDER,
     Action(
         "appeal_callback",
         moves=(Move(AFTER_A_CALLBACK, STAY),),

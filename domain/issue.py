@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain import approvals, callbacks
+from domain import approvals, callbacks, followups
 from domain.callbacks import HANDLING_ACTIONS
 from domain.deadlines import Deadline
 
@@ -65,6 +65,8 @@ class Issue(Aggregate):
         self.suspensions: list[dict[str, Any]] = []
         #: who blew the whistle: {id, role}
         self.whistle_holder: dict[str, str] | None = None
+        #: follow-up items (督办件, domain.followups)
+        self.followups: list[dict[str, Any]] = []
 
     # -- events -------------------------------------------------------------------
 
@@ -91,8 +93,12 @@ class Issue(Aggregate):
                     d.ended_at, d.outcome, d.paused_since = self.timestamp, end["outcome"], None
                     d.paused_seconds = end.get("paused_seconds", d.paused_seconds)
             issue.deadlines.extend(Deadline.started(start) for start in self.starts)
-            if self.facts.get("flag"):
+            if self.facts.get("flag"):  # recorded before follow-up items
                 issue.flags.append(self.facts["flag"])
+            if self.facts.get("followups"):
+                followups.apply_ops(
+                    issue.followups, self.facts["followups"], self.timestamp, self.actor["id"]
+                )
             issue.evidence.extend(
                 e for e in self.data.get("evidence", []) if e not in issue.evidence
             )
@@ -244,6 +250,15 @@ class Issue(Aggregate):
     class Urged(Event):
         ACTION = "urge"
 
+    class Flagged(Event):
+        ACTION = "flag"
+
+    class FlagReplied(Event):
+        ACTION = "reply_flag"
+
+    class FlagCleared(Event):
+        ACTION = "clear_flag"
+
     class Suspended(Event):
         """A request since issue 14; recorded before, a suspension at once."""
 
@@ -331,8 +346,12 @@ class Issue(Aggregate):
         ACTION = "miss_deadline"
 
         def effect(self, issue: Issue) -> None:
-            for d in reversed(issue.deadlines):
-                if d.key == self.data["deadline"] and not d.missed:
+            for d in reversed(issue.deadlines):  # not one this event started again
+                if (
+                    d.key == self.data["deadline"]
+                    and not d.missed
+                    and d.started_at < self.timestamp
+                ):
                     d.missed = True
                     break
             if self.data["deadline"] == "callback" and issue.callback_round is not None:

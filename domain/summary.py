@@ -16,6 +16,7 @@ from typing import Any
 from domain import tally
 from domain.callbacks import HANDLING_ACTIONS
 from domain.declare import Counter, Folded
+from domain.followups import apply_ops
 
 Row = dict[str, Any]
 
@@ -42,6 +43,11 @@ def common(row: Row, e: Folded, count: Counter) -> None:
     handled = row.setdefault("handled_by", [])
     if e.action in HANDLING_ACTIONS and e.actor["id"] not in handled:
         handled.append(e.actor["id"])
+    if e.facts.get("followups"):
+        items = row.setdefault("followups", [])
+        apply_ops(items, e.facts["followups"], e.at, e.actor["id"])
+        for op in e.facts["followups"]:
+            count(f"followup_{op['op']}")
     if e.to_state != row["state"]:  # requests open when the issue moves on lapse
         for asked in row.get("requests", {}).values():
             if asked["status"] == "open":
@@ -66,6 +72,7 @@ coordinate = handle_on_spot
 def blow_whistle(row: Row, e: Folded, before: str, count: Counter) -> None:
     _triaged(before, count)
     count("whistles")
+    row["whistle_holder"] = e.actor["id"]
     summon(row, e, before, count)
 
 

@@ -89,6 +89,10 @@ TABLES = (
 )
 
 
+def _open_items(row: dict[str, Any]) -> bool:
+    return any(it["status"] != "cleared" for it in row.get("followups", []))
+
+
 class IssueViews:
     """Folds events into the view tables, one batch per transaction."""
 
@@ -293,7 +297,7 @@ class IssueViews:
                     row["updated_at"],
                     row["reporter_principal"],
                     row["resolver_id"],
-                    int(bool(row["flags"])),
+                    int(bool(row["flags"]) or _open_items(row)),
                     row["merged_into"],
                     row["urges"],
                     int(is_open),

@@ -55,7 +55,13 @@ SPEC: dict[str, tuple[str, set[str], dict[str, Any]]] = {
         {"department_id": "water", "reason": "excused"},
     ),
     "merge": ("reported", {"grid_leader", "community_staff"}, {}),
-    "urge": ("reported", {"city_supervisor", "street_officer"}, {"message": "hurry"}),
+    # community staff urge as the whistle holder (issue_in: community_staff@m1 blew it)
+    "urge": (
+        "whistle_blown",
+        {"city_supervisor", "street_officer", "community_staff"},
+        {"message": "hurry"},
+    ),
+    "flag": ("reported", {"city_supervisor", "street_officer"}, {"message": "explain"}),
     "suspend": ("on_spot", {"grid_worker", "grid_leader"}, {"reason": "no access"}),
     "resume": ("on_spot", {"grid_worker", "grid_leader"}, {}),
     "comment": ("reported", set(ROLES) - {"auditor"}, {"text": "seen"}),
