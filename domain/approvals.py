@@ -27,7 +27,7 @@ from pydantic import AfterValidator, Field
 
 from domain.actions import ActionData, Short, Text, _widget
 from domain.context import Context, Decision
-from domain.deadlines import RESOLUTION_KIND, due_at, parse_limit
+from domain.deadlines import RESOLUTION_KIND, Limit, due_at, new_deadline, parse_limit
 from domain.errors import CapReached, ForbiddenRole, TransitionNotAllowed, ValidationFailed
 from domain.principals import Principal, Role
 
@@ -99,21 +99,27 @@ def suspended_working_seconds(issue: Issue, ctx: Context) -> float:
 
 
 def approve_suspension(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
-    if p.role not in STREET_OR_ABOVE and issue.suspensions:
-        cal = ctx.calendar(issue.grid_id)
-        first: datetime = issue.suspensions[0]["from"]
-        allowance = cal.working_seconds_between(
-            first, cal.add_working_days(first, SUSPENSION_WORKING_DAYS)
-        )
-        if suspended_working_seconds(issue, ctx) >= allowance:
-            raise ForbiddenRole(
-                f"suspended {SUSPENSION_WORKING_DAYS} working days in all: a street officer "
-                "approves any further suspension",
-                role=p.role.value,
-            )
     kind = RESOLUTION_KIND[issue.tier or "small"]
     d = _stay(issue, data)
     d.facts["paused"] = [kind] if issue.open_deadline(kind) else []
+    if p.role in STREET_OR_ABOVE:
+        return d
+    cal = ctx.calendar(issue.grid_id)
+    first: datetime = issue.suspensions[0]["from"] if issue.suspensions else ctx.now
+    allowance = cal.working_seconds_between(
+        first, cal.add_working_days(first, SUSPENSION_WORKING_DAYS)
+    )
+    left = allowance - suspended_working_seconds(issue, ctx)
+    if left <= 0:
+        raise ForbiddenRole(
+            f"suspended {SUSPENSION_WORKING_DAYS} working days in all: a street officer "
+            "approves any further suspension",
+            role=p.role.value,
+        )
+    # approved below the street, the suspension runs out with the allowance: the clock
+    # runs again then (the deadline worker records it), unless a street officer approves
+    limit = Limit(round(left / 3600, 4), "wh")
+    d.starts.append(new_deadline("suspension_allowance", ctx.now, limit, cal))
     return d
 
 

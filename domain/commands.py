@@ -34,6 +34,9 @@ from domain.workflow import ACTION, CLIENT_ACTIONS, destinations
 
 __all__ = ["allowed_actions", "owes", "report", "require_may_attach", "take"]
 
+#: Clocks of requests that lapse when the issue leaves its state (domain.approvals).
+REQUEST_CLOCKS = ("escalation_decision", "suspension_allowance")
+
 
 def _may(issue: Issue, a: Action, p: Principal, org: Org) -> bool:
     return (
@@ -92,6 +95,11 @@ def take(
     assert decision.to_state in destinations(action, issue.state), (action, decision)
     if request_key:
         decision.facts["request_key"] = request_key
+    if decision.to_state != issue.state:  # the issue moves on: requests' clocks stop
+        ended = {e["key"] for e in decision.ends}
+        for key in REQUEST_CLOCKS:
+            if key not in ended and issue.open_deadline(key):
+                decision.end(key, "cancelled")
     for end in decision.ends:  # a step that ends after its due time missed it
         d = issue.open_deadline(end["key"])
         if d is None:

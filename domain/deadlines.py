@@ -26,6 +26,7 @@ DEADLINE_KINDS = (
     "callback",
     "escalation_decision",
     "flag_reply",
+    "suspension_allowance",
 )
 RESOLUTION_KIND = {"small": "small_resolution", "big": "big_resolution", "hard": "hard_resolution"}
 
@@ -44,6 +45,7 @@ DEFAULT_LIMITS: dict[str, str] = {
     "callback": "1wd",
     "escalation_decision": "1wh",
     "flag_reply": "1wd",
+    "suspension_allowance": "10wd",  # what is left of it is computed at each approval
 }
 WARN_FRACTION = 0.75
 

@@ -214,15 +214,22 @@ def merge(
     return d
 
 
-def resume(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
-    """Shift each paused deadline by the pause, in its own kind of time."""
+def _shifts(issue: Issue, ctx: Context) -> dict[str, float]:
+    """Each paused deadline's pause so far, in its own kind of time."""
     cal = ctx.calendar(issue.grid_id)
-    shifts = {
+    return {
         dl.key: dl.paused_seconds_at(ctx.now, cal)
         for dl in issue.open_deadlines()
         if dl.paused_since is not None
     }
-    return Decision(issue.state, issue.tier, _dump(data), {"paused_seconds": shifts})
+
+
+def resume(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
+    """Shift each paused deadline by the pause, in its own kind of time."""
+    d = Decision(issue.state, issue.tier, _dump(data), {"paused_seconds": _shifts(issue, ctx)})
+    if issue.open_deadline("suspension_allowance"):
+        d.end("suspension_allowance", "cancelled")
+    return d
 
 
 def comment(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
@@ -258,6 +265,9 @@ def miss_deadline(
         d.facts["escalated"] = True
     if dl.kind == "flag_reply":
         F.step_up(issue, d, ctx, dl.key.split(":", 1)[1])
+    elif dl.kind == "suspension_allowance":  # 10 working days in all: the clock runs again
+        d.facts["paused_seconds"], d.facts["resumed"] = _shifts(issue, ctx), True
+        d.end("suspension_allowance", "missed")
     else:
         target, level = F.for_miss(issue, dl.kind, dl.department_id, ctx)
         reason = f"deadline_missed:{dl.kind}"

@@ -332,12 +332,7 @@ class Issue(Aggregate):
         ACTION = "resume"
 
         def effect(self, issue: Issue) -> None:
-            issue.suspended_since = None
-            approvals.end_suspension(issue, self.timestamp)
-            for key, paused_seconds in self.facts["paused_seconds"].items():
-                d = issue.open_deadline(key)
-                if d is not None:
-                    d.paused_since, d.paused_seconds = None, paused_seconds
+            _resume(issue, self)
 
     class Commented(Event):
         ACTION = "comment"
@@ -354,6 +349,8 @@ class Issue(Aggregate):
                 ):
                     d.missed = True
                     break
+            if self.facts.get("resumed"):  # the suspension's allowance ran out
+                _resume(issue, self)
             if self.data["deadline"] == "callback" and issue.callback_round is not None:
                 issue.callback_round["judged"] = True
 
@@ -420,6 +417,15 @@ class Issue(Aggregate):
 
     def active_departments(self) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.departments.items() if v["released_at"] is None}
+
+
+def _resume(issue: Issue, event: Issue.Event) -> None:
+    issue.suspended_since = None
+    approvals.end_suspension(issue, event.timestamp)
+    for key, paused_seconds in event.facts["paused_seconds"].items():
+        d = issue.open_deadline(key)
+        if d is not None:
+            d.paused_since, d.paused_seconds = None, paused_seconds
 
 
 def _pause(issue: Issue, event: Issue.Event) -> None:

@@ -227,6 +227,12 @@ def resume(row: Row, e: Folded, before: str, count: Counter) -> None:
 
 def miss_deadline(row: Row, e: Folded, before: str, count: Counter) -> None:
     d = row["deadlines"].get(e.data["deadline"])
+    if e.facts.get("resumed"):  # a suspension's allowance ran out: not a unit's miss
+        resume(row, e, before, count)
+        count("suspension_allowance_ended")
+        if d is not None:
+            d["missed"] = True
+        return
     if d is not None:
         d["missed"] = True
         due = d["effective_due_at"] or d["due_at"]

@@ -197,3 +197,45 @@ def test_after_two_transfers_only_a_street_officer_assigns_the_issue():
     transfers = [e for e in events if type(e).__name__ == "Transferred"]
     assert len(transfers) == 3  # hand count: two free, one binding
     assert [e.facts.get("binding", False) for e in transfers] == [False, False, True]
+
+
+def test_an_escalation_request_lapses_when_the_issue_moves_on_and_its_clock_stops():
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = report(svc)
+    svc.act(i, "handle_on_spot", WORKER)
+    svc.act(i, "request_escalation", WORKER, {"reason": "too big"})
+    issue = svc.act(i, "resolve", WORKER, {"resolution": "settled after all"}).issue
+    assert deadline(issue, "escalation_decision").status == "cancelled"
+    assert issue.requests["escalation"]["status"] == "lapsed"
+    clock.advance(hours=2)
+    with pytest.raises(TransitionNotAllowed):  # nothing left to miss
+        svc.act(i, "miss_deadline", SYSTEM, {"deadline": "escalation_decision"})
+
+
+def test_a_suspension_approved_below_the_street_runs_out_after_ten_working_days():
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = report(svc)
+    svc.act(i, "handle_on_spot", WORKER)  # Monday 09:00: due Tuesday 09:00
+    clock.advance(hours=1)
+    svc.act(i, "suspend", WORKER, {"reason": "owner abroad"})
+    issue = svc.act(i, "approve_suspension", LEADER).issue
+    allowance = deadline(issue, "suspension_allowance")
+    assert allowance.due_at == clock.now + timedelta(days=14)  # 10 working days: Monday 10:00
+    clock.now = allowance.due_at
+    resumed = svc.act(i, "miss_deadline", SYSTEM, {"deadline": "suspension_allowance"}).issue
+    assert resumed.suspended_since is None and resumed.followups == []  # no unit missed it
+    d = deadline(resumed, "small_resolution")
+    assert d.status == "open" and d.effective_due == d.due_at + timedelta(days=14)
+    clock.now = d.effective_due
+    svc.act(i, "miss_deadline", SYSTEM, {"deadline": "small_resolution"})
+
+
+def test_a_street_officer_s_approval_has_no_allowance():
+    svc = make_service()
+    i = report(svc)
+    svc.act(i, "handle_on_spot", WORKER)
+    svc.act(i, "suspend", WORKER, {"reason": "road closed for works"})
+    issue = svc.act(i, "approve_suspension", STREET).issue
+    assert issue.open_deadline("suspension_allowance") is None
