@@ -100,6 +100,10 @@ def take(
         for key in REQUEST_CLOCKS:
             if key not in ended and issue.open_deadline(key):
                 decision.end(key, "cancelled")
+        if decision.to_state in ("rejected", "merged"):  # nothing left to answer for:
+            for clock in issue.open_deadlines():  # items wait to be cleared, unclocked
+                if clock.kind == "flag_reply" and clock.key not in ended:
+                    decision.end(clock.key, "cancelled")
     for end in decision.ends:  # a step that ends after its due time missed it
         d = issue.open_deadline(end["key"])
         if d is None:

@@ -11,6 +11,7 @@ import pytest
 from domain.errors import Forbidden, TransitionNotAllowed, ValidationFailed
 from tests.support import (
     HOUSING,
+    LEADER,
     MONDAY_9,
     STAFF,
     STREET,
@@ -158,3 +159,14 @@ def test_a_reply_to_an_item_not_yours_is_forbidden():
     with pytest.raises(Forbidden):
         svc.act(i, "reply_flag", WATER, {"flag_id": "f1", "text": "mine?"})
     assert [it["target"] for it in svc.get(i).followups] == ["housing", "water"]
+
+
+def test_a_rejected_issue_s_items_lose_their_reply_clock_and_wait_to_be_cleared():
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = report(svc)
+    miss(svc, clock, i, "triage")
+    issue = svc.act(i, "reject", LEADER, {"reason": "not a grid matter"}).issue
+    assert issue.open_deadline("flag_reply:f1") is None
+    issue = svc.act(i, "clear_flag", STAFF, {"note": "rejected: nothing to answer"}).issue
+    assert issue.followups[0]["status"] == "cleared"
