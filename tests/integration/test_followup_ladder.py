@@ -210,3 +210,26 @@ def test_transfer_and_rework_caps_and_escalation_requests_by_hand(month: Month):
     assert counts["escalation_approved"] == 1 and counts["escalation_denied"] == 1
     assert counts["deadline_missed:escalation_decision"] == 1
     assert rebuild_and_verify(m.c.engine, m.svc.head()) == {}
+
+
+def test_an_approved_extension_counts_on_time_against_the_extended_due_time(month: Month):
+    m = month
+    i, j = m.report(category="road"), m.report(category="road")  # 4h wall clock
+    for x in (i, j):
+        m.svc.act(x, "handle_on_spot", WORKER)
+        m.svc.act(x, "request_extension", WORKER, {"reason": "asphalt on order", "extra": "2h"})
+    m.svc.act(i, "approve_extension", LEADER)
+    m.svc.act(j, "deny_extension", LEADER, {"reason": "patch it today"})
+    m.clock.advance(hours=5)  # past the original 4h, within the extended 6h
+    for x in (i, j):
+        m.svc.act(x, "resolve", WORKER, {"resolution": "patched"})
+    counts = m.counts()
+    # hand count: i met its extended deadline, j missed its original one
+    assert counts["deadline_met:small_resolution"] == 1
+    assert counts["deadline_missed:small_resolution"] == 1
+    assert counts["extension_requests"] == 2
+    assert counts["extension_approved"] == 1 and counts["extension_denied"] == 1
+    issue = m.svc.get(i)
+    d = [x for x in issue.deadlines if x.key == "small_resolution"][-1]
+    assert d.effective_due - d.due_at == timedelta(hours=2)  # the original stays on record
+    assert rebuild_and_verify(m.c.engine, m.svc.head()) == {}
