@@ -134,7 +134,9 @@ class ViewReader:
         q.sort = "urgency"
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
-            return queries.list_issues(cur, p, who, q, utc(now))
+            out = queries.list_issues(cur, p, who, q, utc(now))
+            supervision.attach_followups(cur, p, who.scope, out["items"], utc(now))
+            return out
 
     def summary(
         self, node: str, start: date | None, end: date | None, now: datetime
@@ -165,10 +167,10 @@ class ViewReader:
         with self.db.transaction(write=False) as cur:
             return supervision.trend(cur, p, node, d_from, d_to)
 
-    def escalations(self, node: str, now: datetime) -> dict[str, Any]:
+    def escalations(self, node: str, now: datetime, level: str | None = None) -> dict[str, Any]:
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
-            return supervision.escalations(cur, p, node, utc(now))
+            return supervision.escalations(cur, p, node, utc(now), level)
 
     def rankings(
         self, level: str, start: date | None, end: date | None, now: datetime

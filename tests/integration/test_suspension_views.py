@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from domain.settings import Settings
 from gridflow.container import Container
-from tests.support import HOUSING, ORG, STAFF, WORKER, Clock
+from tests.support import HOUSING, LEADER, ORG, STAFF, WORKER, Clock
 
 
 def test_a_step_ended_while_suspended_counts_as_on_time_in_the_views(store_url: str) -> None:
@@ -19,6 +19,7 @@ def test_a_step_ended_while_suspended_counts_as_on_time_in_the_views(store_url: 
         c.service.act(i, "handle_on_spot", WORKER)
         clock.advance(hours=1)
         c.service.act(i, "suspend", WORKER, {"reason": "road closed by police"})
+        c.service.act(i, "approve_suspension", LEADER, {})
         clock.advance(hours=5)
         c.service.act(i, "resolve", WORKER, {"resolution": "filled"})
         c.engine.catch_up()

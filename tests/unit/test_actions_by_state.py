@@ -60,6 +60,24 @@ EXPECTED: dict[str, dict[str, str]] = {
     "suspend": {s: s for s in HANDLING},
     "resume": {s: s for s in HANDLING},
     "comment": {s: s for s in STATES},
+    "approve_suspension": {s: s for s in HANDLING},
+    "deny_suspension": {s: s for s in HANDLING},
+    "request_extension": {s: s for s in HANDLING},
+    "approve_extension": {s: s for s in HANDLING},
+    "deny_extension": {s: s for s in HANDLING},
+    "request_escalation": {"on_spot": "on_spot"},
+    "approve_escalation": {"on_spot": "coordinating"},
+    "deny_escalation": {"on_spot": "on_spot"},
+}
+#: what must be asked first: (the request, its data) — asked by the tier's handler
+ASKED_FIRST = {
+    "resume": ("suspend", {"reason": "waiting"}),
+    "approve_suspension": ("suspend", {"reason": "waiting"}),
+    "deny_suspension": ("suspend", {"reason": "waiting"}),
+    "approve_extension": ("request_extension", {"reason": "parts", "extra": "1wd"}),
+    "deny_extension": ("request_extension", {"reason": "parts", "extra": "1wd"}),
+    "approve_escalation": ("request_escalation", {"reason": "too big"}),
+    "deny_escalation": ("request_escalation", {"reason": "too big"}),
 }
 
 #: The tier an issue has in each state it is handled in; elsewhere it keeps its tier.
@@ -84,6 +102,7 @@ def actor_and_data(action: str, state: str, other: str) -> tuple[Any, dict[str, 
     tier = TIER_OF.get(state)
     handler = {"small": WORKER, "big": STAFF, "hard": STAFF}.get(tier or "", STAFF)
     verifier = {"small": LEADER, "big": STAFF, "hard": STREET}.get(tier or "", STAFF)
+    approver = {"small": LEADER, "big": STREET, "hard": STREET}.get(tier or "", STREET)
     return {
         "handle_on_spot": (WORKER, {}),
         "coordinate": (STAFF, {"lead_party": "property company", "parties": ["owners"]}),
@@ -106,6 +125,14 @@ def actor_and_data(action: str, state: str, other: str) -> tuple[Any, dict[str, 
         "suspend": (handler, {"reason": "waiting for access"}),
         "resume": (handler, {}),
         "comment": (STAFF, {"text": "noted"}),
+        "approve_suspension": (approver, {}),
+        "deny_suspension": (approver, {"reason": "no"}),
+        "request_extension": (handler, {"reason": "parts on order", "extra": "2wd"}),
+        "approve_extension": (approver, {}),
+        "deny_extension": (approver, {"reason": "no"}),
+        "request_escalation": (WORKER, {"reason": "too big for the grid"}),
+        "approve_escalation": (LEADER, {"lead_party": "property company"}),
+        "deny_escalation": (LEADER, {"reason": "a grid matter"}),
     }[action]
 
 
@@ -116,8 +143,14 @@ def test_every_action_from_every_state(action: str, state: str) -> None:
     issue_id = walk_to(svc, state)
     other = str(report(svc))
     actor, data = actor_and_data(action, state, other)
-    if action == "resume" and state in HANDLING:
-        svc.act(issue_id, "suspend", actor, {"reason": "waiting"})
+    if action in ASKED_FIRST and state in EXPECTED[action]:
+        tier = TIER_OF.get(state)
+        asker = {"small": WORKER, "big": STAFF, "hard": STAFF}[tier or "small"]
+        request, body = ASKED_FIRST[action]
+        svc.act(issue_id, request, asker, body)
+        if action == "resume":
+            approver = {"small": LEADER, "big": STREET, "hard": STREET}[tier or "small"]
+            svc.act(issue_id, "approve_suspension", approver, {})
     before = svc.get(issue_id)
     head = svc.app.recorder.max_notification_id()
 

@@ -170,8 +170,8 @@ def check_log(events: list[Any]) -> None:
                 c = running(key)
                 assert c is not None
                 c.paused_since = e.timestamp
-        if name == "Resumed" or e.facts.get("resumed"):
-            resumed = e.facts.get("resumed") or e.facts["paused_seconds"]
+        if name == "Resumed" or e.facts.get("resumed_clocks"):
+            resumed = e.facts.get("resumed_clocks") or e.facts["paused_seconds"]
             for key, seconds in resumed.items():
                 c = running(key)
                 assert c is not None and seconds >= c.paused

@@ -146,7 +146,9 @@ def test_a_dissatisfied_callback_reopens_and_a_second_raises_a_small_matter_to_b
     svc.act(i, "verify", LEADER)
     issue = svc.act(i, "record_callback", STAFF, DISSATISFIED).issue
     assert (issue.state, issue.tier) == ("coordinating", "big")
-    assert issue.flags == []
+    # spec/followup.md: a second dissatisfied callback opens a city item at once, any tier
+    [item] = issue.followups
+    assert (item["level"], item["reason"], item["target"]) == ("city", "dissatisfied", "g1")
 
 
 def test_a_second_dissatisfied_callback_on_a_big_matter_flags_it_for_city_follow_up():
@@ -158,7 +160,9 @@ def test_a_second_dissatisfied_callback_on_a_big_matter_flags_it_for_city_follow
         svc.act(i, "verify", STREET)
         issue = svc.act(i, "record_callback", RESIDENT, DISSATISFIED).issue
     assert (issue.state, issue.tier) == ("coordinating", "big")
-    assert issue.flags and "督办" in issue.flags[0]
+    [item] = issue.followups  # a city follow-up item (督办件) on the community
+    assert (item["level"], item["reason"], item["target"]) == ("city", "dissatisfied", "m1")
+    assert item["status"] == "open" and issue.open_deadline("flag_reply:f1") is not None
 
 
 def test_a_callback_that_reached_nobody_keeps_its_clock_running():
@@ -208,6 +212,7 @@ def test_suspension_pauses_the_resolution_clock_and_shows_the_paused_time():
     due = deadline(svc.get(i), "small_resolution").due_at
     clock.advance(hours=1)
     svc.act(i, "suspend", WORKER, {"reason": "no access"})
+    svc.act(i, "approve_suspension", LEADER, {})
     assert deadline(svc.get(i), "small_resolution").status == "paused"
     clock.advance(hours=5)  # past the original due time, but paused
     with pytest.raises(TransitionNotAllowed):
