@@ -41,7 +41,23 @@ def may_see(p: Principal, issue: Issue, org: Org) -> bool:
 CALLBACK_DESK = frozenset({Role.COMMUNITY_STAFF})
 #: Actions that do not need the reporter reached: taking one gives no contact details.
 _NO_CONTACT_NEEDED = frozenset(
-    {"comment", "urge", "record_callback", "appeal_callback", "uphold_appeal", "reject_appeal"}
+    {
+        "comment",
+        "urge",
+        "record_callback",
+        "appeal_callback",
+        "uphold_appeal",
+        "reject_appeal",
+        "approve_suspension",
+        "deny_suspension",
+        "request_extension",
+        "approve_extension",
+        "deny_extension",
+        "deny_escalation",
+        "flag",
+        "reply_flag",
+        "clear_flag",
+    }
 )
 
 

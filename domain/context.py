@@ -29,6 +29,8 @@ class Context:
     )
     #: whether a principal id names a resident (see domain.ports.Directory)
     is_resident: Callable[[str], bool] = field(default=lambda principal_id: False)
+    #: transfers (转派) before only a street officer may transfer again (指定分拨)
+    transfer_cap: int = 2
 
     def check_evidence(self, issue_id: str | None, principal_id: str, ids: list[str]) -> None:
         from domain.errors import ValidationFailed

@@ -217,7 +217,13 @@ def _category(raw: dict[str, Any], where: str) -> tuple[dict[str, Any] | None, l
             parse_limit(limit)
         except ValueError as exc:
             errs.append(f"{where}.limits.{kind}: {exc}")
-    return {"code": code, "name": name if isinstance(name, str) else code, "limits": limits}, errs
+    title = name if isinstance(name, str) else code
+    category: dict[str, Any] = {"code": code, "name": title, "limits": limits}
+    if raw.get("engineering") is not None:  # two extensions per deadline (spec/followup.md)
+        if not isinstance(raw["engineering"], bool):
+            errs.append(f"{where}.engineering: true or false")
+        category["engineering"] = raw["engineering"] is True
+    return category, errs
 
 
 class Org:

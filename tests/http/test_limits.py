@@ -17,7 +17,7 @@ from domain.settings import Settings
 from projections.db import Database
 from projections.ratelimit import RateLimiter
 from projections.schema import migrate
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import STAFF, SUPERVISOR, WORKER, Clock, P
 
 CHUNK = 64 << 10
