@@ -16,14 +16,14 @@ from domain.inputs import as_utc, text_problems
 from domain.principals import Principal
 from domain.service import IssueService
 from projections.audit import AuditLog
-from projections.evidence import Evidence
-from projections.idempotency import IdempotencyStore
 from projections.outbox import Outbox
-from projections.privacy import KeyVault
-from projections.ratelimit import RateLimiter
 from projections.reader import ViewReader
 from projections.records import utc
-from projections.tokens import TokenStore
+from stores.evidence import Evidence
+from stores.idempotency import IdempotencyStore
+from stores.privacy import KeyVault
+from stores.ratelimit import RateLimiter
+from stores.tokens import TokenStore
 
 MAX_BODY = 1 << 20  # 1 MiB: no action needs more; evidence has its own limit
 #: Time filters outside these bounds cannot be compared with the views' times safely.

@@ -21,7 +21,7 @@ from api.schemas import Error
 from domain.access import Capability, require
 from domain.errors import IssueNotFound
 from domain.principals import Principal
-from projections.evidence import STAGED, EvidenceRefused
+from stores.evidence import STAGED, EvidenceRefused
 
 router = APIRouter(tags=["evidence"])
 UPLOAD_ERRORS = {

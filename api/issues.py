@@ -24,7 +24,7 @@ from domain.issue import Issue
 from domain.principals import Principal
 from domain.service import Result
 from domain.workflow import CLIENT_ACTIONS, DECLARED
-from projections.idempotency import InFlight, Reservation, StoredAnswer
+from stores.idempotency import InFlight, Reservation, StoredAnswer
 
 router = APIRouter(tags=["issues"])
 Act = Callable[[], Response]

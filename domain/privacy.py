@@ -1,7 +1,7 @@
 """Personal data (reporters' contact details) is kept sealed in the log.
 
 The domain only declares what it needs; the vault that encrypts per person, and forgets
-a person's key on an erasure request, is plugged in from outside (projections/privacy.py).
+a person's key on an erasure request, is plugged in from outside (stores/privacy.py).
 Erasing destroys the key, never an event, so the audit chain still verifies.
 """
 

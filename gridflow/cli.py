@@ -31,7 +31,7 @@ from gridflow.startup import (
     redacted,
     version,
 )
-from projections.tokens import parse_duration
+from stores.tokens import parse_duration
 
 
 def _read_document(path: str) -> Any:
@@ -212,8 +212,8 @@ def cmd_quarantine_retry(args: argparse.Namespace) -> int:
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
     """Bring the side tables to this code's schema (also done on every start)."""
-    from projections.db import Database
-    from projections.schema import migrate
+    from stores.db import Database
+    from stores.schema import migrate
 
     url = Settings.from_env().database_url
     reachable(url)

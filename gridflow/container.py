@@ -14,19 +14,19 @@ from domain.service import Clock, IssueService, utc_now
 from domain.settings import Settings
 from projections.audit import AuditLog
 from projections.comparison import ComparisonPolicy
-from projections.db import Database
 from projections.engine import Engine
-from projections.evidence import BlobStore, DirectoryStore, Evidence, S3Store
 from projections.generations import ViewGenerations
-from projections.idempotency import IdempotencyStore
 from projections.outbox import Outbox
-from projections.privacy import KeyVault, load_subject_key
-from projections.ratelimit import RateLimiter
 from projections.reader import ViewReader
-from projections.schema import migrate
-from projections.signing import Signer, load_signer
-from projections.tokens import TokenStore
 from projections.webhooks import WebhookTargets
+from stores.db import Database
+from stores.evidence import BlobStore, DirectoryStore, Evidence, S3Store
+from stores.idempotency import IdempotencyStore
+from stores.privacy import KeyVault, load_subject_key
+from stores.ratelimit import RateLimiter
+from stores.schema import migrate
+from stores.signing import Signer, load_signer
+from stores.tokens import TokenStore
 from workers.audit import AuditWorker
 from workers.deadlines import DeadlineWorker
 from workers.notifier import Notifier
@@ -47,7 +47,7 @@ class Container:
     @cached_property
     def db(self) -> Database:
         db = Database(self.settings.database_url)
-        migrate(db)  # the side tables as this code needs them (projections/migrations)
+        migrate(db)  # the side tables as this code needs them (stores/migrations)
         return db
 
     @cached_property

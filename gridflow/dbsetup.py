@@ -22,8 +22,8 @@ from psycopg import sql
 
 from domain.service import GridflowApplication
 from domain.settings import store_env
-from projections.db import Database
-from projections.schema import migrate
+from stores.db import Database
+from stores.schema import migrate
 
 APPEND_ONLY = (
     "gridflow_events",
@@ -94,7 +94,7 @@ def secure(url: str, service_role: str, owner_role: str = "gridflow_owner") -> l
     return done
 
 
-#: yoyo-migrations' own tables: the service applies later migrations (projections.schema).
+#: yoyo-migrations' own tables: the service applies later migrations (stores.schema).
 MIGRATION_TABLES = ("_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock")
 
 

@@ -12,7 +12,7 @@ import psycopg
 from domain.settings import store_env
 from gridflow import demo
 from gridflow.container import Container
-from projections.tokens import parse_duration
+from stores.tokens import parse_duration
 
 TOKEN_HINT = "gridflow token create --principal ID --role ROLE --scope NODE_OR_DEPARTMENT"
 

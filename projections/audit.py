@@ -25,10 +25,10 @@ from uuid import UUID
 import orjson
 
 from projections import merkle, quarantine
-from projections.db import Cursor, Database
 from projections.engine import Engine
 from projections.records import _time, action_of
-from projections.signing import Signer, body, promised
+from stores.db import Cursor, Database
+from stores.signing import Signer, body, promised
 
 ZERO = bytes(32)
 

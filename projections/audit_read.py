@@ -11,7 +11,7 @@ from typing import Any
 
 from projections import merkle
 from projections.audit import ZERO, AuditLog
-from projections.signing import promised, verify_note
+from stores.signing import promised, verify_note
 
 
 def verify(log: AuditLog, kept: Sequence[str] = ()) -> dict[str, Any]:

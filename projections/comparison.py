@@ -20,9 +20,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.geo import distance_m
-from projections.db import Cursor
 from projections.queries import under
 from projections.records import utc
+from stores.db import Cursor
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ position below it; gaps (failed inserts) are never waited for. Every projection'
 position moves past every event it reads, including those it ignores.
 
 Positions live in one table, `gridflow_tracking (projection, generation, position)`
-(projections/migrations/0002.tracking.sql took over those of earlier stores); a
+(stores/migrations/0002.tracking.sql took over those of earlier stores); a
 projection not tracked yet starts from the beginning of the log.
 """
 
@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from projections import quarantine
-from projections.db import Cursor, Database
+from stores.db import Cursor, Database
 
 log = logging.getLogger("gridflow.projections")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from projections.db import Cursor
+from stores.db import Cursor
 
 
 def schema(p: str) -> list[str]:

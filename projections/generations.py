@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from projections.db import Cursor, Database
 from projections.engine import Engine
 from projections.records import decode
 from projections.views import FOLD_VERSION, TABLES, IssueViews, schema
+from stores.db import Cursor, Database
 
 log = logging.getLogger("gridflow.projections")
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from domain.principals import Principal
 from domain.public import PUBLIC_CHANNEL
-from projections.db import Cursor
 from projections.queries import visible
+from stores.db import Cursor
 
 COLUMNS = (
     "id",

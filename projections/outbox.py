@@ -18,14 +18,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from projections import quarantine
-from projections.db import Cursor, Database
 from projections.engine import Engine
 from projections.records import Record, decode, utc
 from projections.webhooks import WebhookTargets
+from stores.db import Cursor, Database
 
 Covers = Callable[[str, str], bool]  # (node, grid) -> whether the node covers the grid
 
-# The subscription `s`'s owner holds a live token (projections/tokens.py); one parameter:
+# The subscription `s`'s owner holds a live token (stores/tokens.py); one parameter:
 # the time now, as tokens store it.
 _OWNER_LIVE = (
     "EXISTS (SELECT 1 FROM gridflow_tokens t WHERE t.principal_id = s.owner AND "

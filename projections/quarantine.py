@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.inputs import escape_controls
-from projections.db import Cursor, Database
+from stores.db import Cursor, Database
 
 log = logging.getLogger("gridflow.projections")
 

@@ -14,7 +14,7 @@ from typing import Any
 from domain.declare import Action, Reach
 from domain.principals import GRID_LEVEL, SEE_ALL, Principal, Role
 from domain.workflow import DECLARED
-from projections.db import Cursor
+from stores.db import Cursor
 
 
 def light(next_due: str | None, next_warn: str | None, now: str) -> str | None:

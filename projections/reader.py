@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from domain.errors import ValidationFailed
 from domain.principals import Principal
 from projections import comparison, open311, quarantine, queries, supervision
-from projections.db import Database
 from projections.generations import ViewGenerations, prefix
 from projections.records import utc
+from stores.db import Database
 
 #: Periods asked of the views lie within these days: the reverse comparison's windows
 #: and the time zone's offset reach a few days beyond a period's ends.

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from projections.db import Cursor
 from projections.queries import indicators, score, under
+from stores.db import Cursor
 
 
 def _seconds(a: str, b: str) -> float:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from projections import quarantine
-from projections.db import Database
 from projections.generations import ViewGenerations, prefix
 from projections.views import TABLES
+from stores.db import Database
 
 
 def differences(db: Database, live: int, new: int, limit: int = 20) -> dict[str, list[Any]]:

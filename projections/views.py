@@ -22,8 +22,8 @@ from domain.states import TERMINAL
 from domain.summary import common, shift
 from domain.workflow import ACTION
 from projections import followup_views
-from projections.db import Cursor
 from projections.records import OrgChange, Record, utc
+from stores.db import Cursor
 
 #: Bumped when folding changes what the views hold, so that views built by older code
 #: are rebuilt from the log on start (projections.generations).

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from projections.db import Database
+from stores.db import Database
 
 log = logging.getLogger("gridflow.worker")
 

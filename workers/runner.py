@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from projections.db import Database
+from stores.db import Database
 
 log = logging.getLogger("gridflow.worker")
 

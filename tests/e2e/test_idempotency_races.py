@@ -21,7 +21,7 @@ from api.app import create_app
 from api.issues import request_hash
 from domain.issue import Issue
 from domain.service import IssueService
-from projections.idempotency import LEASE
+from stores.idempotency import LEASE
 from tests.http.support import Api, api
 from tests.support import WORKER, make_service, report
 

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from domain.settings import Settings
-from projections.db import Database
-from projections.ratelimit import RateLimiter
-from projections.schema import migrate
+from stores.db import Database
+from stores.ratelimit import RateLimiter
+from stores.schema import migrate
 from tests.http.support import Api, api
 from tests.support import STAFF, SUPERVISOR, WORKER, Clock, P
 

@@ -13,7 +13,7 @@ import pytest
 from domain.settings import Settings
 from gridflow.container import Container
 from projections import quarantine
-from projections.db import Cursor
+from stores.db import Cursor
 from tests.support import ORG, WORKER, Clock
 
 

@@ -97,7 +97,7 @@ def test_an_s3_compatible_store_keeps_evidence_by_hash():
     import boto3
     from moto import mock_aws
 
-    from projections.evidence import S3Store
+    from stores.evidence import S3Store
 
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="evidence")

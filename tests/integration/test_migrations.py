@@ -1,4 +1,4 @@
-"""The side tables' schema is versioned (projections/migrations/, applied on start and by
+"""The side tables' schema is versioned (stores/migrations/, applied on start and by
 `gridflow db migrate`), on both stores: from an empty database, and from the previous
 release's schema (the fixture store), whose positions, tokens and chain carry over."""
 
@@ -16,8 +16,8 @@ from domain.principals import Principal, Role
 from domain.settings import Settings
 from gridflow.cli import main
 from gridflow.container import Container
-from projections.db import Database
-from projections.schema import migrate, pending
+from stores.db import Database
+from stores.schema import migrate, pending
 from tests.integration.test_fixture_store import DB, FIXTURE, restore
 from tests.support import Clock, process_env
 

@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from PIL import Image
 
-import projections.evidence as evidence_module
+import stores.evidence as evidence_module
 from api import evidence as evidence_routes
 from api.app import create_app
 from domain.settings import Settings

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.principals import Principal, Role
-from projections.db import Database
+from stores.db import Database
 
 
 def token_hash(token: str) -> str:

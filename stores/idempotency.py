@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from projections.db import Database
+from stores.db import Database
 
 KEEP = timedelta(hours=48)
 #: how long a reservation holds a key without an answer before another request may act

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from projections.db import Database
+from stores.db import Database
 
 WINDOW = 60  # seconds
 _LEASE = (

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from projections.db import Database
-from projections.images import NO_PHOTO, PILLOW_FORMATS, ImageRefused, read_photo
+from stores.db import Database
+from stores.images import NO_PHOTO, PILLOW_FORMATS, ImageRefused, read_photo
 
 DEFAULT_MAX_PIXELS = 40_000_000
 STAGED = "-"  # uploaded before the issue exists (for `report`): linked when cited

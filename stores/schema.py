@@ -1,4 +1,4 @@
-"""The side tables' schema, versioned: plain SQL migrations (projections/migrations/,
+"""The side tables' schema, versioned: plain SQL migrations (stores/migrations/,
 one file a version, the same SQL on SQLite and PostgreSQL) applied in order by
 yoyo-migrations, which records what it applied (`_yoyo_migration`) and lets one
 process apply at a time (`yoyo_lock`). Applied on start (gridflow.container) and by
@@ -20,7 +20,7 @@ from yoyo.backends.core.sqlite3 import SQLiteBackend
 from yoyo.connections import parse_uri
 from yoyo.migrations import default_migration_table
 
-from projections.db import Database
+from stores.db import Database
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -25,7 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.privacy import ERASED
-from projections.db import Cursor, Database
+from stores.db import Cursor, Database
 
 KEYED = "hmac:"
 MIN_KEY_BYTES = 32
