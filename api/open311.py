@@ -233,7 +233,7 @@ async def create_request(request: Request, fmt: Fmt) -> Response:
         form = await request.form()
     except HTTPException:  # the body is over its limit (`api.edge`)
         raise
-    except Exception:  # a body that is not a form
+    except ValueError:  # a body that is not a form (python-multipart's parse errors)
         raise Open311Error(400, "the body must be form-encoded", fmt) from None
     f = {k: v for k, v in form.items() if isinstance(v, str)}
     s = services(request)

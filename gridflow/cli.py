@@ -196,7 +196,9 @@ def cmd_quarantine_retry(args: argparse.Namespace) -> int:
                     c.outbox.retry(c.service.app.recorder, covers, q.position)
                 elif q.projection == "audit_trail":
                     c.audit.retry_trail(q.position)
-            except Exception as exc:  # still cannot be folded: it stays set aside
+            # A fold may fail in any way (as in projections.quarantine): the event stays
+            # set aside; the store's own failure is raised.
+            except Exception as exc:
                 if quarantine.transient(exc):
                     raise
         left = [

@@ -98,8 +98,10 @@ class S3Store:
         try:
             self.s3.head_object(Bucket=self.bucket, Key=self.prefix + key)
             return True
-        except Exception:  # botocore ClientError 404
-            return False
+        except self.s3.exceptions.ClientError as exc:  # HEAD answers a bare 404
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
 
 
 class EvidenceRefused(Exception):

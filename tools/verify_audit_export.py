@@ -22,6 +22,7 @@ import struct
 import sys
 import uuid
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
@@ -116,7 +117,7 @@ def open_note(note: str, name: str, key: bytes) -> tuple[int, bytes] | None:
             continue
         try:
             Ed25519PublicKey.from_public_bytes(key).verify(raw[4:], text.encode())
-        except Exception:
+        except (InvalidSignature, ValueError):  # another key's line, or not a key at all
             continue
         lines = text.splitlines()
         return int(lines[1]), base64.b64decode(lines[2])

@@ -11,6 +11,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
+
 from stores.db import Database
 
 log = logging.getLogger("gridflow.worker")
@@ -51,7 +53,7 @@ def run_guarded(
         while not stop.is_set():
             try:
                 active = lock.acquire()
-            except Exception:
+            except psycopg.Error:
                 log.exception("%s: cannot reach the store for its lock", name)
                 lock.release()
                 active = False
