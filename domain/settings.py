@@ -88,6 +88,8 @@ class Settings:
     comparison_radius_m: float = 300.0
     miss_warning_rate: float = 0.3
     miss_warning_min_tickets: int = 3
+    #: a patrol report recorded this long after its occurred_at is a late entry (补录)
+    late_entry_hours: float = 2.0
     evidence_dir: str | None = None
     evidence_s3_bucket: str | None = None
     evidence_s3_endpoint: str | None = None
@@ -132,6 +134,7 @@ class Settings:
             comparison_radius_m=float(env.get("GRIDFLOW_COMPARISON_RADIUS_M", "300")),
             miss_warning_rate=float(env.get("GRIDFLOW_MISS_WARNING_RATE", "0.3")),
             miss_warning_min_tickets=int(env.get("GRIDFLOW_MISS_WARNING_MIN_TICKETS", "3")),
+            late_entry_hours=float(env.get("GRIDFLOW_LATE_ENTRY_HOURS", "2")),
             evidence_dir=env.get("GRIDFLOW_EVIDENCE_DIR") or None,
             evidence_s3_bucket=env.get("GRIDFLOW_EVIDENCE_S3_BUCKET") or None,
             evidence_s3_endpoint=env.get("GRIDFLOW_EVIDENCE_S3_ENDPOINT") or None,

@@ -68,6 +68,7 @@ class Container:
             s.comparison_radius_m,
             s.miss_warning_rate,
             s.miss_warning_min_tickets,
+            s.late_entry_hours,
         )
         self.views = ViewReader(
             self.db,

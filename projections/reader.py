@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from domain.errors import ValidationFailed
 from domain.principals import Principal
-from projections import comparison, open311, quarantine, queries, supervision
+from projections import comparison, open311, quarantine, queries, reverse, supervision
 from projections.db import Database
 from projections.engine import Engine, prefix
 from projections.records import utc
@@ -140,7 +140,7 @@ class ViewReader:
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
             out = supervision.summary(cur, p, node, d_from, d_to, utc(now), self.basic_weight)
-            misses = comparison.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
+            misses = reverse.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
         out["indicators"]["patrol_miss_rate"] = misses["miss_rate"]
         out["patrol_misses"] = {
             "hotline": misses["hotline"],
@@ -189,7 +189,7 @@ class ViewReader:
         d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
-            return comparison.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
+            return reverse.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
 
     def merge_candidates(self, issue_id: str) -> list[dict[str, Any]]:
         p = self._prefix()

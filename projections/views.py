@@ -21,13 +21,13 @@ from zoneinfo import ZoneInfo
 from domain.states import TERMINAL
 from domain.summary import common, shift
 from domain.workflow import ACTION
-from projections import followup_views
+from projections import followup_views, reverse
 from projections.db import Cursor
 from projections.records import OrgChange, Record, utc
 
 #: Bumped when folding changes what the views hold, so that views built by older code
 #: are rebuilt from the log on start (projections.engine).
-FOLD_VERSION = 3
+FOLD_VERSION = 4
 
 
 def schema(p: str) -> list[str]:
@@ -234,6 +234,7 @@ class IssueViews:
         if fold is not None:
             fold(row, r, before, count)
         common(row, r, count)
+        reverse.milestones(row, r, before)
         open_ = row["deadlines"]
         for end in r.ends:
             d = open_.pop(end["key"], None)
