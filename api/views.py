@@ -194,6 +194,24 @@ def rankings(
 
 
 @supervision.get(
+    "/people",
+    responses=ERRORS,
+    summary="Per-person figures of grid staff: found, late entries, settled on the spot, "
+    "reworked, on time, assigned",
+)
+def people(
+    p: Principal = Depends(principal),
+    s: Services = Depends(services),
+    node: NodeQuery = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+    after: After = None,
+) -> dict[str, Any]:
+    caught_up(s, after)
+    return s.views.people(_supervisor(p, s, node), from_, to, s.service.clock())
+
+
+@supervision.get(
     "/departments", responses=ERRORS, summary="Department acknowledge and report-in timeliness"
 )
 def departments(

@@ -41,7 +41,15 @@ def may_see(p: Principal, issue: Issue, org: Org) -> bool:
 CALLBACK_DESK = frozenset({Role.COMMUNITY_STAFF})
 #: Actions that do not need the reporter reached: taking one gives no contact details.
 _NO_CONTACT_NEEDED = frozenset(
-    {"comment", "urge", "record_callback", "appeal_callback", "uphold_appeal", "reject_appeal"}
+    {
+        "comment",
+        "urge",
+        "record_callback",
+        "appeal_callback",
+        "uphold_appeal",
+        "reject_appeal",
+        "assign",  # naming who owns the step needs nobody reached
+    }
 )
 
 

@@ -75,6 +75,8 @@ class Settings:
     limits: LimitPolicy = field(default_factory=LimitPolicy)
     escalate_missed_small: bool = True
     score_weights: dict[str, float] | None = None
+    #: units with fewer valid callbacks (or closed issues) in a period are not ranked
+    ranking_min_sample: int = 10
     #: how much a "basically satisfied" callback counts in 满意率
     satisfaction_basic_weight: float = 0.9
     projection_batch: int = 2000
@@ -146,6 +148,7 @@ class Settings:
             ready_stall_seconds=float(env.get("GRIDFLOW_READY_STALL_SECONDS", "30")),
             webhook_allow_networks=networks(env.get("GRIDFLOW_WEBHOOK_ALLOW_NETWORKS", "")),
             satisfaction_basic_weight=float(env.get("GRIDFLOW_SATISFACTION_BASIC_WEIGHT", "0.9")),
+            ranking_min_sample=int(env.get("GRIDFLOW_RANKING_MIN_SAMPLE", "10")),
             score_weights=json.loads(env["GRIDFLOW_SCORE_WEIGHTS"])
             if env.get("GRIDFLOW_SCORE_WEIGHTS")
             else None,

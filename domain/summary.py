@@ -16,6 +16,7 @@ from typing import Any
 from domain import tally
 from domain.callbacks import HANDLING_ACTIONS
 from domain.declare import Counter, Folded
+from domain.owners import owner_after
 
 Row = dict[str, Any]
 
@@ -42,6 +43,7 @@ def common(row: Row, e: Folded, count: Counter) -> None:
     handled = row.setdefault("handled_by", [])
     if e.action in HANDLING_ACTIONS and e.actor["id"] not in handled:
         handled.append(e.actor["id"])
+    row["assignee"] = owner_after(row.get("assignee"), e.action, e.actor, e.data)
 
 
 def report(row: Row, e: Folded, before: str, count: Counter) -> None:
@@ -159,3 +161,7 @@ def miss_deadline(row: Row, e: Folded, before: str, count: Counter) -> None:
         count(f"deadline_missed:{d['kind']}", d["department_id"] or "", at=due)
         if d["kind"] == "callback":
             tally.callback_missed(row, due, count)
+
+
+def assign(row: Row, e: Folded, before: str, count: Counter) -> None:
+    count("assignments")  # the assignee itself follows in `common` (domain.owners)

@@ -78,6 +78,7 @@ class Container:
             policy,
             s.ready_stall_seconds,
             s.satisfaction_basic_weight,
+            s.ranking_min_sample,
         )
         self.audit = AuditLog(
             self.db,

@@ -12,7 +12,15 @@ from zoneinfo import ZoneInfo
 
 from domain.errors import ValidationFailed
 from domain.principals import Principal
-from projections import comparison, open311, quarantine, queries, reverse, supervision
+from projections import (
+    comparison,
+    open311,
+    owner_views,
+    quarantine,
+    queries,
+    reverse,
+    supervision,
+)
 from projections.db import Database
 from projections.engine import Engine, prefix
 from projections.records import utc
@@ -40,6 +48,7 @@ class ViewReader:
         comparison_policy: comparison.ComparisonPolicy | None = None,
         stall_seconds: float = 30.0,
         basic_weight: float = 0.9,
+        min_sample: int = 10,
     ) -> None:
         self.db, self.engine = db, engine
         self.tz = ZoneInfo(timezone)
@@ -48,6 +57,8 @@ class ViewReader:
         self.comparison = comparison_policy or comparison.ComparisonPolicy()
         self.stall_seconds = stall_seconds
         self.basic_weight = basic_weight
+        #: units with fewer valid callbacks (or closed issues) are not ranked
+        self.min_sample = min_sample
         #: the position where the views lag, and since when (None: caught up)
         self._behind: tuple[int, float] | None = None
 
@@ -136,10 +147,12 @@ class ViewReader:
     def summary(
         self, node: str, start: date | None, end: date | None, now: datetime
     ) -> dict[str, Any]:
-        d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())
+        d_from, d_to, lo, hi = self.period(start, end, now.astimezone(self.tz).date())
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
-            out = supervision.summary(cur, p, node, d_from, d_to, utc(now), self.basic_weight)
+            out = supervision.summary(
+                cur, p, node, d_from, d_to, utc(now), self.basic_weight, (lo, hi)
+            )
             misses = reverse.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
         out["indicators"]["patrol_miss_rate"] = misses["miss_rate"]
         out["patrol_misses"] = {
@@ -174,7 +187,18 @@ class ViewReader:
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
             return supervision.rankings(
-                cur, p, level, d_from, d_to, self.weights, self.basic_weight
+                cur, p, level, d_from, d_to, self.weights, self.basic_weight, self.min_sample
+            )
+
+    def people(
+        self, node: str, start: date | None, end: date | None, now: datetime
+    ) -> dict[str, Any]:
+        """Per-person figures of the grid staff below `node` (projections.owner_views)."""
+        d_from, d_to, lo, hi = self.period(start, end, now.astimezone(self.tz).date())
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return owner_views.figures(
+                cur, p, node, d_from, d_to, lo, hi, self.comparison.late_after_hours
             )
 
     def departments(self, start: date | None, end: date | None, now: datetime) -> dict[str, Any]:

@@ -154,7 +154,12 @@ def _patrols(
 
 
 def _late(recorded: str, occurred: str, policy: ComparisonPolicy) -> bool:
-    return (_dt(recorded) - _dt(occurred)).total_seconds() > policy.late_after_hours * 3600
+    return is_late(recorded, occurred, policy.late_after_hours)
+
+
+def is_late(recorded: str, occurred: str, hours: float) -> bool:
+    """A late entry (补录): recorded more than `hours` after the time it claims."""
+    return (_dt(recorded) - _dt(occurred)).total_seconds() > hours * 3600
 
 
 def _rate(hotline: int, misses: int, policy: ComparisonPolicy) -> dict[str, Any]:

@@ -81,6 +81,7 @@ data_for: dict[str, Any] = {
     "suspend": st.just({"reason": "wait"}),
     "resume": st.just({}),
     "comment": st.just({"text": "hi"}),
+    "assign": st.sampled_from([{"principal_id": "worker-li"}, {"principal_id": "worker-wang"}]),
     "miss_deadline": st.sampled_from(
         [
             "triage",

@@ -59,6 +59,12 @@ SPEC: dict[str, tuple[str, set[str], dict[str, Any]]] = {
     "suspend": ("on_spot", {"grid_worker", "grid_leader"}, {"reason": "no access"}),
     "resume": ("on_spot", {"grid_worker", "grid_leader"}, {}),
     "comment": ("reported", set(ROLES) - {"auditor"}, {"text": "seen"}),
+    # spec/followup.md: the unit's leader names an assignee
+    "assign": (
+        "on_spot",
+        {"grid_leader", "community_staff", "street_officer"},
+        {"principal_id": "worker-li"},
+    ),
 }
 
 INSIDE = {
