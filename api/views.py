@@ -193,6 +193,32 @@ def rankings(
     return s.views.rankings(level, from_, to, s.service.clock())
 
 
+Month = Annotated[
+    str | None,
+    Query(
+        pattern=r"^(19|[2-8][0-9])[0-9]{2}-(0[1-9]|1[0-2])$",
+        description="a local month, YYYY-MM (default: this month)",
+    ),
+]
+
+
+@supervision.get(
+    "/hotspots",
+    responses=ERRORS,
+    summary="Hot spots: counts by category with the change on the previous month, "
+    "repeat and dissatisfaction rates",
+)
+def hotspots(
+    p: Principal = Depends(principal),
+    s: Services = Depends(services),
+    node: NodeQuery = None,
+    month: Month = None,
+    after: After = None,
+) -> dict[str, Any]:
+    caught_up(s, after)
+    return s.views.hotspots(_supervisor(p, s, node), month, s.service.clock())
+
+
 @supervision.get(
     "/people",
     responses=ERRORS,

@@ -14,6 +14,7 @@ from domain.errors import ValidationFailed
 from domain.principals import Principal
 from projections import (
     comparison,
+    hotspots,
     open311,
     owner_views,
     quarantine,
@@ -189,6 +190,13 @@ class ViewReader:
             return supervision.rankings(
                 cur, p, level, d_from, d_to, self.weights, self.basic_weight, self.min_sample
             )
+
+    def hotspots(self, node: str, month: str | None, now: datetime) -> dict[str, Any]:
+        """Counts by category of a local month (default: this one) and the month before."""
+        month = month or now.astimezone(self.tz).strftime("%Y-%m")
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return hotspots.hotspots(cur, p, node, month, self.tz, self.comparison.radius_m)
 
     def people(
         self, node: str, start: date | None, end: date | None, now: datetime

@@ -21,13 +21,13 @@ from zoneinfo import ZoneInfo
 from domain.states import TERMINAL
 from domain.summary import common, shift
 from domain.workflow import ACTION
-from projections import followup_views, owner_views, reverse
+from projections import followup_views, hotspots, owner_views, reverse
 from projections.db import Cursor
 from projections.records import OrgChange, Record, utc
 
 #: Bumped when folding changes what the views hold, so that views built by older code
 #: are rebuilt from the log on start (projections.engine).
-FOLD_VERSION = 5
+FOLD_VERSION = 6
 
 
 def schema(p: str) -> list[str]:
@@ -75,6 +75,7 @@ def schema(p: str) -> list[str]:
             PRIMARY KEY (ancestor_id, grid_id))""",
         *followup_views.schema(p),
         *owner_views.schema(p),
+        *hotspots.schema(p),
     ]
 
 
@@ -88,6 +89,7 @@ TABLES = (
     "grid_ancestors",
     *followup_views.TABLES,
     *owner_views.TABLES,
+    *hotspots.TABLES,
 )
 
 
@@ -99,6 +101,7 @@ class IssueViews:
         self.tz = ZoneInfo(timezone)
         self._ancestors: dict[str, list[str]] | None = None
         self._people: owner_views.People = Counter()
+        self._categories: hotspots.Categories = Counter()
 
     def day(self, at: str) -> str:
         return (
@@ -120,7 +123,7 @@ class IssueViews:
         rows = self._load(cur, {r.issue_id for r in records if r.action != "report"})
         facts: Counter[tuple[str, str, str, str]] = Counter()
         states: Counter[tuple[str, str, str, str]] = Counter()
-        self._people = Counter()
+        self._people, self._categories = Counter(), Counter()
         for r in records:
             row = rows.get(r.issue_id)
             if row is None:
@@ -134,6 +137,7 @@ class IssueViews:
         self._store(cur, rows)
         self._count(cur, facts, states)
         owner_views.store(cur, self.p, self._people)
+        hotspots.store(cur, self.p, self._categories)
 
     def _state_key(self, row: dict[str, Any]) -> tuple[str, str, str, str]:
         return (row["grid_id"], self.day(row["reported_at"]), row["state"], row.get("tier") or "")
@@ -228,10 +232,12 @@ class IssueViews:
         self, row: dict[str, Any], r: Record, facts: Counter[tuple[str, str, str, str]]
     ) -> None:
         before = row["state"]
-        grid, day = row["grid_id"], self.day(r.at)
+        grid, day, category = row["grid_id"], self.day(r.at), row["category"]
 
         def count(metric: str, dept: str = "", at: str | None = None, n: int = 1) -> None:
             facts[(self.day(at) if at else day, grid, dept, metric)] += n
+            if metric in hotspots.METRICS and not dept:
+                self._categories[(grid, self.day(at) if at else day, category, metric)] += n
 
         # What this action does to the summary (declared with it, domain.summary) comes
         # first: a missed deadline is marked before an escalation ends its clock.
