@@ -149,6 +149,7 @@ def rankings(
     weights: Mapping[str, float],
     basic_weight: float = 0.9,
     min_sample: int = 10,
+    within: set[str] | None = None,
 ) -> dict[str, Any]:
     """Units ranked by the composite score, each with the parts of its score. A unit with
     fewer than `min_sample` valid callbacks (closed issues, when no weight is on a
@@ -175,6 +176,8 @@ def rankings(
     basis = "valid_callbacks" if any(weights.get(k) for k in CALLBACK_RATES) else "closed"
     rows = []
     for key, c in counts.items():
+        if within is not None and key not in within:
+            continue  # ranked among the units below one node only
         ind = indicators(c, basic_weight)
         sample = c.get("cb_valid" if basis == "valid_callbacks" else "closed", 0)
         rows.append(
