@@ -53,7 +53,8 @@ def test_per_person_figures_follow_the_assignee(store_url: str):
         back = (a.clock.now - timedelta(hours=3)).isoformat()
         a.report(WORKER2, channel="patrol", occurred_at=back)  # W2: found 1, a late entry
         i4 = a.report(RESIDENT, channel="resident")["id"]  # nobody's until assigned
-        a.act(i4, "assign", LEADER, principal_id=WORKER2.id)  # W2: assigned 1
+        shown = a.act(i4, "assign", LEADER, principal_id=WORKER2.id)  # W2: assigned 1
+        assert shown["assignee"] == WORKER2.id
         i5 = a.report(WORKER, channel="patrol")["id"]
         a.act(i5, "handle_on_spot", WORKER)
         a.act(i5, "resolve", WORKER, resolution="swept")
