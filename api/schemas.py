@@ -112,6 +112,11 @@ class IssueOut(BaseModel):
     duplicates: list[str]
     evidence: list[str]
     counts: dict[str, int] = Field(description="how often each action was taken (urges, …)")
+    assignee: str | None = Field(
+        None,
+        description="who owns the current step (责任人): the actor of the last step that "
+        "handled the issue, or whom the unit's leader named with `assign`",
+    )
     allowed_actions: list[str] = Field(description="what the caller may do now")
     merge_candidates: list[dict[str, Any]] = Field(
         default_factory=list,
@@ -208,6 +213,7 @@ def issue_out(
         "duplicates": issue.duplicates,
         "evidence": issue.evidence,
         "counts": issue.counts,
+        "assignee": issue.assignee,
         "allowed_actions": allowed,
     }
 

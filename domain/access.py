@@ -57,6 +57,7 @@ _NO_CONTACT_NEEDED = frozenset(
         "flag",
         "reply_flag",
         "clear_flag",
+        "assign",  # naming who owns the step needs nobody reached
     }
 )
 

@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate
 from domain import approvals, callbacks, followups
 from domain.callbacks import HANDLING_ACTIONS
 from domain.deadlines import Deadline
+from domain.owners import owner_after
 
 if TYPE_CHECKING:
     from domain.context import Context
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 
 class Issue(Aggregate):
+    #: who owns the issue's current step (domain.owners); a class default, so that
+    #: snapshots taken before it existed load
+    assignee: str | None = None
+
     def __init__(self) -> None:
         self.state = "reported"
         self.tier: str | None = None
@@ -108,6 +113,7 @@ class Issue(Aggregate):
             issue.counts[self.ACTION] = issue.counts.get(self.ACTION, 0) + 1
             if self.ACTION in HANDLING_ACTIONS and self.actor["id"] not in issue.handled_by:
                 issue.handled_by.append(self.actor["id"])
+            issue.assignee = owner_after(issue.assignee, self.ACTION, self.actor, self.data)
             self.effect(issue)
 
         def effect(self, issue: Issue) -> None:
@@ -261,6 +267,9 @@ class Issue(Aggregate):
 
     class FlagCleared(Event):
         ACTION = "clear_flag"
+
+    class Assigned(Event):
+        ACTION = "assign"  # the assignee follows from the event (domain.owners)
 
     class Suspended(Event):
         """A request since issue 14; recorded before, a suspension at once."""

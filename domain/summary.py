@@ -17,6 +17,7 @@ from domain import tally
 from domain.callbacks import HANDLING_ACTIONS
 from domain.declare import Counter, Folded
 from domain.followups import apply_ops
+from domain.owners import owner_after
 
 Row = dict[str, Any]
 
@@ -52,6 +53,7 @@ def common(row: Row, e: Folded, count: Counter) -> None:
         for asked in row.get("requests", {}).values():
             if asked["status"] == "open":
                 asked["status"] = "lapsed"
+    row["assignee"] = owner_after(row.get("assignee"), e.action, e.actor, e.data)
 
 
 def report(row: Row, e: Folded, before: str, count: Counter) -> None:
@@ -239,3 +241,7 @@ def miss_deadline(row: Row, e: Folded, before: str, count: Counter) -> None:
         count(f"deadline_missed:{d['kind']}", d["department_id"] or "", at=due)
         if d["kind"] == "callback":
             tally.callback_missed(row, due, count)
+
+
+def assign(row: Row, e: Folded, before: str, count: Counter) -> None:
+    count("assignments")  # the assignee itself follows in `common` (domain.owners)

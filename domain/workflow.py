@@ -18,6 +18,7 @@ from domain import summary as S
 from domain.declare import Action, Labels, Move, Reach
 from domain.followup_declared import FOLLOWUP
 from domain.issue import Issue
+from domain.owners_declared import OWNERS
 from domain.parties import (
     BIG_HANDLERS,
     EVERYONE_BUT_AUDITORS,
@@ -315,6 +316,7 @@ DECLARED: tuple[Action, ...] = (
         client=False,  # the deadline worker's
     ),
     *FOLLOWUP,  # follow-up, exceptions and callbacks (domain/followup_declared.py)
+    *OWNERS,  # named owners (domain/owners_declared.py)
 )
 
 ACTION: dict[str, Action] = {a.name: a for a in DECLARED}

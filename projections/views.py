@@ -21,13 +21,13 @@ from zoneinfo import ZoneInfo
 from domain.states import TERMINAL
 from domain.summary import common, shift
 from domain.workflow import ACTION
-from projections import followup_views
+from projections import followup_views, hotspots, owner_views, reverse
 from projections.db import Cursor
 from projections.records import OrgChange, Record, utc
 
 #: Bumped when folding changes what the views hold, so that views built by older code
 #: are rebuilt from the log on start (projections.engine).
-FOLD_VERSION = 4
+FOLD_VERSION = 7
 
 
 def schema(p: str) -> list[str]:
@@ -74,6 +74,8 @@ def schema(p: str) -> list[str]:
             grid_id TEXT NOT NULL, ancestor_id TEXT NOT NULL, kind TEXT NOT NULL,
             PRIMARY KEY (ancestor_id, grid_id))""",
         *followup_views.schema(p),
+        *owner_views.schema(p),
+        *hotspots.schema(p),
     ]
 
 
@@ -86,6 +88,8 @@ TABLES = (
     "nodes",
     "grid_ancestors",
     *followup_views.TABLES,
+    *owner_views.TABLES,
+    *hotspots.TABLES,
 )
 
 
@@ -100,6 +104,8 @@ class IssueViews:
         self.p = prefix
         self.tz = ZoneInfo(timezone)
         self._ancestors: dict[str, list[str]] | None = None
+        self._people: owner_views.People = Counter()
+        self._categories: hotspots.Categories = Counter()
 
     def day(self, at: str) -> str:
         return (
@@ -121,6 +127,7 @@ class IssueViews:
         rows = self._load(cur, {r.issue_id for r in records if r.action != "report"})
         facts: Counter[tuple[str, str, str, str]] = Counter()
         states: Counter[tuple[str, str, str, str]] = Counter()
+        self._people, self._categories = Counter(), Counter()
         for r in records:
             row = rows.get(r.issue_id)
             if row is None:
@@ -133,6 +140,8 @@ class IssueViews:
             states[self._state_key(row)] += 1
         self._store(cur, rows)
         self._count(cur, facts, states)
+        owner_views.store(cur, self.p, self._people)
+        hotspots.store(cur, self.p, self._categories)
 
     def _state_key(self, row: dict[str, Any]) -> tuple[str, str, str, str]:
         return (row["grid_id"], self.day(row["reported_at"]), row["state"], row.get("tier") or "")
@@ -227,10 +236,12 @@ class IssueViews:
         self, row: dict[str, Any], r: Record, facts: Counter[tuple[str, str, str, str]]
     ) -> None:
         before = row["state"]
-        grid, day = row["grid_id"], self.day(r.at)
+        grid, day, category = row["grid_id"], self.day(r.at), row["category"]
 
         def count(metric: str, dept: str = "", at: str | None = None, n: int = 1) -> None:
             facts[(self.day(at) if at else day, grid, dept, metric)] += n
+            if metric in hotspots.METRICS and not dept:
+                self._categories[(grid, self.day(at) if at else day, category, metric)] += n
 
         # What this action does to the summary (declared with it, domain.summary) comes
         # first: a missed deadline is marked before an escalation ends its clock.
@@ -238,6 +249,8 @@ class IssueViews:
         if fold is not None:
             fold(row, r, before, count)
         common(row, r, count)
+        reverse.milestones(row, r, before)
+        owner_views.fold(row, r, self._people, self.day)
         open_ = row["deadlines"]
         for end in r.ends:
             d = open_.pop(end["key"], None)

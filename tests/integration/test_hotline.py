@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.http.support import Api, api
-from tests.support import LEADER, WORKER, P
+from tests.support import LEADER, WORKER, Clock, P
 
 SH = ZoneInfo("Asia/Shanghai")
 D = date(2026, 11, 23)  # the day compared (the test clock's Monday)
@@ -28,7 +28,10 @@ B = (37.5020, 122.1020)
 C = (37.5060, 122.1080)
 
 
-def patrol(a: Api, who, grid: str, category: str, when: str, where=None) -> str:
+def patrol(a: Api, who, grid: str, category: str, when: str, where=None, late=0) -> str:
+    """A patrol report recorded at `when` (or `late` minutes after it): the comparison
+    goes by the log's time, not the claimed one."""
+    a.clock.now = datetime.fromisoformat(when) + timedelta(minutes=late)
     body: dict[str, Any] = {
         "grid_id": grid,
         "category": category,
@@ -64,7 +67,7 @@ def post(a: Api, rows: list[dict]) -> dict:
 
 @pytest.fixture
 def day(store_url: str):
-    with api(store_url) as a:
+    with api(store_url, Clock(datetime(2026, 11, 19, tzinfo=SH))) as a:
         ids = {
             # exactly 72 h before H1, 100 m from it: matched (the window is inclusive)
             "P1": patrol(
@@ -76,6 +79,7 @@ def day(store_url: str):
             # 72 h and one minute before H10: just outside the window
             "P10": patrol(a, W3, "g3", "road", at(D - timedelta(days=3), 9, 59)),
         }
+        a.clock.now = datetime.fromisoformat(at(D, 17))  # the day's tickets come in
         first = post(
             a,
             [

@@ -100,6 +100,7 @@ data_for: dict[str, Any] = {
             {"message": "report in", "target": "water", "grade": "list"},
         ]
     ),
+    "assign": st.sampled_from([{"principal_id": "worker-li"}, {"principal_id": "worker-wang"}]),
     "miss_deadline": st.sampled_from(
         [
             "triage",

@@ -81,6 +81,12 @@ SPEC: dict[str, tuple[str, set[str], dict[str, Any]]] = {
     "request_escalation": ("on_spot", {"grid_worker"}, {"reason": "too big"}),
     "approve_escalation": ("on_spot", {"grid_leader", "community_staff"}, {}),
     "deny_escalation": ("on_spot", {"grid_leader", "community_staff"}, {"reason": "no"}),
+    # spec/followup.md: the unit's leader names an assignee
+    "assign": (
+        "on_spot",
+        {"grid_leader", "community_staff", "street_officer"},
+        {"principal_id": "worker-li"},
+    ),
 }
 #: what another grid worker asks first (the request that the action decides)
 ASKED_FIRST = {
