@@ -42,6 +42,21 @@ class Department(BaseModel):
     acknowledged_at: datetime | None
     reported_in_at: datetime | None
     released_at: datetime | None
+    lead: bool = Field(False, description="the lead department (牵头)")
+    task: str | None = Field(None, description="its part of the joint handling (分工)")
+    presence: Literal["place", "confirmed", "unproven"] | None = Field(
+        None,
+        description="presence at 报到: proven by place (officer and photo within 300 m), "
+        "confirmed by the whistle holder, or unproven",
+    )
+    task_completed_at: datetime | None = None
+    task_result: str | None = None
+    contest: Literal["pending", "upheld", "released"] | None = Field(
+        None, description="the department's contest of its summons, and what became of it"
+    )
+    evaluation: dict[str, Any] | None = Field(
+        None, description="the whistle holder's evaluation after closing"
+    )
 
 
 class SupervisionFlag(BaseModel):
@@ -77,6 +92,11 @@ class IssueOut(BaseModel):
     deadlines: list[Deadline]
     departments: list[Department]
     grade: str | None
+    lead_department: str | None = Field(None, description="the whistle's lead department")
+    meet_at: dict[str, Any] | None = Field(
+        None, description="where (and when) the departments report in"
+    )
+    meetings: list[dict[str, Any]] = Field(default_factory=list, description="联席会议")
     coordination: dict[str, Any] | None
     resolution: str | None
     suspended_since: datetime | None
@@ -165,6 +185,9 @@ def issue_out(
         "deadlines": [deadline_out(d, now) for d in issue.deadlines],
         "departments": list(issue.departments.values()),
         "grade": issue.grade,
+        "lead_department": issue.lead,
+        "meet_at": issue.meet_at,
+        "meetings": issue.meetings,
         "coordination": issue.coordination,
         "resolution": issue.resolution,
         "suspended_since": issue.suspended_since,

@@ -121,14 +121,31 @@ class Coordinate(ActionData):
     parties: Annotated[list[Short], Field(max_length=50, json_schema_extra=_widget("list"))] = []
 
 
+class DepartmentTask(Strict):
+    """A summoned department, with its task (分工) and whether it leads (牵头)."""
+
+    department_id: Short
+    task: Long | None = None
+    lead: bool = False
+
+
+class MeetAt(Location):
+    """Where and when the departments report in (default: the issue's place)."""
+
+    at: datetime | None = None
+
+
+#: Each department an id (the old shape: the first leads, no tasks) or with its task.
 Departments = Annotated[
-    list[Short], Field(min_length=1, max_length=50, json_schema_extra=_widget("departments"))
+    list[Short | DepartmentTask],
+    Field(min_length=1, max_length=50, json_schema_extra=_widget("departments")),
 ]
 
 
 class BlowWhistle(ActionData):
     departments: Departments
     grade: Literal["urgent", "standard", "crucial"] = "standard"
+    meet_at: MeetAt | None = None
 
 
 class Summon(ActionData):

@@ -86,9 +86,14 @@ def take(
         raise _refuse(issue, action, p, ctx.org, f"the issue is {issue.state}")
     for rule in a.rules:
         if not rule.holds(issue, p):
-            if rule.refuse is not None:
-                raise rule.refuse(rule.why)
-            raise _refuse(issue, action, p, ctx.org, rule.why)
+            if rule.refuse is None:
+                raise _refuse(issue, action, p, ctx.org, rule.why)
+            refusal = rule.refuse(rule.why)
+            if isinstance(refusal, TransitionNotAllowed):
+                refusal.details.update(_refuse(issue, action, p, ctx.org, "").details)
+            if rule.details is not None:
+                refusal.details.update(rule.details(issue, p))
+            raise refusal
     decision = a.decide(issue, p, parsed, ctx, related)
     assert decision.to_state in destinations(action, issue.state), (action, decision)
     if request_key:

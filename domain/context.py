@@ -29,6 +29,10 @@ class Context:
     )
     #: whether a principal id names a resident (see domain.ports.Directory)
     is_resident: Callable[[str], bool] = field(default=lambda principal_id: False)
+    #: the EXIF positions (WGS-84 lat, lon) of cited photos that have one (EvidenceIndex)
+    photo_positions: Callable[[list[str]], dict[str, tuple[float, float]]] = field(
+        default=lambda ids: {}
+    )
 
     def check_evidence(self, issue_id: str | None, principal_id: str, ids: list[str]) -> None:
         from domain.errors import ValidationFailed

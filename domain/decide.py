@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain import actions as A
+from domain import joint
 from domain.callbacks import someone_to_call
 from domain.context import Context, Decision
 from domain.deadlines import RESOLUTION_KIND
@@ -71,13 +72,24 @@ def coordinate(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> D
     return d
 
 
+def _summons_data(data: A.BlowWhistle | A.Summon) -> dict[str, Any]:
+    """The event keeps the departments as ids (as it always did); their tasks, the lead
+    and the meeting place are the decision's facts (domain.joint)."""
+    body = _dump(data)
+    body["departments"] = joint.ids_of(data.departments)
+    body.pop("meet_at", None)
+    return body
+
+
 def blow_whistle(issue: Issue, p: Principal, data: A.BlowWhistle, ctx: Context, _: Any) -> Decision:
-    _known_departments(ctx, data.departments)
-    d = Decision("whistle_blown", "hard", _dump(data))
+    depts = joint.ids_of(data.departments)
+    _known_departments(ctx, depts)
+    facts = joint.whistle_facts(issue, data.departments, data.meet_at, first=True)
+    d = Decision("whistle_blown", "hard", _summons_data(data), facts)
     _end_triage(issue, d)
     _end_resolution(issue, d, "cancelled")
     d.starts.append(ctx.deadline("hard_resolution", issue.category, issue.grid_id))
-    _summon_clocks(issue, ctx, d, data.departments, data.grade)
+    _summon_clocks(issue, ctx, d, depts, data.grade)
     return d
 
 
@@ -98,7 +110,7 @@ def report_in(issue: Issue, p: Principal, data: A.ReportIn, ctx: Context, _: Any
         "whistle_blown" if pending else "joint_handling",
         "hard",
         _dump(data),
-        {"department_id": dept},
+        {"department_id": dept, **joint.presence(issue, p, data.location, data.evidence, ctx)},
     )
     if issue.open_deadline(f"department_acknowledge:{dept}"):
         d.end(f"department_acknowledge:{dept}")
@@ -107,17 +119,15 @@ def report_in(issue: Issue, p: Principal, data: A.ReportIn, ctx: Context, _: Any
 
 
 def summon(issue: Issue, p: Principal, data: A.Summon, ctx: Context, _: Any) -> Decision:
-    _known_departments(ctx, data.departments)
+    depts = joint.ids_of(data.departments)
+    _known_departments(ctx, depts)
     active = issue.active_departments()
-    again = {
-        f"departments.{i}": "already summoned"
-        for i, x in enumerate(data.departments)
-        if x in active
-    }
+    again = {f"departments.{i}": "already summoned" for i, x in enumerate(depts) if x in active}
     if again:
         raise ValidationFailed(again)
-    d = Decision("whistle_blown", "hard", _dump(data))
-    _summon_clocks(issue, ctx, d, data.departments, issue.grade or "standard")
+    facts = joint.whistle_facts(issue, data.departments, None, first=False)
+    d = Decision("whistle_blown", "hard", _summons_data(data), facts)
+    _summon_clocks(issue, ctx, d, depts, issue.grade or "standard")
     return d
 
 

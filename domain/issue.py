@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain import callbacks
+from domain import callbacks, joint
 from domain.callbacks import HANDLING_ACTIONS
 from domain.deadlines import Deadline
 
@@ -59,6 +59,10 @@ class Issue(Aggregate):
         self.callback_round: dict[str, Any] | None = None
         #: the last valid dissatisfied callback and its appeal (不合理诉求)
         self.appeal: dict[str, Any] | None = None
+        #: joint handling (domain.joint): the lead department, where to report in, meetings
+        self.lead: str | None = None
+        self.meet_at: dict[str, Any] | None = None
+        self.meetings: list[dict[str, Any]] = []
 
     # -- events -------------------------------------------------------------------
 
@@ -139,6 +143,7 @@ class Issue(Aggregate):
         def effect(self, issue: Issue) -> None:
             issue.grade = self.data.get("grade", "standard")
             _summon(issue, self.data["departments"], self.timestamp)
+            joint.summoned(issue, self.facts, self.data["departments"])
 
     class Acknowledged(Event):
         ACTION = "acknowledge"
@@ -153,12 +158,14 @@ class Issue(Aggregate):
             dept = issue.departments[self.facts["department_id"]]
             dept["acknowledged_at"] = dept["acknowledged_at"] or self.timestamp
             dept["reported_in_at"] = self.timestamp
+            dept["presence"] = self.facts.get("presence")
 
     class Summoned(Event):
         ACTION = "summon"
 
         def effect(self, issue: Issue) -> None:
             _summon(issue, self.data["departments"], self.timestamp)
+            joint.summoned(issue, self.facts, self.data["departments"])
 
     class Resolved(Event):
         ACTION = "resolve"
@@ -218,6 +225,48 @@ class Issue(Aggregate):
 
         def effect(self, issue: Issue) -> None:
             issue.departments[self.data["department_id"]]["released_at"] = self.timestamp
+            joint.released(issue.departments, self.data["department_id"])
+
+    # joint handling (domain.joint) ---------------------------------------------------
+
+    class PresenceConfirmed(Event):
+        ACTION = "confirm_presence"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.data["department_id"]]["presence"] = "confirmed"
+
+    class TaskCompleted(Event):
+        ACTION = "complete_task"
+
+        def effect(self, issue: Issue) -> None:
+            dept = issue.departments[self.facts["department_id"]]
+            dept["task_completed_at"], dept["task_result"] = self.timestamp, self.data["result"]
+
+    class MeetingRecorded(Event):
+        ACTION = "record_meeting"
+
+        def effect(self, issue: Issue) -> None:
+            issue.meetings.append({**self.data, "recorded_by": self.actor["id"]})
+
+    class DepartmentEvaluated(Event):
+        ACTION = "evaluate_department"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.data["department_id"]]["evaluation"] = {
+                k: self.data[k] for k in joint.EVALUATION
+            }
+
+    class SummonsContested(Event):
+        ACTION = "contest_summons"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.facts["department_id"]]["contest"] = "pending"
+
+    class SummonsUpheld(Event):
+        ACTION = "uphold_summons"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.data["department_id"]]["contest"] = "upheld"
 
     class Merged(Event):
         ACTION = "merge"

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from domain.callbacks import REPLACERS, hotline_desk
 from domain.declare import Rule
 from domain.errors import ResolverCannotVerify, SeparationOfDuties
-from domain.principals import Principal
+from domain.joint import pending_tasks, refuse_tasks, tasks_refusal
+from domain.principals import Principal, Role
 
 if TYPE_CHECKING:
     from domain.issue import Issue
@@ -83,6 +84,55 @@ APPEAL_PENDING = Rule(
     lambda i, p: i.appeal is not None and i.appeal["status"] == "pending",
 )
 
+# -- joint handling (domain.joint) ---------------------------------------------------
+
+
+def _dept(issue: Issue, p: Principal) -> dict[str, object]:
+    return issue.departments[p.scope]
+
+
+REPORTED_IN = Rule(
+    "reported_in",
+    "your department has not reported in",
+    lambda i, p: _dept(i, p)["reported_in_at"] is not None,
+)
+TASK_PENDING = Rule(
+    "task_pending",
+    "your department has no task left to complete",
+    lambda i, p: bool(_dept(i, p).get("task")) and _dept(i, p).get("task_completed_at") is None,
+)
+NOT_CONTESTED = Rule(
+    "not_contested",
+    "your department has already contested this summons",
+    lambda i, p: _dept(i, p).get("contest") is None,
+)
+#: A hard matter is resolved by the lead department's officer or the whistle holder,
+#: never by another summoned department (spec/joint-handling.md).
+LEAD_IF_DEPARTMENT = Rule(
+    "lead_if_department",
+    "only the lead department or the whistle holder resolves a joint matter",
+    lambda i, p: (
+        p.role is not Role.DEPARTMENT_OFFICER or (i.lead is not None and i.lead == p.scope)
+    ),
+)
+TASKS_DONE = Rule(
+    "tasks_done",
+    "every department not released must complete its task first",
+    lambda i, p: not pending_tasks(i),
+    refuse=refuse_tasks,
+    details=lambda i, p: tasks_refusal(i),
+)
+PRESENCE_UNPROVEN = Rule(
+    "presence_unproven",
+    "no department's presence waits for confirmation",
+    lambda i, p: any(v.get("presence") == "unproven" for v in i.active_departments().values()),
+)
+CONTEST_PENDING = Rule(
+    "contest_pending",
+    "no department's contest of its summons waits for a decision",
+    lambda i, p: any(v.get("contest") == "pending" for v in i.active_departments().values()),
+)
+
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
@@ -99,5 +149,12 @@ RULES: dict[str, Rule] = {
         CALLBACK_DUE,
         APPEALABLE,
         APPEAL_PENDING,
+        REPORTED_IN,
+        TASK_PENDING,
+        NOT_CONTESTED,
+        LEAD_IF_DEPARTMENT,
+        TASKS_DONE,
+        PRESENCE_UNPROVEN,
+        CONTEST_PENDING,
     )
 }

@@ -176,6 +176,7 @@ class IssueService:
             self.vault.seal,
             self.evidence.unknown,
             self.directory.is_resident,
+            self.evidence.positions,
         )
 
     def report(self, p: Principal, data: Any, *, issue_id: UUID | None = None) -> Result:

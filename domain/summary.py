@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain import tally
+from domain import joint, tally
 from domain.callbacks import HANDLING_ACTIONS
 from domain.declare import Counter, Folded
 
@@ -75,6 +75,7 @@ def summon(row: Row, e: Folded, before: str, count: Counter) -> None:
             "released_at": None,
         }
         count("summoned", dept)
+    joint.fold_summoned(row, e)
 
 
 def acknowledge(row: Row, e: Folded, before: str, count: Counter) -> None:
@@ -85,10 +86,21 @@ def report_in(row: Row, e: Folded, before: str, count: Counter) -> None:
     d = row["departments"][e.facts["department_id"]]
     d["acknowledged_at"] = d["acknowledged_at"] or e.at
     d["reported_in_at"] = e.at
+    joint.fold_report_in(row, e, count)
 
 
 def release(row: Row, e: Folded, before: str, count: Counter) -> None:
     row["departments"][e.data["department_id"]]["released_at"] = e.at
+    joint.released(row["departments"], e.data["department_id"])
+
+
+# joint handling (domain.joint)
+confirm_presence = joint.confirm_presence_fold
+complete_task = joint.complete_task_fold
+record_meeting = joint.record_meeting_fold
+evaluate_department = joint.evaluate_department_fold
+contest_summons = joint.contest_summons_fold
+uphold_summons = joint.uphold_summons_fold
 
 
 def resolve(row: Row, e: Folded, before: str, count: Counter) -> None:

@@ -18,6 +18,7 @@ from domain import summary as S
 from domain.declare import Action, Labels, Move, Reach
 from domain.followup_declared import FOLLOWUP
 from domain.issue import Issue
+from domain.joint_declared import JOINT
 from domain.parties import (
     BIG_HANDLERS,
     EVERYONE_BUT_AUDITORS,
@@ -34,12 +35,14 @@ from domain.rules import (
     DEPARTMENT_SUMMONED,
     FLAGGED,
     HARD_OR_FLAGGED,
+    LEAD_IF_DEPARTMENT,
     NOT_ACKNOWLEDGED,
     NOT_HANDLER,
     NOT_REPORTED_IN,
     NOT_RESOLVER,
     NOT_SUSPENDED,
     SUSPENDED,
+    TASKS_DONE,
 )
 from domain.states import (
     HANDLING_STATE,
@@ -177,6 +180,7 @@ DECLARED: tuple[Action, ...] = (
         event=Issue.Resolved,
         labels=Labels("办结", "Resolve"),
         decide=decide.resolve,
+        rules=(LEAD_IF_DEPARTMENT, TASKS_DONE),
         queue=_q(
             R.GRID_WORKER, R.GRID_LEADER, R.COMMUNITY_STAFF, R.STREET_OFFICER, R.DEPARTMENT_OFFICER
         ),
@@ -342,6 +346,7 @@ DECLARED: tuple[Action, ...] = (
         client=False,  # the deadline worker's
     ),
     *FOLLOWUP,  # follow-up, exceptions and callbacks (domain/followup_declared.py)
+    *JOINT,  # joint handling: tasks, presence, meetings, evaluations (domain/joint_declared.py)
 )
 
 ACTION: dict[str, Action] = {a.name: a for a in DECLARED}

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from projections.db import Cursor
-from projections.queries import indicators, score, under
+from projections.queries import indicators, joint_part, score, under
 
 
 def _seconds(a: str, b: str) -> float:
@@ -168,15 +168,11 @@ def rankings(
     rows = []
     for key, c in counts.items():
         ind = indicators(c, basic_weight)
-        rows.append(
-            {
-                "id": key,
-                "name": names.get(key, key),
-                "score": score(ind, weights),
-                "indicators": ind,
-                "counts": c,
-            }
-        )
+        row: dict[str, Any] = {"id": key, "name": names.get(key, key)}
+        if level == "department":  # beside the clocks: how it took part in joint handling
+            row["joint"] = joint_part(c)
+            ind["evaluation_rate"] = row["joint"]["evaluation_rate"]
+        rows.append({**row, "score": score(ind, weights), "indicators": ind, "counts": c})
     rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), r["id"]))
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank

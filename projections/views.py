@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from domain.states import TERMINAL
 from domain.summary import common, shift
 from domain.workflow import ACTION
-from projections import followup_views
+from projections import followup_views, joint_views
 from projections.db import Cursor
 from projections.records import OrgChange, Record, utc
 
@@ -74,6 +74,7 @@ def schema(p: str) -> list[str]:
             grid_id TEXT NOT NULL, ancestor_id TEXT NOT NULL, kind TEXT NOT NULL,
             PRIMARY KEY (ancestor_id, grid_id))""",
         *followup_views.schema(p),
+        *joint_views.schema(p),
     ]
 
 
@@ -86,6 +87,7 @@ TABLES = (
     "nodes",
     "grid_ancestors",
     *followup_views.TABLES,
+    *joint_views.TABLES,
 )
 
 
@@ -361,6 +363,7 @@ class IssueViews:
             deadline_rows,
         )
         followup_views.store(cur, p, rows)
+        joint_views.store(cur, p, rows)
 
     def _org(self, cur: Cursor, change: OrgChange) -> None:
         p = self.p

@@ -87,12 +87,32 @@ def data_for(action: str, draw: Any, others: list[UUID], p: Any = None) -> dict[
     depts = ["housing", "water", "police"]
     if action == "record_callback":
         return callback(draw, p)
+    chosen = draw(st.lists(st.sampled_from(depts), min_size=1, unique=True))
+    with_tasks = [
+        {"department_id": d, "task": f"{d}'s part", "lead": n == 0} for n, d in enumerate(chosen)
+    ]
     return {
         "coordinate": {"lead_party": "property company"},
         "blow_whistle": {
-            "departments": draw(st.lists(st.sampled_from(depts), min_size=1, unique=True)),
+            "departments": draw(st.sampled_from([chosen, with_tasks])),
             "grade": draw(st.sampled_from(["urgent", "standard", "crucial"])),
         },
+        "confirm_presence": {"department_id": draw(st.sampled_from(depts))},
+        "complete_task": {"result": "done"},
+        "record_meeting": {
+            "held_at": "2026-11-23T08:00:00+08:00",
+            "attendees": ["water"],
+            "decisions": "split the work",
+        },
+        "evaluate_department": {
+            "department_id": draw(st.sampled_from(depts)),
+            "timeliness": 4,
+            "attendee_level": "leader",
+            "cooperation": 5,
+            "result": 3,
+        },
+        "contest_summons": {"reason": "not ours"},
+        "uphold_summons": {"department_id": draw(st.sampled_from(depts)), "reason": "yours"},
         "summon": {"departments": [draw(st.sampled_from(depts))]},
         "resolve": {"resolution": "done"},
         "rework": {"reason": "not done"},
