@@ -12,6 +12,7 @@ from domain.principals import Role
 from domain.rules import (
     CONTEST_PENDING,
     DEPARTMENT_SUMMONED,
+    HARD_MATTER,
     NOT_CONTESTED,
     NOT_REPORTED_IN,
     PRESENCE_UNPROVEN,
@@ -68,11 +69,12 @@ JOINT: tuple[Action, ...] = (
     Action(
         "evaluate_department",
         moves=(Move(("closed",), STAY),),
-        roles={"hard": WHISTLE_HOLDERS},
+        roles=WHISTLE_HOLDERS,
         data=joint.EvaluateDepartment,
         event=Issue.DepartmentEvaluated,
         labels=Labels("部门评价", "Evaluate a department"),
         decide=joint.evaluate_department,
+        rules=(HARD_MATTER,),
         fold=S.evaluate_department,
         example={
             "department_id": "water",

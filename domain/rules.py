@@ -127,6 +127,9 @@ PRESENCE_UNPROVEN = Rule(
     "no department's presence waits for confirmation",
     lambda i, p: any(v.get("presence") == "unproven" for v in i.active_departments().values()),
 )
+HARD_MATTER = Rule(
+    "hard_matter", "not a hard matter: no department took part", lambda i, p: i.tier == "hard"
+)
 CONTEST_PENDING = Rule(
     "contest_pending",
     "no department's contest of its summons waits for a decision",
@@ -156,5 +159,6 @@ RULES: dict[str, Rule] = {
         TASKS_DONE,
         PRESENCE_UNPROVEN,
         CONTEST_PENDING,
+        HARD_MATTER,
     )
 }

@@ -258,3 +258,42 @@ def test_the_follow_up_rules_are_reached() -> None:
         check(STAFF, desk, STREET, SUPERVISOR)  # staff: the reopened big matter to resolve
     finally:
         c.close()
+
+
+def test_the_joint_handling_rules_are_reached() -> None:
+    """A contest waits in the whistle holders' queues; a task in its department's; the
+    resolution of a joint matter in the lead's and the whistle holders', never another
+    department's, and in nobody's while a task is open."""
+    clock = Clock()
+    c = Container(Settings(database_url="memory://"), clock=clock)
+    try:
+        c.service.load_org(ORG)
+        i = c.service.report(WORKER, {"grid_id": "g1", "category": "road", "description": "x"})
+        i_id = i.issue.id
+        tasks = [
+            {"department_id": "water", "task": "repair", "lead": True},
+            {"department_id": "police", "task": "divert traffic"},
+        ]
+        c.service.act(i_id, "blow_whistle", STAFF, {"departments": tasks})
+
+        def check(*expected: Any) -> None:
+            c.engine.catch_up()
+            org, issue = c.service.org(), c.service.get(i_id)
+            for p in (STAFF, STREET, WATER, POLICE):
+                queued = {x["id"] for x in c.views.queue(p, ListQuery(), clock())["items"]}
+                assert (queued == {str(i_id)}) == owes(issue, p, org) == (p in expected), p
+
+        c.service.act(i_id, "report_in", WATER)
+        c.service.act(i_id, "contest_summons", POLICE, {"reason": "not ours"})
+        # the contest to decide; water's task; the police still owe 报到 (its clock runs)
+        check(STAFF, STREET, WATER, POLICE)
+        c.service.act(i_id, "uphold_summons", STREET, {"department_id": "police"})
+        c.service.act(i_id, "report_in", POLICE)
+        c.service.act(i_id, "complete_task", WATER, {"result": "repaired"})
+        # the police's task is open: water, the lead, may not resolve yet (the whistle
+        # holders may always summon more departments)
+        check(STAFF, STREET, POLICE)
+        c.service.act(i_id, "complete_task", POLICE, {"result": "diverted"})
+        check(STAFF, STREET, WATER)  # the resolution: the whistle holders and the lead
+    finally:
+        c.close()

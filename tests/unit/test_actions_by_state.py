@@ -59,6 +59,13 @@ EXPECTED: dict[str, dict[str, str]] = {
     "suspend": {s: s for s in HANDLING},
     "resume": {s: s for s in HANDLING},
     "comment": {s: s for s in STATES},
+    # joint handling: the fixture's whistles name plain ids (no tasks; the first leads)
+    "confirm_presence": {"joint_handling": "joint_handling"},  # housing's is unproven
+    "complete_task": {},  # nobody has a task
+    "record_meeting": {"whistle_blown": "whistle_blown", "joint_handling": "joint_handling"},
+    "evaluate_department": {},  # the fixture's closed issue is a small matter
+    "contest_summons": {"whistle_blown": "whistle_blown"},
+    "uphold_summons": {},  # nobody contested
 }
 
 TIER_OF = {
@@ -97,6 +104,24 @@ def actor_and_data(action: str, state: str, other: str) -> tuple[Any, dict[str, 
         "suspend": (handler, {"reason": "waiting for access"}),
         "resume": (handler, {}),
         "comment": (STAFF, {"text": "noted"}),
+        "confirm_presence": (STAFF, {"department_id": "housing"}),
+        "complete_task": (HOUSING, {"result": "done"}),
+        "record_meeting": (
+            STAFF,
+            {"held_at": "2026-11-23T08:00:00+08:00", "attendees": ["housing"], "decisions": "x"},
+        ),
+        "evaluate_department": (
+            STAFF,
+            {
+                "department_id": "housing",
+                "timeliness": 5,
+                "attendee_level": "staff",
+                "cooperation": 5,
+                "result": 5,
+            },
+        ),
+        "contest_summons": (HOUSING, {"reason": "not ours"}),
+        "uphold_summons": (STAFF, {"department_id": "housing"}),
     }[action]
 
 

@@ -59,6 +59,23 @@ SPEC: dict[str, tuple[str, set[str], dict[str, Any]]] = {
     "suspend": ("on_spot", {"grid_worker", "grid_leader"}, {"reason": "no access"}),
     "resume": ("on_spot", {"grid_worker", "grid_leader"}, {}),
     "comment": ("reported", set(ROLES) - {"auditor"}, {"text": "seen"}),
+    # joint handling (spec/joint-handling.md): the whistle holder, or a summoned department
+    "confirm_presence": (
+        "whistle_blown",
+        {"community_staff", "street_officer"},
+        {"department_id": "housing"},
+    ),
+    "record_meeting": (
+        "whistle_blown",
+        {"community_staff", "street_officer"},
+        {"held_at": "2026-11-23T08:00:00+08:00", "attendees": ["housing"], "decisions": "x"},
+    ),
+    "contest_summons": ("whistle_blown", {"department_officer"}, {"reason": "not ours"}),
+    "uphold_summons": (
+        "whistle_blown",
+        {"community_staff", "street_officer"},
+        {"department_id": "housing"},
+    ),
 }
 
 INSIDE = {
@@ -114,6 +131,11 @@ def attempt(action: str, principal: Any) -> None:
         data = {"duplicate_of": str(target.issue.id)}
     if action == "resume":
         svc.act(i, "suspend", WORKER2, {"reason": "no access"})
+    housing = P("department_officer", "housing")
+    if action == "confirm_presence":
+        svc.act(i, "report_in", housing, {})  # unproven: no place given
+    if action == "uphold_summons":
+        svc.act(i, "contest_summons", housing, {"reason": "not ours"})
     replacers = ("street_officer", "city_supervisor")
     if action == "record_callback" and principal.role.value in replacers:
         svc.act(i, action, STAFF, data)  # the round's valid callback, which they replace
