@@ -15,7 +15,7 @@ from api.errors import ApiError
 from api.openapi import ERRORS
 from domain.access import Capability, require
 from domain.errors import ValidationFailed
-from domain.intake import BadRow, Ticket, parse_csv, ticket
+from domain.intake import BadRow, Consult, Ticket, parse_csv, ticket
 from domain.principals import Principal
 
 router = APIRouter(prefix="/intake", tags=["intake"])
@@ -39,17 +39,20 @@ def run_import(
     issue id), duplicate (imported before, or `same_as_row` an earlier row of the file)
     or error (with the reason)."""
     results: list[dict[str, Any]] = []
-    counts = {"created": 0, "duplicate": 0, "error": 0}
+    counts = {"created": 0, "duplicate": 0, "error": 0, "consult": 0}
     position = None
     held: dict[UUID, int] = {}  # ticket (issue id) -> the row of this file holding it
+    tz = s.service.context().calendar(p.scope).tz  # times without offset: the jurisdiction's
     for start in range(0, len(rows), BATCH):
         now = s.service.clock()
         chunk = rows[start : start + BATCH]
-        parsed = [ticket(start + k + 1, raw, now) for k, raw in enumerate(chunk)]
+        parsed = [ticket(start + k + 1, raw, now, tz) for k, raw in enumerate(chunk)]
         outcomes = report_once(s, p, [t for t in parsed if isinstance(t, Ticket)], held)
         for t in parsed:
             row: dict[str, Any]
-            if isinstance(t, BadRow):
+            if isinstance(t, Consult):  # answered by the hotline itself: no issue
+                row = {"row": t.row, "ticket_no": t.ticket_no, "status": "consult"}
+            elif isinstance(t, BadRow):
                 row = {
                     "row": t.row,
                     "ticket_no": t.ticket_no,

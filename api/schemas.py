@@ -77,7 +77,19 @@ class IssueOut(BaseModel):
     state: str = Field(examples=["whistle_blown"])
     tier: Literal["small", "big", "hard"] | None
     version: int
-    grid_id: str
+    grid_id: str | None = Field(
+        description="null while a 12345 ticket waits for 分拨 (its place or category "
+        "matched nothing): `node_id` says where"
+    )
+    node_id: str = Field(description="the grid, or the node where the issue waits")
+    unplaced: list[str] = Field(
+        default_factory=list, description="what a waiting ticket did not match"
+    )
+    hotline: dict[str, Any] | None = Field(
+        None,
+        description="a 12345 ticket's own facts: ticket_no, ticket_type, hotline_category, "
+        "received_at, dispatched_at, due_at",
+    )
     original_grid_id: str
     category: str
     description: str
@@ -172,7 +184,10 @@ def issue_out(
         "state": issue.state,
         "tier": issue.tier,
         "version": issue.version,
-        "grid_id": issue.grid_id,
+        "grid_id": None if issue.unplaced else issue.grid_id,
+        "node_id": issue.grid_id,
+        "unplaced": issue.unplaced,
+        "hotline": issue.hotline,
         "original_grid_id": issue.original_grid_id,
         "category": issue.category,
         "description": issue.description,

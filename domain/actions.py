@@ -94,6 +94,8 @@ class Report(WithEvidence):
     occurred_at: datetime | None = None
     settled_on_spot: bool = False
     resolution: Text | None = None
+    #: a 12345 ticket's own facts (intake only; domain.hotline.HotlineTicket)
+    hotline: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _checks(self) -> Report:
@@ -186,6 +188,8 @@ class Merge(ActionData):
 class Transfer(ActionData):
     grid_id: Annotated[Short, Field(json_schema_extra=_widget("grid"))]
     reason: Text
+    #: 分拨 of a ticket whose category the catalogue did not know: the category too
+    category: Short | None = None
 
 
 class Release(ActionData):

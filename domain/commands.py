@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import actions as A
+from domain import hotline
 from domain.access import in_jurisdiction
 from domain.context import Context, Decision
 from domain.decide import _dump
@@ -178,6 +179,15 @@ def _reporter_facts(p: Principal, parsed: A.Report, ctx: Context) -> dict[str, A
     return facts
 
 
+def _ticket(p: Principal, parsed: A.Report) -> hotline.HotlineTicket | None:
+    """A 12345 ticket's own facts, which only the hotline desk gives."""
+    if parsed.hotline is None:
+        return None
+    if p.role is not Role.INTAKE:
+        raise ValidationFailed({"hotline": "only the hotline desk (intake) gives ticket facts"})
+    return A.parse(hotline.HotlineTicket, parsed.hotline)
+
+
 def report(issue_id: UUID, p: Principal, data: Any, ctx: Context) -> Issue:
     """Record a new issue; with `settled_on_spot`, also its on-the-spot handling and
     resolution (three events, saved together)."""
@@ -196,37 +206,53 @@ def report(issue_id: UUID, p: Principal, data: Any, ctx: Context) -> Issue:
         facts["location"] = {"address": parsed.location.address, "lat": lat, "lon": lon}
     elif parsed.location and parsed.location.address:
         facts["location"] = {"address": parsed.location.address}
+    ticket = _ticket(p, parsed)
+    problems: dict[str, str] = {}
     grid = parsed.grid_id
     if grid is None:
         loc = facts["location"]
         if "lat" in loc:
             grid = ctx.org.grid_at(loc["lat"], loc["lon"])
             if grid is None:
-                raise ValidationFailed({"location": "not inside any grid's boundary"})
+                problems["location"] = "not inside any grid's boundary"
         else:
             grid = ctx.org.grid_for_address(loc["address"])
             if grid is None:
-                raise ValidationFailed({"location.address": "matches no grid's address"})
+                problems["location.address"] = "matches no grid's address"
     elif not ctx.org.is_grid(grid):
-        raise ValidationFailed({"grid_id": f"no grid {grid!r}"})
-    if parsed.category not in ctx.org.categories:
-        raise ValidationFailed({"category": f"no category {parsed.category!r}"})
+        problems["grid_id"] = f"no grid {grid!r}"
+    category = parsed.category
+    if ticket is not None:  # the hotline's own name, mapped through the catalogue
+        category = hotline.category_for(ctx.org, parsed.category) or ""
+    if category not in ctx.org.categories:
+        problems["category"] = f"no category {parsed.category!r}"
+    if problems and ticket is None:
+        raise ValidationFailed(problems)
+    if problems:  # a ticket is never refused for these: it waits for 分拨 at the desk's node
+        grid = p.scope
+        facts["unplaced"] = sorted(problems)
+    assert grid is not None
     if not ctx.org.covers(p.scope, grid):
         raise OutsideJurisdiction(f"grid {grid} is outside the jurisdiction of {p.id}")
     facts["grid_id"] = grid
     facts.update(_reporter_facts(p, parsed, ctx))
 
     body = _dump(parsed)
-    for key in ("settled_on_spot", "resolution"):
+    for key in ("settled_on_spot", "resolution", "hotline"):
         body.pop(key, None)
     if body.get("reporter"):
         body["reporter"] = ctx.seal(body["reporter"])
+    starts = [ctx.deadline("triage", category, grid, start=hotline.clock_start(ticket, ctx.now))]
+    if ticket is not None:
+        facts["category"], facts["hotline"] = category, hotline.facts(ticket)
+        if (due := hotline.due_deadline(ticket, ctx.now)) is not None:
+            starts.append(due)
     issue = Issue.reported(
         issue_id,
         actor=p.as_actor(),
         data=body,
         facts=facts,
-        starts=[ctx.deadline("triage", parsed.category, grid)],
+        starts=starts,
         at=ctx.now,
     )
     if parsed.settled_on_spot:

@@ -57,10 +57,12 @@ class Context:
         grid_id: str,
         department_id: str | None = None,
         grade: str | None = None,
+        start: datetime | None = None,
     ) -> dict[str, Any]:
-        """A deadline of `kind` starting now, by the category's limits where it has them."""
+        """A deadline of `kind` starting now (or at `start`), by the category's limits
+        where it has them."""
         limit = self.limits.limit(kind, self.org.category_limits(category), grade)
-        return new_deadline(kind, self.now, limit, self.calendar(grid_id), department_id)
+        return new_deadline(kind, start or self.now, limit, self.calendar(grid_id), department_id)
 
 
 @dataclass

@@ -163,8 +163,12 @@ def reject(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decis
 def transfer(issue: Issue, p: Principal, data: A.Transfer, ctx: Context, _: Any) -> Decision:
     if not ctx.org.is_grid(data.grid_id):
         raise ValidationFailed({"grid_id": f"no grid {data.grid_id!r}"})
-    if data.grid_id == issue.grid_id:
+    if data.grid_id == issue.grid_id and not data.category:
         raise ValidationFailed({"grid_id": "the issue is already in this grid"})
+    if data.category is not None and data.category not in ctx.org.categories:
+        raise ValidationFailed({"category": f"no category {data.category!r}"})
+    if not (data.category or issue.category):  # 分拨 places a ticket in a category too
+        raise ValidationFailed({"category": "the hotline's category matched none: name one"})
     return Decision("reported", issue.tier, _dump(data))  # the triage clock keeps running
 
 

@@ -63,6 +63,10 @@ class Issue(Aggregate):
         self.lead: str | None = None
         self.meet_at: dict[str, Any] | None = None
         self.meetings: list[dict[str, Any]] = []
+        #: a 12345 ticket's own facts (domain.hotline), and what could not be matched
+        #: while it waits for 分拨 at the intake's node
+        self.hotline: dict[str, Any] | None = None
+        self.unplaced: list[str] = []
 
     # -- events -------------------------------------------------------------------
 
@@ -116,7 +120,10 @@ class Issue(Aggregate):
         def effect(self, issue: Issue) -> None:
             data, facts = self.data, self.facts
             issue.grid_id = issue.original_grid_id = facts["grid_id"]
-            issue.category, issue.description = data["category"], data["description"]
+            issue.category = facts.get("category", data["category"])
+            issue.description = data["description"]
+            issue.hotline = facts.get("hotline")
+            issue.unplaced = facts.get("unplaced", [])
             issue.channel = facts["channel"]
             issue.location = facts.get("location")
             issue.reporter = data.get("reporter")
@@ -219,6 +226,8 @@ class Issue(Aggregate):
 
         def effect(self, issue: Issue) -> None:
             issue.grid_id = self.data["grid_id"]
+            issue.category = self.data.get("category") or issue.category
+            issue.unplaced = []
 
     class Released(Event):
         ACTION = "release"

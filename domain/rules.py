@@ -127,6 +127,8 @@ PRESENCE_UNPROVEN = Rule(
     "no department's presence waits for confirmation",
     lambda i, p: any(v.get("presence") == "unproven" for v in i.active_departments().values()),
 )
+#: A 12345 ticket whose place or category matched nothing waits for 分拨 (transfer).
+UNPLACED = Rule("unplaced", "the issue is placed in a grid", lambda i, p: bool(i.unplaced))
 HARD_MATTER = Rule(
     "hard_matter", "not a hard matter: no department took part", lambda i, p: i.tier == "hard"
 )
@@ -160,5 +162,6 @@ RULES: dict[str, Rule] = {
         PRESENCE_UNPROVEN,
         CONTEST_PENDING,
         HARD_MATTER,
+        UNPLACED,
     )
 }

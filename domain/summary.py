@@ -137,6 +137,7 @@ def reject_appeal(row: Row, e: Folded, before: str, count: Counter) -> None:
 def transfer(row: Row, e: Folded, before: str, count: Counter) -> None:
     count("transfers")
     row["grid_id"] = e.data["grid_id"]
+    row["category"] = e.data.get("category") or row["category"]
 
 
 def merge(row: Row, e: Folded, before: str, count: Counter) -> None:

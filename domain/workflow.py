@@ -43,6 +43,7 @@ from domain.rules import (
     NOT_SUSPENDED,
     SUSPENDED,
     TASKS_DONE,
+    UNPLACED,
 )
 from domain.states import (
     HANDLING_STATE,
@@ -252,11 +253,12 @@ DECLARED: tuple[Action, ...] = (
     Action(
         "transfer",
         moves=(Move(("reported",), STAY),),
-        roles=frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF, R.STREET_OFFICER}),
+        roles=frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF, R.STREET_OFFICER, R.INTAKE}),
         data=A.Transfer,
         event=Issue.Transferred,
         labels=Labels("转派", "Transfer"),
         decide=decide.transfer,
+        queue={R.STREET_OFFICER: (UNPLACED,), R.INTAKE: (UNPLACED,)},  # 分拨 of tickets
         fold=S.transfer,
         example={"grid_id": "huancui-s1-c1-g2", "reason": "wrong grid"},
     ),

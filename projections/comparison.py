@@ -56,6 +56,8 @@ def patrol_misses(
     hi = datetime.combine(datetime.fromisoformat(day_to).date(), datetime.min.time(), tz)
     window = timedelta(hours=policy.window_hours)
     where, args = under(p, node)
+    # grids only: a ticket waiting for 分拨 at a node is compared once it is placed
+    where = f"{where} AND grid_id IN (SELECT id FROM {p}nodes WHERE kind = 'grid')"
     cur.execute(
         f"SELECT id, grid_id, category, occurred_at, lat, lon FROM {p}issues WHERE "
         f"channel = 'hotline' AND occurred_at >= %s AND occurred_at < %s AND {where}",

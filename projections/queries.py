@@ -199,6 +199,10 @@ RULE_SQL: dict[str, Callable[[str, Principal], tuple[str, list[Any]]]] = {
     "presence_unproven": lambda p, who: _any_joint(p, "presence = 'unproven'"),
     "contest_pending": lambda p, who: _any_joint(p, "contest = 'pending'"),
     "hard_matter": lambda p, who: ("tier = 'hard'", []),
+    "unplaced": lambda p, who: (
+        f"grid_id NOT IN (SELECT id FROM {p}nodes WHERE kind = 'grid')",
+        [],
+    ),
 }
 
 

@@ -206,7 +206,7 @@ class IssueViews:
             "address": location.get("address"),
             "id": r.issue_id,
             "grid_id": r.facts["grid_id"],
-            "category": r.data["category"],
+            "category": r.facts.get("category", r.data["category"]),
             "channel": r.facts["channel"],
             "description": r.data["description"][:500],
             "reported_at": r.at,
@@ -378,9 +378,9 @@ class IssueViews:
         cur.execute(f"SELECT id, kind, parent FROM {p}nodes WHERE is_department = 0")
         nodes = {i: (k, parent) for i, k, parent in cur.fetchall()}
         pairs = []
-        for grid, (kind, _) in nodes.items():
-            if kind != "grid":
-                continue
+        # Every node's chain, not only grids': a 12345 ticket waiting for 分拨 sits at a
+        # node (domain.hotline), and lists and counts under a node must find it there.
+        for grid in nodes:
             current: str | None = grid
             while current is not None and current in nodes:
                 pairs.append((grid, current, nodes[current][0]))

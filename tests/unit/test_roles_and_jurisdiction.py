@@ -44,9 +44,9 @@ SPEC: dict[str, tuple[str, set[str], dict[str, Any]]] = {
         {"contacted": True, "solved": True, "satisfaction": "satisfied"},
     ),
     "reject": ("reported", {"grid_leader", "community_staff"}, {"reason": "not ours"}),
-    "transfer": (
+    "transfer": (  # and the hotline desk (分拨, spec/joint-handling.md)
         "reported",
-        {"grid_leader", "community_staff", "street_officer"},
+        {"grid_leader", "community_staff", "street_officer", "intake"},
         {"grid_id": "g2", "reason": "wrong grid"},
     ),
     "release": (

@@ -1,0 +1,86 @@
+"""12345 both ways (spec/joint-handling.md): what a hotline ticket adds to its report.
+
+A ticket carries its type (咨询 consult, 求助 help, 投诉 complaint, 举报 report, 建议
+suggestion), the hotline's own category name, and the hotline's own dispatch and due
+times. gridflow's clocks start when the hotline dispatched the ticket (else when it was
+received), never at the import; the hotline's due time is kept as a deadline of kind
+`hotline_due`. A ticket whose place or category cannot be matched is not refused: it
+waits at the intake's node, in the street's and the intake's queue, until `transfer`
+(分拨) places it in a grid and category.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from domain.actions import Short, Strict
+from domain.organisation import Org
+
+TicketType = Literal["consult", "help", "complaint", "report", "suggestion"]
+TICKET_TYPES: tuple[str, ...] = ("consult", "help", "complaint", "report", "suggestion")
+HOTLINE_DUE = "hotline_due"
+
+
+class HotlineTicket(Strict):
+    """The hotline's own facts of a ticket (given by intake only)."""
+
+    ticket_no: Short
+    ticket_type: TicketType | None = None
+    hotline_category: Short | None = None
+    received_at: datetime | None = None
+    dispatched_at: datetime | None = None
+    due_at: datetime | None = None
+
+
+def category_for(org: Org, name: str) -> str | None:
+    """The catalogue's code for a hotline category: a code itself, or a category's
+    `hotline_names` or name; None when nothing matches."""
+    if name in org.categories:
+        return name
+    for code, c in org.categories.items():
+        if name in c.get("hotline_names", ()) or name == c.get("name"):
+            return code
+    return None
+
+
+def facts(ticket: HotlineTicket) -> dict[str, Any]:
+    out: dict[str, Any] = {"ticket_no": ticket.ticket_no}
+    for key in ("ticket_type", "hotline_category"):
+        if getattr(ticket, key) is not None:
+            out[key] = getattr(ticket, key)
+    for key in ("received_at", "dispatched_at", "due_at"):
+        value = getattr(ticket, key)
+        if value is not None:
+            out[key] = value.isoformat()
+    return out
+
+
+def clock_start(ticket: HotlineTicket | None, now: datetime) -> datetime:
+    """When gridflow's own clocks start: the hotline's dispatch, else its receipt."""
+    if ticket is None:
+        return now
+    start = ticket.dispatched_at or ticket.received_at or now
+    return min(start, now)
+
+
+def due_deadline(ticket: HotlineTicket | None, now: datetime) -> dict[str, Any] | None:
+    """The hotline's own due time as a deadline (`hotline_due`): kept, shown, missed."""
+    if ticket is None or ticket.due_at is None:
+        return None
+    start = clock_start(ticket, now)
+    due = max(ticket.due_at, start)
+    return {
+        "key": HOTLINE_DUE,
+        "kind": HOTLINE_DUE,
+        "department_id": None,
+        "limit": "hotline",  # set by the hotline: wall-clock time
+        "started_at": start,
+        "due_at": due,
+        "warn_at": start + (due - start) * 0.75,
+    }
+
+
+def hides_caller(hotline: dict[str, Any] | None) -> bool:
+    """A 举报 (report) ticket's caller is shown to intake and auditors only."""
+    return bool(hotline) and hotline.get("ticket_type") == "report"  # type: ignore[union-attr]
