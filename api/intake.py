@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Services, parse_json, principal, services
 from api.errors import ApiError
 from api.openapi import ERRORS
 from domain.access import Capability, require
-from domain.errors import ValidationFailed
-from domain.intake import BadRow, Consult, Ticket, parse_csv, ticket
+from domain.errors import DomainError, ValidationFailed
+from domain.intake import (
+    BadRow,
+    Consult,
+    Ticket,
+    callback_body,
+    parse_csv,
+    ticket,
+    ticket_issue_id,
+)
 from domain.principals import Principal
+from projections.hotline_replies import replies
 
 router = APIRouter(prefix="/intake", tags=["intake"])
 MAX_IMPORT = 64 << 20  # 64 MiB: a city's day of tickets and then some
@@ -166,3 +177,80 @@ async def hotline(
     result = await run_in_threadpool(run_import, s, p, rows)
     headers = {"X-Log-Position": str(result["position"])} if result["position"] else {}
     return JSONResponse(result, headers=headers)
+
+
+@router.get(
+    "/hotline/replies",
+    responses=ERRORS,
+    summary="Results back to the 12345 hotline (回单): closed and returned tickets",
+)
+def hotline_replies(
+    p: Principal = Depends(principal),
+    s: Services = Depends(services),
+    since: Annotated[int, Query(ge=0, description="a log position (the last `next`)")] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    require(p, Capability.IMPORT_TICKETS)
+    found = replies(s.service.app.recorder, since, limit)
+    if format == "json":
+        return found
+    out = io.StringIO()
+    columns = ("position", "ticket_no", "issue_id", "result", "text", "at")
+    writer = csv.DictWriter(out, columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(found["items"])
+    return Response(
+        out.getvalue(), media_type="text/csv", headers={"X-Next-Position": str(found["next"])}
+    )
+
+
+@router.post(
+    "/hotline/callbacks",
+    responses=ERRORS,
+    summary="The hotline's own callbacks (回访), imported (JSON array or CSV)",
+)
+async def hotline_callbacks(
+    request: Request, p: Principal = Depends(principal), s: Services = Depends(services)
+) -> Any:
+    require(p, Capability.IMPORT_TICKETS)
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+        if "csv" in request.headers.get("content-type", ""):
+            rows: Any = parse_csv(text)
+        else:
+            rows = parse_json(raw, check_text=False)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "malformed_request", f"not a JSON array or a CSV: {exc}") from None
+    if not isinstance(rows, list):
+        raise ValidationFailed({"body": "a JSON array of callbacks"})
+    if len(rows) > (most := s.service.settings.max_import_rows):
+        raise ValidationFailed({"body": f"{len(rows)} rows: at most {most}"})
+    result = await run_in_threadpool(import_callbacks, s, p, rows)
+    headers = {"X-Log-Position": str(result["position"])} if result["position"] else {}
+    return JSONResponse(result, headers=headers)
+
+
+def import_callbacks(s: Services, p: Principal, rows: list[Any]) -> dict[str, Any]:
+    """Each row a callback recorded by the hotline desk on its ticket's issue (as the
+    hotline's callback, it takes precedence over the unit's: domain.callbacks)."""
+    results: list[dict[str, Any]] = []
+    counts = {"recorded": 0, "error": 0}
+    position = None
+    for n, raw in enumerate(rows, 1):
+        no = str(raw.get("ticket_no", "")).strip() if isinstance(raw, dict) else ""
+        row: dict[str, Any] = {"row": n, "ticket_no": no or None}
+        try:
+            if not no:
+                raise ValidationFailed({"ticket_no": "required"})
+            done = s.service.act(ticket_issue_id(no), "record_callback", p, callback_body(raw))
+            row.update(status="recorded", issue_id=str(done.issue.id))
+            position = max(position or 0, done.position)
+        except DomainError as exc:
+            fields = exc.details.get("fields", {})
+            reason = "; ".join(f"{k}: {v}" for k, v in fields.items()) or exc.message
+            row.update(status="error", code=exc.code, reason=reason)
+        counts[row["status"]] += 1
+        results.append(row)
+    return {"counts": counts, "position": position, "rows": results}

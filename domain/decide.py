@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain import actions as A
-from domain import joint
+from domain import hotline, joint
 from domain.callbacks import someone_to_call
 from domain.context import Context, Decision
 from domain.deadlines import RESOLUTION_KIND
@@ -141,6 +141,9 @@ def resolve(issue: Issue, p: Principal, data: A.Resolve, ctx: Context, _: Any) -
 def verify(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
     d = Decision("closed", issue.tier, _dump(data))
     d.end("verification")
+    if issue.hotline is not None:  # 回单: the result goes back to the hotline
+        d.facts["hotline_reply"] = hotline.reply(issue, "closed", issue.resolution)
+        hotline.end_due(issue, d)
     if someone_to_call(issue):  # no callback is owed when there is nobody to call
         d.starts.append(_deadline(issue, ctx, "callback"))
     return d
@@ -157,6 +160,9 @@ def rework(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decis
 def reject(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
     d = Decision("rejected", issue.tier, _dump(data))
     _end_triage(issue, d)
+    if issue.hotline is not None:
+        d.facts["hotline_reply"] = hotline.reply(issue, "rejected", data.reason)
+        hotline.end_due(issue, d)
     return d
 
 
@@ -199,6 +205,7 @@ def merge(
     d = Decision("merged", issue.tier, _dump(data))
     _end_triage(issue, d)
     _end_resolution(issue, d, "cancelled")
+    hotline.end_due(issue, d, "cancelled")
     return d
 
 

@@ -12,10 +12,15 @@ waits at the intake's node, in the street's and the intake's queue, until `trans
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from domain.actions import Short, Strict
+from domain.actions import ActionData, Short, Strict, Text
+from domain.context import Context, Decision
 from domain.organisation import Org
+from domain.principals import Principal
+
+if TYPE_CHECKING:
+    from domain.issue import Issue
 
 TicketType = Literal["consult", "help", "complaint", "report", "suggestion"]
 TICKET_TYPES: tuple[str, ...] = ("consult", "help", "complaint", "report", "suggestion")
@@ -84,3 +89,50 @@ def due_deadline(ticket: HotlineTicket | None, now: datetime) -> dict[str, Any] 
 def hides_caller(hotline: dict[str, Any] | None) -> bool:
     """A 举报 (report) ticket's caller is shown to intake and auditors only."""
     return bool(hotline) and hotline.get("ticket_type") == "report"  # type: ignore[union-attr]
+
+
+# -- results back to the hotline (回单) and returns (退单) ---------------------------------
+
+
+class ReturnToHotline(ActionData):
+    reason: Text
+
+
+class ApproveReturn(ActionData):
+    pass
+
+
+def reply(issue: Issue, result: str, text: str | None) -> dict[str, Any]:
+    """What the hotline is told when its ticket closes or is returned (a fact of the
+    event, so that the replies and the webhook read it from the log alone)."""
+    assert issue.hotline is not None
+    out = {"ticket_no": issue.hotline["ticket_no"], "result": result}
+    if text:
+        out["text"] = text
+    return out
+
+
+def end_due(issue: Issue, d: Decision, outcome: str = "met") -> None:
+    """The hotline's own due time ends with its reply (closed, returned) or a merge."""
+    if issue.open_deadline(HOTLINE_DUE):
+        d.end(HOTLINE_DUE, outcome)
+
+
+def return_to_hotline(
+    issue: Issue, p: Principal, data: ReturnToHotline, ctx: Context, _: Any
+) -> Decision:
+    return Decision(issue.state, issue.tier, data.model_dump(mode="json", exclude_none=True))
+
+
+def approve_return(
+    issue: Issue, p: Principal, data: ApproveReturn, ctx: Context, _: Any
+) -> Decision:
+    why = issue.return_request["reason"] if issue.return_request else None
+    d = Decision("rejected", issue.tier, data.model_dump(mode="json", exclude_none=True))
+    d.facts["reason"] = why
+    if issue.hotline is not None:
+        d.facts["hotline_reply"] = reply(issue, "returned", why)
+    if issue.open_deadline("triage"):
+        d.end("triage")
+    end_due(issue, d)
+    return d

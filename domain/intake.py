@@ -163,3 +163,36 @@ def ticket(
     except ValueError as exc:
         return BadRow(row, no, str(exc))
     return Ticket(row, no, ticket_issue_id(no), body)
+
+
+_YES = {"true", "1", "yes", "y", "是"}
+_NO = {"false", "0", "no", "n", "否"}
+
+
+def _flag(value: Any) -> Any:
+    """A yes/no of a CSV row (true/false, 1/0, yes/no, 是/否) as a bool; else as given."""
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in _YES:
+            return True
+        if low in _NO:
+            return False
+    return value
+
+
+def callback_body(raw: Any) -> dict[str, Any]:
+    """A row of the hotline's callbacks (`ticket_no, called_at, outcome, handler_contacted,
+    solved, satisfaction, reason`) as `record_callback` data, by phone; when the hotline
+    called is kept in the note."""
+    if not isinstance(raw, dict):
+        return {}
+    body: dict[str, Any] = {"via": "phone"}
+    for key in ("outcome", "satisfaction", "reason"):
+        if raw.get(key) not in (None, ""):
+            body[key] = raw[key]
+    for key in ("handler_contacted", "solved"):
+        if raw.get(key) not in (None, ""):
+            body[key] = _flag(raw[key])
+    if raw.get("called_at"):
+        body["note"] = f"12345 callback at {raw['called_at']}"
+    return body

@@ -67,6 +67,8 @@ class Issue(Aggregate):
         #: while it waits for 分拨 at the intake's node
         self.hotline: dict[str, Any] | None = None
         self.unplaced: list[str] = []
+        #: a pending return of the ticket to the hotline (退单), waiting for the street
+        self.return_request: dict[str, Any] | None = None
 
     # -- events -------------------------------------------------------------------
 
@@ -270,6 +272,17 @@ class Issue(Aggregate):
 
         def effect(self, issue: Issue) -> None:
             issue.departments[self.facts["department_id"]]["contest"] = "pending"
+
+    # 12345 both ways (domain.hotline) -------------------------------------------------
+
+    class ReturnRequested(Event):
+        ACTION = "return_to_hotline"
+
+        def effect(self, issue: Issue) -> None:
+            issue.return_request = {"reason": self.data["reason"], "by": self.actor["id"]}
+
+    class ReturnApproved(Event):
+        ACTION = "approve_return"
 
     class SummonsUpheld(Event):
         ACTION = "uphold_summons"

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from domain import joint
+from domain import hotline, joint
 from domain import summary as S
 from domain.declare import Action, Labels, Move
 from domain.issue import Issue
@@ -13,10 +13,13 @@ from domain.rules import (
     CONTEST_PENDING,
     DEPARTMENT_SUMMONED,
     HARD_MATTER,
+    HOTLINE_ISSUE,
+    NO_RETURN_PENDING,
     NOT_CONTESTED,
     NOT_REPORTED_IN,
     PRESENCE_UNPROVEN,
     REPORTED_IN,
+    RETURN_PENDING,
     TASK_PENDING,
 )
 
@@ -108,5 +111,31 @@ JOINT: tuple[Action, ...] = (
         queue={R.COMMUNITY_STAFF: (), R.STREET_OFFICER: ()},
         fold=S.uphold_summons,
         example={"department_id": "roads", "reason": "the pipe runs under your road"},
+    ),
+    # 12345 both ways: a ticket the unit returns to the hotline (退单), approved by the street
+    Action(
+        "return_to_hotline",
+        moves=(Move(("reported",), STAY),),
+        roles=frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF}),
+        data=hotline.ReturnToHotline,
+        event=Issue.ReturnRequested,
+        labels=Labels("退单", "Return to the hotline"),
+        decide=hotline.return_to_hotline,
+        rules=(HOTLINE_ISSUE, NO_RETURN_PENDING),
+        fold=S.return_to_hotline,
+        example={"reason": "a matter for the utility company, not the community"},
+    ),
+    Action(
+        "approve_return",
+        moves=(Move(("reported",), "rejected"),),
+        roles=frozenset({R.STREET_OFFICER}),
+        data=hotline.ApproveReturn,
+        event=Issue.ReturnApproved,
+        labels=Labels("同意退单", "Approve the return"),
+        decide=hotline.approve_return,
+        rules=(HOTLINE_ISSUE, RETURN_PENDING),
+        queue={R.STREET_OFFICER: ()},
+        fold=S.approve_return,
+        example={"note": "agreed: the utility's matter"},
     ),
 )

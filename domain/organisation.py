@@ -217,7 +217,13 @@ def _category(raw: dict[str, Any], where: str) -> tuple[dict[str, Any] | None, l
             parse_limit(limit)
         except ValueError as exc:
             errs.append(f"{where}.limits.{kind}: {exc}")
-    return {"code": code, "name": name if isinstance(name, str) else code, "limits": limits}, errs
+    out = {"code": code, "name": name if isinstance(name, str) else code, "limits": limits}
+    names = raw.get("hotline_names", [])
+    if not (isinstance(names, list) and all(isinstance(n, str) and n for n in names)):
+        errs.append(f"{where}.hotline_names: list of the hotline's names for it")
+    elif names:
+        out["hotline_names"] = names  # 12345's own names, mapped to this code
+    return out, errs
 
 
 class Org:

@@ -129,6 +129,24 @@ PRESENCE_UNPROVEN = Rule(
 )
 #: A 12345 ticket whose place or category matched nothing waits for 分拨 (transfer).
 UNPLACED = Rule("unplaced", "the issue is placed in a grid", lambda i, p: bool(i.unplaced))
+
+
+def _hotline(issue: Issue, p: Principal) -> bool:
+    channel: str = issue.channel
+    return channel == "hotline"
+
+
+HOTLINE_ISSUE = Rule("hotline_issue", "not a 12345 ticket", _hotline)
+NO_RETURN_PENDING = Rule(
+    "no_return_pending",
+    "a return to the hotline already waits for approval",
+    lambda i, p: i.return_request is None,
+)
+RETURN_PENDING = Rule(
+    "return_pending",
+    "no return to the hotline waits for approval",
+    lambda i, p: i.return_request is not None,
+)
 HARD_MATTER = Rule(
     "hard_matter", "not a hard matter: no department took part", lambda i, p: i.tier == "hard"
 )
@@ -163,5 +181,8 @@ RULES: dict[str, Rule] = {
         CONTEST_PENDING,
         HARD_MATTER,
         UNPLACED,
+        HOTLINE_ISSUE,
+        NO_RETURN_PENDING,
+        RETURN_PENDING,
     )
 }

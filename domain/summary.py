@@ -94,6 +94,15 @@ def release(row: Row, e: Folded, before: str, count: Counter) -> None:
     joint.released(row["departments"], e.data["department_id"])
 
 
+def return_to_hotline(row: Row, e: Folded, before: str, count: Counter) -> None:
+    row["return_pending"] = True
+
+
+def approve_return(row: Row, e: Folded, before: str, count: Counter) -> None:
+    row["return_pending"] = False
+    count("hotline_returns")
+
+
 # joint handling (domain.joint)
 confirm_presence = joint.confirm_presence_fold
 complete_task = joint.complete_task_fold

@@ -199,6 +199,15 @@ RULE_SQL: dict[str, Callable[[str, Principal], tuple[str, list[Any]]]] = {
     "presence_unproven": lambda p, who: _any_joint(p, "presence = 'unproven'"),
     "contest_pending": lambda p, who: _any_joint(p, "contest = 'pending'"),
     "hard_matter": lambda p, who: ("tier = 'hard'", []),
+    "hotline_issue": lambda p, who: ("channel = 'hotline'", []),
+    "no_return_pending": lambda p, who: (
+        f"id NOT IN (SELECT issue_id FROM {p}issue_hotline WHERE return_pending = 1)",
+        [],
+    ),
+    "return_pending": lambda p, who: (
+        f"id IN (SELECT issue_id FROM {p}issue_hotline WHERE return_pending = 1)",
+        [],
+    ),
     "unplaced": lambda p, who: (
         f"grid_id NOT IN (SELECT id FROM {p}nodes WHERE kind = 'grid')",
         [],

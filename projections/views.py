@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from domain.states import TERMINAL
 from domain.summary import common, shift
 from domain.workflow import ACTION
-from projections import followup_views, joint_views
+from projections import followup_views, hotline_views, joint_views
 from projections.db import Cursor
 from projections.records import OrgChange, Record, utc
 
@@ -75,6 +75,7 @@ def schema(p: str) -> list[str]:
             PRIMARY KEY (ancestor_id, grid_id))""",
         *followup_views.schema(p),
         *joint_views.schema(p),
+        *hotline_views.schema(p),
     ]
 
 
@@ -88,6 +89,7 @@ TABLES = (
     "grid_ancestors",
     *followup_views.TABLES,
     *joint_views.TABLES,
+    *hotline_views.TABLES,
 )
 
 
@@ -211,6 +213,7 @@ class IssueViews:
             "description": r.data["description"][:500],
             "reported_at": r.at,
             "reporter_principal": r.facts.get("reporter_principal"),
+            "ticket_no": (r.facts.get("hotline") or {}).get("ticket_no"),
             "resolver_id": None,
             "flags": [],
             "merged_into": None,
@@ -364,6 +367,7 @@ class IssueViews:
         )
         followup_views.store(cur, p, rows)
         joint_views.store(cur, p, rows)
+        hotline_views.store(cur, p, rows)
 
     def _org(self, cur: Cursor, change: OrgChange) -> None:
         p = self.p

@@ -66,6 +66,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "evaluate_department": {},  # the fixture's closed issue is a small matter
     "contest_summons": {"whistle_blown": "whistle_blown"},
     "uphold_summons": {},  # nobody contested
+    # 12345: the fixture's issues are patrol reports, never returned to the hotline
+    "return_to_hotline": {},
+    "approve_return": {},
 }
 
 TIER_OF = {
@@ -122,6 +125,8 @@ def actor_and_data(action: str, state: str, other: str) -> tuple[Any, dict[str, 
         ),
         "contest_summons": (HOUSING, {"reason": "not ours"}),
         "uphold_summons": (STAFF, {"department_id": "housing"}),
+        "return_to_hotline": (STAFF, {"reason": "the utility's matter"}),
+        "approve_return": (STREET, {}),
     }[action]
 
 
