@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -15,8 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import Services, parse_json, principal, services
 from api.errors import ApiError
 from api.openapi import ERRORS
+from domain import hotline as tickets
 from domain.access import Capability, require
 from domain.errors import DomainError, ValidationFailed
+from domain.geo import to_wgs84
 from domain.intake import (
     BadRow,
     Consult,
@@ -50,7 +53,7 @@ def run_import(
     issue id), duplicate (imported before, or `same_as_row` an earlier row of the file)
     or error (with the reason)."""
     results: list[dict[str, Any]] = []
-    counts = {"created": 0, "duplicate": 0, "error": 0, "consult": 0}
+    counts = {"created": 0, "duplicate": 0, "error": 0, "consult": 0, "merged": 0}
     position = None
     held: dict[UUID, int] = {}  # ticket (issue id) -> the row of this file holding it
     tz = s.service.context().calendar(p.scope).tz  # times without offset: the jurisdiction's
@@ -58,11 +61,26 @@ def run_import(
         now = s.service.clock()
         chunk = rows[start : start + BATCH]
         parsed = [ticket(start + k + 1, raw, now, tz) for k, raw in enumerate(chunk)]
-        outcomes = report_once(s, p, [t for t in parsed if isinstance(t, Ticket)], held)
+        repeated = {
+            t.row: found
+            for t in parsed
+            if isinstance(t, Ticket) and (found := repeat(s, p, t)) is not None
+        }
+        fresh = [t for t in parsed if isinstance(t, Ticket) and t.row not in repeated]
+        outcomes = report_once(s, p, fresh, held)
         for t in parsed:
             row: dict[str, Any]
             if isinstance(t, Consult):  # answered by the hotline itself: no issue
                 row = {"row": t.row, "ticket_no": t.ticket_no, "status": "consult"}
+            elif t.row in repeated:
+                status, target, at = repeated[t.row]
+                row = {"row": t.row, "ticket_no": t.ticket_no, "status": status}
+                if target is not None:
+                    row.update(issue_id=target, repeat_of=target)
+                if isinstance(at, int):
+                    position = max(position or 0, at)
+                elif at is not None:
+                    row["reason"] = at
             elif isinstance(t, BadRow):
                 row = {
                     "row": t.row,
@@ -95,6 +113,39 @@ def run_import(
         if progress:
             progress(min(start + BATCH, len(rows)), len(rows))
     return {"counts": counts, "position": position, "rows": results}
+
+
+def repeat(s: Services, p: Principal, t: Ticket) -> tuple[str, str | None, Any] | None:
+    """A ticket about a matter closed within the last 30 days (same category, same matched
+    address or within 100 m) is merged into it, which reopens (domain.hotline): ("merged",
+    the issue, the log position); a ticket merged before is ("duplicate", the issue,
+    None). None: the ticket is reported as a new issue."""
+    if s.service.exists(t.issue_id):
+        return None  # imported before as its own issue: report_once says so
+    merged = s.views.merged_ticket(t.ticket_no)
+    if merged is not None:
+        return ("duplicate", merged, None)
+    code = tickets.category_for(s.service.org(), str(t.report.get("category")))
+    if code is None:
+        return None
+    place = t.report.get("location") or {}
+    lat, lon = place.get("lat"), place.get("lon")
+    if lat is not None and lon is not None:
+        lat, lon = to_wgs84(lat, lon, place.get("crs") or "wgs84")
+    since = s.service.clock() - timedelta(days=tickets.REPEAT_DAYS)
+    target = tickets.repeat_target(s.views.closed_like(code, since), place.get("address"), lat, lon)
+    if target is None:
+        return None
+    body = {"ticket_no": t.ticket_no, "hotline": t.report.get("hotline")}
+    if t.report.get("reporter"):
+        body["reporter"] = t.report["reporter"]
+    try:
+        done = s.service.act(UUID(target), "repeat_complaint", p, body)
+    except DomainError as exc:  # reopened meanwhile, or out of the desk's reach
+        if t.ticket_no in s.service.get(UUID(target)).repeats:  # the views had not seen it
+            return ("duplicate", target, None)
+        return ("error", None, exc.message)
+    return ("merged", target, done.position)
 
 
 def report_once(

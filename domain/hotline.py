@@ -14,10 +14,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from domain.actions import ActionData, Short, Strict, Text
+from domain.actions import ActionData, Reporter, Short, Strict, Text
 from domain.context import Context, Decision
+from domain.deadlines import RESOLUTION_KIND
+from domain.errors import ValidationFailed
+from domain.geo import distance_m
 from domain.organisation import Org
 from domain.principals import Principal
+from domain.states import HANDLING_STATE
 
 if TYPE_CHECKING:
     from domain.issue import Issue
@@ -135,4 +139,56 @@ def approve_return(
     if issue.open_deadline("triage"):
         d.end("triage")
     end_due(issue, d)
+    return d
+
+
+# -- repeat complaints: a ticket about a matter closed lately reopens it ------------------
+
+#: A ticket repeats a closed matter of its category within this many days and metres.
+REPEAT_DAYS = 30
+REPEAT_RADIUS_M = 100.0
+
+
+class RepeatComplaint(ActionData):
+    ticket_no: Short
+    reporter: Reporter | None = None
+    hotline: dict[str, Any] | None = None
+
+
+def repeat_target(
+    candidates: list[dict[str, Any]], address: str | None, lat: float | None, lon: float | None
+) -> str | None:
+    """The closed issue a ticket repeats: the same matched address, or within
+    REPEAT_RADIUS_M (candidates: closed issues of the ticket's category, newest first)."""
+    for c in candidates:
+        if address and c.get("address") and address.strip() == c["address"].strip():
+            return str(c["id"])
+        near = lat is not None and lon is not None and c.get("lat") is not None
+        if near and distance_m(lat, lon, c["lat"], c["lon"]) <= REPEAT_RADIUS_M:  # type: ignore[arg-type]
+            return str(c["id"])
+    return None
+
+
+def repeat_complaint(
+    issue: Issue, p: Principal, data: RepeatComplaint, ctx: Context, _: Any
+) -> Decision:
+    """The ticket is merged into the closed issue (its caller attached as a reporter),
+    which reopens as a dissatisfied callback would (重办): in its tier's handling state, a
+    small matter raised to big the second time, a big or hard one flagged."""
+    if data.ticket_no in issue.repeats:
+        raise ValidationFailed({"ticket_no": "this ticket is merged into the issue already"})
+    body = data.model_dump(mode="json", exclude_none=True)
+    if body.get("reporter"):
+        body["reporter"] = ctx.seal(body["reporter"])
+    tier = issue.tier or "small"
+    again = issue.counts.get("dissatisfied", 0) + len(issue.repeats) + 1
+    d = Decision(issue.state, tier, body, {"repeat_of": str(issue.id), "reopened": again})
+    if again >= 2 and tier == "small":
+        tier = "big"
+    elif again >= 2:
+        d.facts["flag"] = "closed, then complained again (督办)"
+    d.to_state, d.tier = HANDLING_STATE[tier], tier
+    if issue.open_deadline("callback"):
+        d.end("callback", "cancelled")
+    d.starts.append(ctx.deadline(RESOLUTION_KIND[tier], issue.category, issue.grid_id))
     return d

@@ -69,6 +69,8 @@ class Issue(Aggregate):
         self.unplaced: list[str] = []
         #: a pending return of the ticket to the hotline (退单), waiting for the street
         self.return_request: dict[str, Any] | None = None
+        #: tickets merged into the issue as repeat complaints (their callers are reporters)
+        self.repeats: list[str] = []
 
     # -- events -------------------------------------------------------------------
 
@@ -283,6 +285,13 @@ class Issue(Aggregate):
 
     class ReturnApproved(Event):
         ACTION = "approve_return"
+
+    class RepeatComplained(Event):
+        ACTION = "repeat_complaint"
+
+        def effect(self, issue: Issue) -> None:
+            issue.repeats.append(self.data["ticket_no"])
+            issue.contact = issue.contact or bool(self.data.get("reporter"))
 
     class SummonsUpheld(Event):
         ACTION = "uphold_summons"

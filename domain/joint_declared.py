@@ -138,4 +138,19 @@ JOINT: tuple[Action, ...] = (
         fold=S.approve_return,
         example={"note": "agreed: the utility's matter"},
     ),
+    Action(
+        "repeat_complaint",
+        moves=(
+            Move(("closed",), "on_spot", "small_first"),
+            Move(("closed",), "coordinating", "big_or_small_again"),
+            Move(("closed",), "joint_handling", "hard"),
+        ),
+        roles=frozenset({R.INTAKE}),
+        data=hotline.RepeatComplaint,
+        event=Issue.RepeatComplained,
+        labels=Labels("重复投诉", "Repeat complaint"),
+        decide=hotline.repeat_complaint,
+        fold=S.repeat_complaint,
+        client=False,  # the hotline import's (POST /intake/hotline)
+    ),
 )

@@ -266,6 +266,10 @@ class IssueService:
                     continue
             return saved
 
+    def exists(self, issue_id: UUID) -> bool:
+        """Whether an issue with this id is recorded."""
+        return self._exists(issue_id)
+
     def _exists(self, issue_id: UUID) -> bool:
         return bool(self.app.recorder.select_events(issue_id, limit=1))
 

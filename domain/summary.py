@@ -103,6 +103,14 @@ def approve_return(row: Row, e: Folded, before: str, count: Counter) -> None:
     count("hotline_returns")
 
 
+def repeat_complaint(row: Row, e: Folded, before: str, count: Counter) -> None:
+    """A ticket about a matter closed lately: it reopens (重办), and counts as closed, then
+    complained about again."""
+    count("reopens")
+    count("closed_then_complained")
+    row.setdefault("repeats", []).append(e.data["ticket_no"])
+
+
 # joint handling (domain.joint)
 confirm_presence = joint.confirm_presence_fold
 complete_task = joint.complete_task_fold

@@ -97,7 +97,7 @@ def day(store_url: str):
 
 def test_every_row_is_created_with_the_channel_and_grid(day):
     a, ids, first = day
-    assert first["counts"] == {"created": 8, "duplicate": 0, "error": 0, "consult": 0}
+    assert first["counts"] == {"created": 8, "duplicate": 0, "error": 0, "consult": 0, "merged": 0}
     h6 = a.client.get(f"/issues/{ids['H6']}", headers=a.h(LEADER)).json()
     assert (h6["channel"], h6["grid_id"]) == ("hotline", "g2")
 
@@ -125,13 +125,13 @@ def test_reimporting_changes_nothing_and_broken_rows_are_reported(day):
             ticket("H5", "g2", "sanitation", at(D, 14)),
         ],
     )
-    assert again["counts"] == {"created": 0, "duplicate": 2, "error": 0, "consult": 0}
+    assert again["counts"] == {"created": 0, "duplicate": 2, "error": 0, "consult": 0, "merged": 0}
     assert a.container.service.head() == head
     # a file holding one imported ticket and one new: the new one is created all the same
     part = post(
         a, [ticket("H1", None, "sanitation", at(D, 10), A), ticket("N1", "g1", "road", at(D, 9))]
     )
-    assert part["counts"] == {"created": 1, "duplicate": 1, "error": 0, "consult": 0}
+    assert part["counts"] == {"created": 1, "duplicate": 1, "error": 0, "consult": 0, "merged": 0}
     new = part["rows"][1]["issue_id"]
     assert a.client.get(f"/issues/{new}", headers=a.h(DESK)).json()["state"] == "reported"
     head = a.container.service.head()

@@ -36,7 +36,12 @@ def row(no: str, **extra: Any) -> dict[str, Any]:
 
 
 DAY = [
-    row("H1", dispatched_at="2026-11-23T08:40:00", due_at="2026-11-25T17:30:00"),
+    row(
+        "H1",
+        dispatched_at="2026-11-23T08:40:00",
+        due_at="2026-11-25T17:30:00",
+        address="幸福路1号",
+    ),
     row("H2", ticket_type="consult", text="when is bulky waste collected?"),
     row("H3", ticket_type="consult", dispatched_at="2026-11-23 08:50:00"),
     row("H4", ticket_type="report", caller="13900000004", text="illegal dumping at night"),
@@ -159,6 +164,23 @@ def test_a_hotline_day_both_ways(store_url: str):
         summary = a.container.views.summary("s1", day, day + timedelta(days=1), a.clock.now)
         assert summary["indicators"]["satisfaction_rate"] == 1.0
         assert summary["counts"]["cb_valid"] == 1
+
+        # A repeat complaint about the closed pothole (the hotline's other name for the
+        # category, the same address) is merged into it and reopens it.
+        a.clock.advance(days=3)
+        again = row("H7", category="路面坑洼", address="幸福路1号", caller="13900000007")
+        merged = imported(a, [again])["H7"]
+        assert (merged["status"], merged["repeat_of"]) == ("merged", ids["H1"])
+        reopened = issue(a, ids["H1"])
+        assert reopened["state"] == "on_spot" and reopened["counts"]["repeat_complaint"] == 1
+        assert imported(a, [again])["H7"]["status"] == "duplicate"  # never merged twice
+        a.container.engine.catch_up()
+        week = a.container.views.summary("s1", day, day + timedelta(days=7), a.clock.now)
+        assert week["counts"]["closed_then_complained"] == 1
+        assert week["counts"]["reopens"] == 1
+        # A ticket elsewhere in the category is a new issue.
+        other = imported(a, [row("H8", category="路面坑洼", address="幸福路3号")])["H8"]
+        assert other["status"] == "created"
     receiver.close()
 
 

@@ -40,7 +40,13 @@ def test_a_ticket_repeated_in_one_file_is_a_duplicate_naming_the_earlier_row(sto
         assert r.status_code == 200, r.text
         out = r.json()
         assert len(out["rows"]) == 600
-        assert out["counts"] == {"created": 597, "duplicate": 2, "error": 1, "consult": 0}
+        assert out["counts"] == {
+            "created": 597,
+            "duplicate": 2,
+            "error": 1,
+            "consult": 0,
+            "merged": 0,
+        }
         by_row = {x["row"]: x for x in out["rows"]}
         for later, earlier in ((580, 520), (590, 5)):
             dup = by_row[later]
@@ -55,6 +61,7 @@ def test_a_ticket_repeated_in_one_file_is_a_duplicate_naming_the_earlier_row(sto
             "duplicate": 9,
             "error": 1,
             "consult": 0,
+            "merged": 0,
         }  # imported before
         assert "same_as_row" not in again["rows"][0]
 
