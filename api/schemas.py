@@ -90,6 +90,11 @@ class IssueOut(BaseModel):
         description="a 12345 ticket's own facts: ticket_no, ticket_type, hotline_category, "
         "received_at, dispatched_at, due_at",
     )
+    catalogue: dict[str, Any] | None = Field(
+        None,
+        description="the catalogue version the issue was reported (or placed) under and "
+        "its category's rules then: close_conditions, photos_required, limits",
+    )
     original_grid_id: str
     category: str
     description: str
@@ -188,6 +193,7 @@ def issue_out(
         "node_id": issue.grid_id,
         "unplaced": issue.unplaced,
         "hotline": issue.hotline,
+        "catalogue": issue.catalogue,
         "original_grid_id": issue.original_grid_id,
         "category": issue.category,
         "description": issue.description,

@@ -96,6 +96,8 @@ class Report(WithEvidence):
     resolution: Text | None = None
     #: a 12345 ticket's own facts (intake only; domain.hotline.HotlineTicket)
     hotline: dict[str, Any] | None = None
+    #: with `settled_on_spot`: the category's close conditions, confirmed
+    checklist: Checklist | None = None
 
     @model_validator(mode="after")
     def _checks(self) -> Report:
@@ -158,8 +160,17 @@ class ReportIn(WithEvidence):
     location: Location | None = None
 
 
+#: Each close condition (结案条件) of the issue's category, confirmed (catalogue).
+Checklist = Annotated[dict[Short, bool], Field(max_length=50)]
+
+
 class Resolve(WithEvidence):
     resolution: Text
+    checklist: Checklist | None = None
+
+
+class Verify(WithEvidence):
+    checklist: Checklist | None = None
 
 
 class Reasoned(ActionData):

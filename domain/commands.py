@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import actions as A
-from domain import hotline
+from domain import catalogue, hotline
 from domain.access import in_jurisdiction
 from domain.context import Context, Decision
 from domain.decide import _dump
@@ -238,11 +238,14 @@ def report(issue_id: UUID, p: Principal, data: Any, ctx: Context) -> Issue:
     facts.update(_reporter_facts(p, parsed, ctx))
 
     body = _dump(parsed)
-    for key in ("settled_on_spot", "resolution", "hotline"):
+    for key in ("settled_on_spot", "resolution", "hotline", "checklist"):
         body.pop(key, None)
     if body.get("reporter"):
         body["reporter"] = ctx.seal(body["reporter"])
     starts = [ctx.deadline("triage", category, grid, start=hotline.clock_start(ticket, ctx.now))]
+    if category:  # the catalogue version the issue is reported under, and its rules
+        catalogue.check_report(ctx.org, category, parsed.evidence, facts["channel"])
+        facts["catalogue"] = catalogue.snapshot(ctx.org, category)
     if ticket is not None:
         facts["category"], facts["hotline"] = category, hotline.facts(ticket)
         if (due := hotline.due_deadline(ticket, ctx.now)) is not None:
@@ -257,5 +260,8 @@ def report(issue_id: UUID, p: Principal, data: Any, ctx: Context) -> Issue:
     )
     if parsed.settled_on_spot:
         take(issue, "handle_on_spot", p, {}, ctx)
-        take(issue, "resolve", p, {"resolution": parsed.resolution}, ctx)
+        settled: dict[str, Any] = {"resolution": parsed.resolution, "evidence": parsed.evidence}
+        if parsed.checklist is not None:
+            settled["checklist"] = parsed.checklist
+        take(issue, "resolve", p, settled, ctx)
     return issue

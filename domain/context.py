@@ -58,10 +58,12 @@ class Context:
         department_id: str | None = None,
         grade: str | None = None,
         start: datetime | None = None,
+        limits: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """A deadline of `kind` starting now (or at `start`), by the category's limits
-        where it has them."""
-        limit = self.limits.limit(kind, self.org.category_limits(category), grade)
+        where it has them (`limits`: as the issue's catalogue version had them)."""
+        own = self.org.category_limits(category) if limits is None else limits
+        limit = self.limits.limit(kind, own, grade)
         return new_deadline(kind, start or self.now, limit, self.calendar(grid_id), department_id)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain import actions as A
-from domain import hotline, joint
+from domain import catalogue, hotline, joint
 from domain.callbacks import someone_to_call
 from domain.context import Context, Decision
 from domain.deadlines import RESOLUTION_KIND
@@ -26,7 +26,9 @@ def _dump(data: A.ActionData) -> dict[str, Any]:
 
 def _deadline(issue: Issue, ctx: Context, kind: str, dept: str | None = None) -> dict[str, Any]:
     grade = issue.grade if dept else None
-    return ctx.deadline(kind, issue.category, issue.grid_id, dept, grade)
+    return ctx.deadline(
+        kind, issue.category, issue.grid_id, dept, grade, limits=catalogue.limits(issue, ctx.org)
+    )
 
 
 def _end_resolution(issue: Issue, d: Decision, outcome: str = "met") -> None:
@@ -40,9 +42,12 @@ def _end_triage(issue: Issue, d: Decision) -> None:
 
 
 def _summon_clocks(issue: Issue, ctx: Context, d: Decision, depts: list[str], grade: str) -> None:
+    limits = catalogue.limits(issue, ctx.org)  # the issue's catalogue version's
     for dept in depts:
         for kind in ("department_acknowledge", "department_report_in"):
-            d.starts.append(ctx.deadline(kind, issue.category, issue.grid_id, dept, grade))
+            d.starts.append(
+                ctx.deadline(kind, issue.category, issue.grid_id, dept, grade, limits=limits)
+            )
 
 
 def _known_departments(ctx: Context, depts: list[str]) -> None:
@@ -88,7 +93,7 @@ def blow_whistle(issue: Issue, p: Principal, data: A.BlowWhistle, ctx: Context, 
     d = Decision("whistle_blown", "hard", _summons_data(data), facts)
     _end_triage(issue, d)
     _end_resolution(issue, d, "cancelled")
-    d.starts.append(ctx.deadline("hard_resolution", issue.category, issue.grid_id))
+    d.starts.append(_deadline(issue, ctx, "hard_resolution"))
     _summon_clocks(issue, ctx, d, depts, data.grade)
     return d
 
@@ -132,13 +137,15 @@ def summon(issue: Issue, p: Principal, data: A.Summon, ctx: Context, _: Any) -> 
 
 
 def resolve(issue: Issue, p: Principal, data: A.Resolve, ctx: Context, _: Any) -> Decision:
+    catalogue.check_close(issue, data.checklist, data.evidence, "resolve")
     d = Decision("resolved", issue.tier, _dump(data))
     _end_resolution(issue, d)
     d.starts.append(_deadline(issue, ctx, "verification"))
     return d
 
 
-def verify(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
+def verify(issue: Issue, p: Principal, data: A.Verify, ctx: Context, _: Any) -> Decision:
+    catalogue.check_close(issue, data.checklist, data.evidence, "verify")
     d = Decision("closed", issue.tier, _dump(data))
     d.end("verification")
     if issue.hotline is not None:  # 回单: the result goes back to the hotline
@@ -175,7 +182,10 @@ def transfer(issue: Issue, p: Principal, data: A.Transfer, ctx: Context, _: Any)
         raise ValidationFailed({"category": f"no category {data.category!r}"})
     if not (data.category or issue.category):  # 分拨 places a ticket in a category too
         raise ValidationFailed({"category": "the hotline's category matched none: name one"})
-    return Decision("reported", issue.tier, _dump(data))  # the triage clock keeps running
+    d = Decision("reported", issue.tier, _dump(data))  # the triage clock keeps running
+    if data.category and data.category != issue.category:
+        d.facts["catalogue"] = catalogue.snapshot(ctx.org, data.category)
+    return d
 
 
 def release(issue: Issue, p: Principal, data: A.Release, ctx: Context, _: Any) -> Decision:

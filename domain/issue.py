@@ -71,6 +71,9 @@ class Issue(Aggregate):
         self.return_request: dict[str, Any] | None = None
         #: tickets merged into the issue as repeat complaints (their callers are reporters)
         self.repeats: list[str] = []
+        #: the catalogue version the issue was reported (or placed) under, and its
+        #: category's rules then (domain.catalogue)
+        self.catalogue: dict[str, Any] | None = None
 
     # -- events -------------------------------------------------------------------
 
@@ -127,6 +130,7 @@ class Issue(Aggregate):
             issue.category = facts.get("category", data["category"])
             issue.description = data["description"]
             issue.hotline = facts.get("hotline")
+            issue.catalogue = facts.get("catalogue")
             issue.unplaced = facts.get("unplaced", [])
             issue.channel = facts["channel"]
             issue.location = facts.get("location")
@@ -232,6 +236,8 @@ class Issue(Aggregate):
             issue.grid_id = self.data["grid_id"]
             issue.category = self.data.get("category") or issue.category
             issue.unplaced = []
+            if "catalogue" in self.facts:
+                issue.catalogue = self.facts["catalogue"]
 
     class Released(Event):
         ACTION = "release"

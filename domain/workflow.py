@@ -192,7 +192,7 @@ DECLARED: tuple[Action, ...] = (
         "verify",
         moves=(Move(("resolved",), "closed"),),
         roles=VERIFIERS,
-        data=A.WithEvidence,
+        data=A.Verify,
         event=Issue.Verified,
         labels=Labels("核查通过", "Verify"),
         decide=decide.verify,
