@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain import approvals, callbacks, followups
+from domain import approvals, callbacks, followups, joint
 from domain.callbacks import HANDLING_ACTIONS
 from domain.deadlines import Deadline
 from domain.owners import owner_after
@@ -72,6 +72,21 @@ class Issue(Aggregate):
         self.whistle_holder: dict[str, str] | None = None
         #: follow-up items (督办件, domain.followups)
         self.followups: list[dict[str, Any]] = []
+        #: joint handling (domain.joint): the lead department, where to report in, meetings
+        self.lead: str | None = None
+        self.meet_at: dict[str, Any] | None = None
+        self.meetings: list[dict[str, Any]] = []
+        #: a 12345 ticket's own facts (domain.hotline), and what could not be matched
+        #: while it waits for 分拨 at the intake's node
+        self.hotline: dict[str, Any] | None = None
+        self.unplaced: list[str] = []
+        #: a pending return of the ticket to the hotline (退单), waiting for the street
+        self.return_request: dict[str, Any] | None = None
+        #: tickets merged into the issue as repeat complaints (their callers are reporters)
+        self.repeats: list[str] = []
+        #: the catalogue version the issue was reported (or placed) under, and its
+        #: category's rules then (domain.catalogue)
+        self.catalogue: dict[str, Any] | None = None
 
     # -- events -------------------------------------------------------------------
 
@@ -134,7 +149,11 @@ class Issue(Aggregate):
         def effect(self, issue: Issue) -> None:
             data, facts = self.data, self.facts
             issue.grid_id = issue.original_grid_id = facts["grid_id"]
-            issue.category, issue.description = data["category"], data["description"]
+            issue.category = facts.get("category", data["category"])
+            issue.description = data["description"]
+            issue.hotline = facts.get("hotline")
+            issue.catalogue = facts.get("catalogue")
+            issue.unplaced = facts.get("unplaced", [])
             issue.channel = facts["channel"]
             issue.location = facts.get("location")
             issue.reporter = data.get("reporter")
@@ -162,6 +181,7 @@ class Issue(Aggregate):
             issue.grade = self.data.get("grade", "standard")
             issue.whistle_holder = dict(self.actor)
             _summon(issue, self.data["departments"], self.timestamp)
+            joint.summoned(issue, self.facts, self.data["departments"])
 
     class Acknowledged(Event):
         ACTION = "acknowledge"
@@ -176,12 +196,14 @@ class Issue(Aggregate):
             dept = issue.departments[self.facts["department_id"]]
             dept["acknowledged_at"] = dept["acknowledged_at"] or self.timestamp
             dept["reported_in_at"] = self.timestamp
+            dept["presence"] = self.facts.get("presence")
 
     class Summoned(Event):
         ACTION = "summon"
 
         def effect(self, issue: Issue) -> None:
             _summon(issue, self.data["departments"], self.timestamp)
+            joint.summoned(issue, self.facts, self.data["departments"])
 
     class Resolved(Event):
         ACTION = "resolve"
@@ -235,12 +257,76 @@ class Issue(Aggregate):
 
         def effect(self, issue: Issue) -> None:
             issue.grid_id = self.data["grid_id"]
+            issue.category = self.data.get("category") or issue.category
+            issue.unplaced = []
+            if "catalogue" in self.facts:
+                issue.catalogue = self.facts["catalogue"]
 
     class Released(Event):
         ACTION = "release"
 
         def effect(self, issue: Issue) -> None:
             issue.departments[self.data["department_id"]]["released_at"] = self.timestamp
+            joint.released(issue.departments, self.data["department_id"])
+
+    # joint handling (domain.joint) ---------------------------------------------------
+
+    class PresenceConfirmed(Event):
+        ACTION = "confirm_presence"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.data["department_id"]]["presence"] = "confirmed"
+
+    class TaskCompleted(Event):
+        ACTION = "complete_task"
+
+        def effect(self, issue: Issue) -> None:
+            dept = issue.departments[self.facts["department_id"]]
+            dept["task_completed_at"], dept["task_result"] = self.timestamp, self.data["result"]
+
+    class MeetingRecorded(Event):
+        ACTION = "record_meeting"
+
+        def effect(self, issue: Issue) -> None:
+            issue.meetings.append({**self.data, "recorded_by": self.actor["id"]})
+
+    class DepartmentEvaluated(Event):
+        ACTION = "evaluate_department"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.data["department_id"]]["evaluation"] = {
+                k: self.data[k] for k in joint.EVALUATION
+            }
+
+    class SummonsContested(Event):
+        ACTION = "contest_summons"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.facts["department_id"]]["contest"] = "pending"
+
+    # 12345 both ways (domain.hotline) -------------------------------------------------
+
+    class ReturnRequested(Event):
+        ACTION = "return_to_hotline"
+
+        def effect(self, issue: Issue) -> None:
+            issue.return_request = {"reason": self.data["reason"], "by": self.actor["id"]}
+
+    class ReturnApproved(Event):
+        ACTION = "approve_return"
+
+    class RepeatComplained(Event):
+        ACTION = "repeat_complaint"
+
+        def effect(self, issue: Issue) -> None:
+            issue.repeats.append(self.data["ticket_no"])
+            issue.contact = issue.contact or bool(self.data.get("reporter"))
+
+    class SummonsUpheld(Event):
+        ACTION = "uphold_summons"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.data["department_id"]]["contest"] = "upheld"
 
     class Merged(Event):
         ACTION = "merge"

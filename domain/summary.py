@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain import tally
+from domain import joint, tally
 from domain.callbacks import HANDLING_ACTIONS
 from domain.declare import Counter, Folded
 from domain.followups import apply_ops
@@ -88,6 +88,7 @@ def summon(row: Row, e: Folded, before: str, count: Counter) -> None:
             "released_at": None,
         }
         count("summoned", dept)
+    joint.fold_summoned(row, e)
 
 
 def acknowledge(row: Row, e: Folded, before: str, count: Counter) -> None:
@@ -98,10 +99,38 @@ def report_in(row: Row, e: Folded, before: str, count: Counter) -> None:
     d = row["departments"][e.facts["department_id"]]
     d["acknowledged_at"] = d["acknowledged_at"] or e.at
     d["reported_in_at"] = e.at
+    joint.fold_report_in(row, e, count)
 
 
 def release(row: Row, e: Folded, before: str, count: Counter) -> None:
     row["departments"][e.data["department_id"]]["released_at"] = e.at
+    joint.released(row["departments"], e.data["department_id"])
+
+
+def return_to_hotline(row: Row, e: Folded, before: str, count: Counter) -> None:
+    row["return_pending"] = True
+
+
+def approve_return(row: Row, e: Folded, before: str, count: Counter) -> None:
+    row["return_pending"] = False
+    count("hotline_returns")
+
+
+def repeat_complaint(row: Row, e: Folded, before: str, count: Counter) -> None:
+    """A ticket about a matter closed lately: it reopens (重办), and counts as closed, then
+    complained about again."""
+    count("reopens")
+    count("closed_then_complained")
+    row.setdefault("repeats", []).append(e.data["ticket_no"])
+
+
+# joint handling (domain.joint)
+confirm_presence = joint.confirm_presence_fold
+complete_task = joint.complete_task_fold
+record_meeting = joint.record_meeting_fold
+evaluate_department = joint.evaluate_department_fold
+contest_summons = joint.contest_summons_fold
+uphold_summons = joint.uphold_summons_fold
 
 
 def resolve(row: Row, e: Folded, before: str, count: Counter) -> None:
@@ -138,6 +167,7 @@ def reject_appeal(row: Row, e: Folded, before: str, count: Counter) -> None:
 def transfer(row: Row, e: Folded, before: str, count: Counter) -> None:
     count("transfers")
     row["grid_id"] = e.data["grid_id"]
+    row["category"] = e.data.get("category") or row["category"]
 
 
 def merge(row: Row, e: Folded, before: str, count: Counter) -> None:

@@ -14,6 +14,7 @@ from domain.errors import ValidationFailed
 from domain.principals import Principal
 from projections import (
     comparison,
+    hotline_views,
     hotspots,
     monthly,
     open311,
@@ -294,6 +295,16 @@ class ViewReader:
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
             return comparison.merge_candidates(cur, p, issue_id, self.comparison)
+
+    def closed_like(self, category: str, since: datetime) -> list[dict[str, Any]]:
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return hotline_views.closed_like(cur, p, category, utc(since))
+
+    def merged_ticket(self, ticket_no: str) -> str | None:
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return hotline_views.merged_ticket(cur, p, ticket_no)
 
     def merge_proposals(self, node: str) -> list[dict[str, Any]]:
         p = self._prefix()

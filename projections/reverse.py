@@ -219,6 +219,8 @@ def patrol_misses(
     back = max(ROLLING) - 1  # the rolling windows of the period's first day reach back
     lo, hi = _local_bounds(day_from, day_to, tz, back)
     where, args = under(p, node)
+    # grids only: a ticket waiting for 分拨 at a node is compared once it is placed
+    where = f"{where} AND grid_id IN (SELECT id FROM {p}nodes WHERE kind = 'grid')"
     cur.execute(
         f"SELECT id, grid_id, category, occurred_at, lat, lon, address FROM {p}issues WHERE "
         f"channel = 'hotline' AND occurred_at >= %s AND occurred_at < %s AND {where} "

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from projections.db import Cursor
-from projections.queries import indicators, score, under
+from projections.queries import indicators, joint_part, score, under
 
 
 def _seconds(a: str, b: str) -> float:
@@ -247,10 +247,13 @@ def rankings(
             continue  # ranked among the units below one node only
         ind = indicators(c, basic_weight)
         sample = c.get("cb_valid" if basis == "valid_callbacks" else "closed", 0)
+        row: dict[str, Any] = {"id": key, "name": names.get(key, key)}
+        if level == "department":  # beside the clocks: how it took part in joint handling
+            row["joint"] = joint_part(c)
+            ind["evaluation_rate"] = row["joint"]["evaluation_rate"]
         rows.append(
             {
-                "id": key,
-                "name": names.get(key, key),
+                **row,
                 "score": score(ind, weights),
                 "score_parts": score_parts(ind, weights),
                 "sample": sample,

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from domain.states import TERMINAL
 from domain.summary import common, shift
 from domain.workflow import ACTION
-from projections import followup_views, hotspots, owner_views, reverse
+from projections import followup_views, hotline_views, hotspots, joint_views, owner_views, reverse
 from projections.db import Cursor
 from projections.records import OrgChange, Record, utc
 
@@ -76,6 +76,8 @@ def schema(p: str) -> list[str]:
         *followup_views.schema(p),
         *owner_views.schema(p),
         *hotspots.schema(p),
+        *joint_views.schema(p),
+        *hotline_views.schema(p),
     ]
 
 
@@ -90,6 +92,8 @@ TABLES = (
     *followup_views.TABLES,
     *owner_views.TABLES,
     *hotspots.TABLES,
+    *joint_views.TABLES,
+    *hotline_views.TABLES,
 )
 
 
@@ -217,11 +221,12 @@ class IssueViews:
             "address": location.get("address"),
             "id": r.issue_id,
             "grid_id": r.facts["grid_id"],
-            "category": r.data["category"],
+            "category": r.facts.get("category", r.data["category"]),
             "channel": r.facts["channel"],
             "description": r.data["description"][:500],
             "reported_at": r.at,
             "reporter_principal": r.facts.get("reporter_principal"),
+            "ticket_no": (r.facts.get("hotline") or {}).get("ticket_no"),
             "resolver_id": None,
             "flags": [],
             "merged_into": None,
@@ -383,6 +388,8 @@ class IssueViews:
             deadline_rows,
         )
         followup_views.store(cur, p, rows)
+        joint_views.store(cur, p, rows)
+        hotline_views.store(cur, p, rows)
 
     def _org(self, cur: Cursor, change: OrgChange) -> None:
         p = self.p
@@ -397,9 +404,9 @@ class IssueViews:
         cur.execute(f"SELECT id, kind, parent FROM {p}nodes WHERE is_department = 0")
         nodes = {i: (k, parent) for i, k, parent in cur.fetchall()}
         pairs = []
-        for grid, (kind, _) in nodes.items():
-            if kind != "grid":
-                continue
+        # Every node's chain, not only grids': a 12345 ticket waiting for 分拨 sits at a
+        # node (domain.hotline), and lists and counts under a node must find it there.
+        for grid in nodes:
             current: str | None = grid
             while current is not None and current in nodes:
                 pairs.append((grid, current, nodes[current][0]))
