@@ -68,6 +68,21 @@ def checkpoints(s: Services = Depends(auditor)) -> dict[str, Any]:
     return audit_read.checkpoints(s.audit)
 
 
+@router.get(
+    "/leaves",
+    responses=ERRORS,
+    summary="Leaves of the Merkle tree with their input bytes, for recomputing roots",
+)
+def leaves(
+    p: Principal = Depends(principal),
+    s: Services = Depends(auditor),
+    start: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    require(p, Capability.READ_STORED_EVENTS)  # the bytes hold reporters' sealed details
+    return audit_read.leaves(s.audit, start, limit)
+
+
 @router.get("/proofs/inclusion", responses=ERRORS, summary="Merkle inclusion proof (RFC 6962)")
 def inclusion(
     position: Annotated[int, Query(ge=1, le=MAX_POSITION)],
