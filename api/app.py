@@ -42,6 +42,7 @@ def create_app(services: Services) -> FastAPI:
     errors.install(app)
     open311.install(app)
     edge.install(app, services.evidence.max_bytes)
+    edge.install_cors(app, services.cors_origins)
     app.add_middleware(ops.Observe)  # the outermost: it sees every answer, the edge's too
     app.include_router(views.router)
     app.include_router(issues.router)

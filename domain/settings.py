@@ -51,6 +51,20 @@ def store_env(url: str) -> dict[str, str]:
     raise ValueError(f"{url!r}: GRIDFLOW_DATABASE_URL is sqlite:///PATH or postgresql://…")
 
 
+def origins(text: str) -> tuple[str, ...]:
+    """Comma-separated web origins (`GRIDFLOW_CORS_ORIGINS`): `scheme://host[:port]`
+    each, or `*` for any; ValueError naming a bad one."""
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        u = urlparse(part)
+        if part != "*" and (
+            u.scheme not in ("http", "https") or not u.hostname or u.path or u.query
+        ):
+            raise ValueError(f"GRIDFLOW_CORS_ORIGINS: {part!r} is not an origin (scheme://host)")
+        out.append(part.rstrip("/"))
+    return tuple(out)
+
+
 def networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
     """Comma-separated CIDRs (`GRIDFLOW_WEBHOOK_ALLOW_NETWORKS`); ValueError naming a
     bad one."""
@@ -100,6 +114,8 @@ class Settings:
     ready_stall_seconds: float = 30.0
     #: networks webhooks may be sent to although private, loopback, link-local, …
     webhook_allow_networks: tuple[IPv4Network | IPv6Network, ...] = ()
+    #: web origins whose browser apps may call the API (CORS); none by default
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -142,6 +158,7 @@ class Settings:
             group_commit=_flag(env, "GRIDFLOW_GROUP_COMMIT"),
             ready_stall_seconds=float(env.get("GRIDFLOW_READY_STALL_SECONDS", "30")),
             webhook_allow_networks=networks(env.get("GRIDFLOW_WEBHOOK_ALLOW_NETWORKS", "")),
+            cors_origins=origins(env.get("GRIDFLOW_CORS_ORIGINS", "")),
             satisfaction_basic_weight=float(env.get("GRIDFLOW_SATISFACTION_BASIC_WEIGHT", "0.9")),
             score_weights=json.loads(env["GRIDFLOW_SCORE_WEIGHTS"])
             if env.get("GRIDFLOW_SCORE_WEIGHTS")

@@ -161,6 +161,7 @@ class Container:
             outbox=self.outbox,
             readiness=readiness,
             limiter=self.limiter if self.settings.rate_limit > 0 else None,
+            cors_origins=self.settings.cors_origins,
         )
 
     def workers(self) -> dict[str, Callable[[threading.Event], None]]:
