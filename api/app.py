@@ -13,6 +13,7 @@ from api import (
     intake,
     issues,
     open311,
+    openapi_doc,
     ops,
     org,
     privacy,
@@ -35,7 +36,9 @@ def create_app(services: Services) -> FastAPI:
         # Metrics are Prometheus's (/metrics); FastAPI's own OpenTelemetry hooks would
         # otherwise look up the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        generate_unique_id_function=openapi_doc.operation_id,
     )
+    openapi_doc.install(app)
     app.state.services = services
     app.state.metrics = ops.Metrics()
     app.state.metrics.registry.register(ops.Quarantined(services.views.quarantined))

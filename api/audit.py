@@ -8,6 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from api.answers import (
+    Checkpoints,
+    ConsistencyProof,
+    InclusionProof,
+    Leaves,
+    Verification,
+)
 from api.deps import MAX_POSITION, Services, principal, services, utc_param
 from api.errors import ApiError
 from api.openapi import ERRORS
@@ -58,18 +65,29 @@ def events(
     return {"items": items, "next_after": items[-1]["position"] if len(items) == limit else None}
 
 
-@router.get("/verify", responses=ERRORS, summary="Recompute the chain over the stored log")
+@router.get(
+    "/verify",
+    response_model=Verification,
+    responses=ERRORS,
+    summary="Recompute the chain over the stored log",
+)
 def verify(s: Services = Depends(auditor)) -> dict[str, Any]:
     return audit_read.verify(s.audit)
 
 
-@router.get("/checkpoints", responses=ERRORS, summary="Signed checkpoints and the public key")
+@router.get(
+    "/checkpoints",
+    response_model=Checkpoints,
+    responses=ERRORS,
+    summary="Signed checkpoints and the public key",
+)
 def checkpoints(s: Services = Depends(auditor)) -> dict[str, Any]:
     return audit_read.checkpoints(s.audit)
 
 
 @router.get(
     "/leaves",
+    response_model=Leaves,
     responses=ERRORS,
     summary="Leaves of the Merkle tree with their input bytes, for recomputing roots",
 )
@@ -83,7 +101,12 @@ def leaves(
     return audit_read.leaves(s.audit, start, limit)
 
 
-@router.get("/proofs/inclusion", responses=ERRORS, summary="Merkle inclusion proof (RFC 6962)")
+@router.get(
+    "/proofs/inclusion",
+    response_model=InclusionProof,
+    responses=ERRORS,
+    summary="Merkle inclusion proof (RFC 6962)",
+)
 def inclusion(
     position: Annotated[int, Query(ge=1, le=MAX_POSITION)],
     tree_size: Annotated[int, Query(ge=1, le=MAX_POSITION)],
@@ -97,6 +120,7 @@ def inclusion(
 
 @router.get(
     "/proofs/consistency",
+    response_model=ConsistencyProof,
     responses=ERRORS,
     summary="Merkle consistency proof between two tree sizes (RFC 6962)",
 )

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from api import georeport
+from api.answers import Open311Created, Open311Request, Open311Service, Open311ServiceDefinition
 from api.deps import services
 from api.errors import status_of
 from domain.errors import DomainError
@@ -45,19 +46,28 @@ class GeoReportError(BaseModel):
     description: str
 
 
+#: An XML answer, documented as XML: the root element GeoReport v2 names.
+def _xml_doc(root: str) -> dict[str, Any]:
+    return {"schema": {"type": "string", "xml": {"name": root}, "description": f"<{root}>…"}}
+
+
 _ERR = {
     "model": list[GeoReportError],
     "description": "GeoReport v2 error list",
-    "content": {"text/xml": {}},
+    "content": {"text/xml": _xml_doc("errors")},
 }
-_OK = {
-    "description": "JSON or XML, per the extension",
-    "content": {
-        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-        "text/xml": {},
-    },
-}
-DOCS: dict[int | str, dict[str, Any]] = {200: _OK, 400: _ERR, 403: _ERR, 404: _ERR}
+
+
+def docs(model: Any, root: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """Answers of one GeoReport call: `model` as JSON, `<root>` as XML, the error list."""
+    ok = {
+        "model": model,
+        "description": "JSON (`.json`) or XML (`.xml`), as GeoReport v2 specifies",
+        "content": {"text/xml": _xml_doc(root)},
+    }
+    return {status: ok, 400: _ERR, 403: _ERR, 404: _ERR}
+
+
 ROOTS = {
     "services": ("services", "service"),
     "requests": ("service_requests", "request"),
@@ -123,13 +133,21 @@ def _service(cat: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/services.{fmt}", responses=DOCS, summary="GeoReport: the service list (categories)")
+@router.get(
+    "/services.{fmt}",
+    responses=docs(list[Open311Service], "services"),
+    summary="GeoReport: the service list (categories)",
+)
 def service_list(request: Request, fmt: Fmt) -> Response:
     cats = services(request).service.org().categories.values()
     return render("services", fmt, [_service(c) for c in cats])
 
 
-@router.get("/services/{code}.{fmt}", responses=DOCS, summary="GeoReport: a service definition")
+@router.get(
+    "/services/{code}.{fmt}",
+    responses=docs(Open311ServiceDefinition, "service_definition"),
+    summary="GeoReport: a service definition",
+)
 def service_definition(request: Request, code: str, fmt: Fmt) -> Response:
     if code not in services(request).service.org().categories:
         raise Open311Error(404, f"no service {code}", fmt)
@@ -176,7 +194,7 @@ def _request_ids(raw: str, fmt: str) -> list[str]:
 
 @router.get(
     "/requests.{fmt}",
-    responses=DOCS,
+    responses=docs(list[Open311Request], "service_requests"),
     summary="GeoReport: service requests (anyone: Open311 requests, coarsened; "
     "with api_key: also what that principal may see)",
 )
@@ -209,7 +227,9 @@ def request_list(request: Request, fmt: Fmt) -> Response:
 
 
 @router.get(
-    "/requests/{request_id}.{fmt}", responses=DOCS, summary="GeoReport: one service request"
+    "/requests/{request_id}.{fmt}",
+    responses=docs(list[Open311Request], "service_requests"),
+    summary="GeoReport: one service request",
 )
 def request_one(request: Request, request_id: str, fmt: Fmt) -> Response:
     svc = services(request).service
@@ -226,7 +246,9 @@ def request_one(request: Request, request_id: str, fmt: Fmt) -> Response:
 
 
 @router.post(
-    "/requests.{fmt}", responses=DOCS, summary="GeoReport: create a service request (form-encoded)"
+    "/requests.{fmt}",
+    responses=docs(list[Open311Created], "service_requests"),
+    summary="GeoReport: create a service request (form-encoded)",
 )
 async def create_request(request: Request, fmt: Fmt) -> Response:
     try:
@@ -237,7 +259,8 @@ async def create_request(request: Request, fmt: Fmt) -> Response:
         raise Open311Error(400, "the body must be form-encoded", fmt) from None
     f = {k: v for k, v in form.items() if isinstance(v, str)}
     s = services(request)
-    p = s.tokens.principal(f.get("api_key", "")) if f.get("api_key") else None
+    key = f.get("api_key") or request.query_params.get("api_key")
+    p = s.tokens.principal(key) if key else None
     if p is None:
         raise Open311Error(403, "api_key is missing or invalid", fmt)
     if p.role not in (Role.RESIDENT, Role.INTAKE):

@@ -36,7 +36,7 @@ class Deadline(BaseModel):
     light: Literal["green", "yellow", "red"]
 
 
-class Department(BaseModel):
+class IssueDepartment(BaseModel):
     department_id: str
     summoned_at: datetime
     acknowledged_at: datetime | None
@@ -75,7 +75,7 @@ class IssueOut(BaseModel):
     reported_by: dict[str, str]
     occurred_at: str | None
     deadlines: list[Deadline]
-    departments: list[Department]
+    departments: list[IssueDepartment]
     grade: str | None
     coordination: dict[str, Any] | None
     resolution: str | None

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from api.answers import Board, Me
 from api.deps import MAX_POSITION, Services, principal, services, utc_param
 from api.errors import ApiError
 from api.openapi import ERRORS
@@ -162,6 +163,7 @@ def summary(
 
 @supervision.get(
     "/escalations",
+    response_model=Board,
     responses=ERRORS,
     summary="The city follow-up board: open hard matters and flagged issues",
 )
@@ -246,7 +248,7 @@ def merge_proposals(
     return {"items": s.views.merge_proposals(_supervisor(p, s, node))}
 
 
-@router.get("/me", responses=ERRORS, summary="Who the token stands for")
+@router.get("/me", response_model=Me, responses=ERRORS, summary="Who the token stands for")
 def me(p: Principal = Depends(principal), s: Services = Depends(services)) -> dict[str, Any]:
     org = s.service.org()
     scope = org.nodes.get(p.scope) or org.departments.get(p.scope) or {}
