@@ -13,6 +13,7 @@ from api import (
     intake,
     issues,
     open311,
+    open311_post,
     openapi_doc,
     ops,
     org,
@@ -52,6 +53,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(views.supervision)
     app.include_router(org.router)
     app.include_router(open311.router)
+    assert open311_post.router is open311.router  # its routes are on this router
     app.include_router(audit.router)
     app.include_router(privacy.router)
     app.include_router(intake.router)

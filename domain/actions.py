@@ -94,6 +94,9 @@ class Report(WithEvidence):
     occurred_at: datetime | None = None
     settled_on_spot: bool = False
     resolution: Text | None = None
+    media_url: Annotated[str, Field(max_length=2000, pattern=r"^https?://\S+$")] | None = Field(
+        None, description="a picture of the matter kept elsewhere (Open311's media_url)"
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> Report:

@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate
 from domain import callbacks
 from domain.callbacks import HANDLING_ACTIONS
 from domain.deadlines import Deadline
+from domain.states import TERMINAL
 
 if TYPE_CHECKING:
     from domain.context import Context
@@ -59,6 +60,11 @@ class Issue(Aggregate):
         self.callback_round: dict[str, Any] | None = None
         #: the last valid dissatisfied callback and its appeal (不合理诉求)
         self.appeal: dict[str, Any] | None = None
+        #: when it last entered a terminal state (None while open); GeoReport's
+        #: updated_datetime of a closed request
+        self.closed_at: datetime | None = None
+        #: a picture of the matter somewhere else (Open311's media_url)
+        self.media_url: str | None = None
 
     # -- events -------------------------------------------------------------------
 
@@ -77,6 +83,10 @@ class Issue(Aggregate):
             issue: Issue = aggregate
             if self.to_state != issue.state:
                 issue.suspended_since = None
+            if self.to_state not in TERMINAL:
+                issue.closed_at = None
+            elif issue.state not in TERMINAL or getattr(issue, "closed_at", None) is None:
+                issue.closed_at = self.timestamp
             issue.state, issue.tier = self.to_state, self.tier
             for end in self.ends:
                 d = issue.open_deadline(end["key"])
@@ -119,6 +129,7 @@ class Issue(Aggregate):
             issue.reporter_principal = facts.get("reporter_principal")
             issue.reported_by, issue.reported_at = self.actor, self.timestamp
             issue.occurred_at = data.get("occurred_at")
+            issue.media_url = data.get("media_url")
             issue.contact = bool(facts.get("contact", data.get("reporter") is not None))
 
     class HandledOnSpot(Event):

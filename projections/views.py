@@ -208,6 +208,7 @@ class IssueViews:
             "channel": r.facts["channel"],
             "description": r.data["description"][:500],
             "reported_at": r.at,
+            "media_url": r.data.get("media_url"),
             "reporter_principal": r.facts.get("reporter_principal"),
             "resolver_id": None,
             "flags": [],
@@ -267,6 +268,10 @@ class IssueViews:
         )
         if r.to_state != before:
             row["suspended"] = False
+        if r.to_state not in TERMINAL:
+            row["closed_at"] = None
+        elif before not in TERMINAL or row.get("closed_at") is None:
+            row["closed_at"] = r.at
         if r.facts.get("flag"):
             row["flags"].append(r.facts["flag"])
 
