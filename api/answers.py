@@ -74,6 +74,7 @@ class Board(Open):
 
     node: str
     items: list[BoardItem]
+    next_cursor: str | None = Field(None, description="the next page's cursor (with `limit`)")
 
 
 class Me(Open):

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from api import paging
 from api.answers import (
     Checkpoints,
     ConsistencyProof,
@@ -33,9 +34,14 @@ def auditor(p: Principal = Depends(principal), s: Services = Depends(services)) 
 
 @router.get("/events", responses=ERRORS, summary="The log in order, with leaf hashes")
 def events(
+    request: Request,
+    response: Response,
     s: Services = Depends(auditor),
     p: Principal = Depends(principal),
-    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_POSITION, description="the old cursor: a log position")
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor`")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     node: Annotated[str | None, Query(max_length=200)] = None,
@@ -50,9 +56,17 @@ def events(
         if node not in org.nodes:
             raise ValidationFailed({"node": f"no node {node!r}"})
         grids = sorted(g for g in org.grids() if org.covers(node, g))
+    if after is not None and cursor is not None:
+        raise ValidationFailed({"cursor": "give cursor or after, not both"})
+    start = after or 0
+    if cursor is not None:
+        (position,) = paging.decode("audit-events", cursor)
+        if not isinstance(position, int):
+            raise ValidationFailed({"cursor": "not a cursor of this list"})
+        start = position
     items = audit_read.trail(
         s.audit,
-        after=after,
+        after=start,
         limit=limit,
         actor=actor,
         grids=grids,
@@ -62,7 +76,10 @@ def events(
         end=utc_param(to, "to"),
         stored=may_read_stored_events(p),
     )
-    return {"items": items, "next_after": items[-1]["position"] if len(items) == limit else None}
+    next_after = items[-1]["position"] if len(items) == limit else None
+    next_cursor = None if next_after is None else paging.encode("audit-events", [next_after])
+    paging.link_next(request, response, next_cursor)
+    return {"items": items, "next_cursor": next_cursor, "next_after": next_after}
 
 
 @router.get(

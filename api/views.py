@@ -6,12 +6,14 @@ up to five seconds for the views to include it: 503 `views_behind` otherwise.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
+from api import paging
 from api.answers import Board, Me
 from api.deps import MAX_POSITION, Services, principal, services, utc_param
 from api.errors import ApiError
@@ -71,6 +73,13 @@ def caught_up(s: Services, after: int | None) -> None:
         ) from None
 
 
+#: Supervision lists: everything without `limit` (as before), else pages of it.
+PageLimit = Annotated[int | None, Query(ge=1, le=500, description="a page of at most this many")]
+PageCursor = Annotated[
+    str | None, Query(max_length=500, description="`next_cursor` of the page before")
+]
+
+
 def _cursor(cursor: str | None) -> str | None:
     if cursor is not None:
         try:
@@ -87,6 +96,8 @@ def _cursor(cursor: str | None) -> str | None:
     summary="Issues from the supervision views, newest first or most urgent first",
 )
 def list_issues(
+    request: Request,
+    response: Response,
     p: Principal = Depends(principal),
     s: Services = Depends(services),
     node: NodeQuery = None,
@@ -120,7 +131,9 @@ def list_issues(
         limit=limit,
         cursor=_cursor(cursor),
     )
-    return s.views.issues(p, q, s.service.clock())
+    found = s.views.issues(p, q, s.service.clock())
+    paging.link_next(request, response, found["next_cursor"])
+    return found
 
 
 @router.get(
@@ -130,6 +143,8 @@ def list_issues(
     summary="What the caller can act on now, most urgent first",
 )
 def my_queue(
+    request: Request,
+    response: Response,
     p: Principal = Depends(principal),
     s: Services = Depends(services),
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -139,7 +154,9 @@ def my_queue(
 ) -> Any:
     caught_up(s, after)
     q = ListQuery(limit=limit, cursor=_cursor(cursor), category=category)
-    return s.views.queue(p, q, s.service.clock())
+    found = s.views.queue(p, q, s.service.clock())
+    paging.link_next(request, response, found["next_cursor"])
+    return found
 
 
 def _supervisor(p: Principal, s: Services, node: str | None) -> str:
@@ -168,13 +185,22 @@ def summary(
     summary="The city follow-up board: open hard matters and flagged issues",
 )
 def escalations(
+    request: Request,
+    response: Response,
     p: Principal = Depends(principal),
     s: Services = Depends(services),
     node: NodeQuery = None,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
     after: After = None,
 ) -> dict[str, Any]:
     caught_up(s, after)
-    return s.views.escalations(_supervisor(p, s, node), s.service.clock())
+    board = s.views.escalations(_supervisor(p, s, node), s.service.clock())
+    items, board["next_cursor"] = paging.page(
+        "escalations", board["items"], lambda i: [i["reported_at"], i["id"]], limit, cursor
+    )
+    paging.link_next(request, response, board["next_cursor"])
+    return {**board, "items": items}
 
 
 @supervision.get(
@@ -239,13 +265,22 @@ def patrol_misses(
     summary="Open hotline issues with likely duplicates from other channels",
 )
 def merge_proposals(
+    request: Request,
+    response: Response,
     p: Principal = Depends(principal),
     s: Services = Depends(services),
     node: NodeQuery = None,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
     after: After = None,
 ) -> dict[str, Any]:
     caught_up(s, after)
-    return {"items": s.views.merge_proposals(_supervisor(p, s, node))}
+    everything = s.views.merge_proposals(_supervisor(p, s, node))
+    items, next_cursor = paging.page(
+        "merge-proposals", everything, lambda i: [json.dumps(i, sort_keys=True)], limit, cursor
+    )
+    paging.link_next(request, response, next_cursor)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/me", response_model=Me, responses=ERRORS, summary="Who the token stands for")

@@ -94,7 +94,9 @@ class Settings:
     projection_batch: int = 2000
     audit_key: str | None = None
     audit_key_file: str | None = None
-    audit_origin: str = "gridflow"
+    #: the log's name in its checkpoints; None: the name the log already has (a new
+    #: SQLite log: "gridflow"; a new PostgreSQL log must be given one)
+    audit_origin: str | None = "gridflow"
     subject_key: str | None = None
     subject_key_file: str | None = None
     checkpoint_every: int = 1000
@@ -140,7 +142,7 @@ class Settings:
             projection_batch=int(env.get("GRIDFLOW_PROJECTION_BATCH", "2000")),
             audit_key=env.get("GRIDFLOW_AUDIT_KEY") or None,
             audit_key_file=env.get("GRIDFLOW_AUDIT_KEY_FILE") or None,
-            audit_origin=env.get("GRIDFLOW_AUDIT_ORIGIN", "gridflow"),
+            audit_origin=env.get("GRIDFLOW_AUDIT_ORIGIN") or None,
             subject_key=env.get("GRIDFLOW_SUBJECT_KEY") or None,
             subject_key_file=env.get("GRIDFLOW_SUBJECT_KEY_FILE") or None,
             checkpoint_every=int(env.get("GRIDFLOW_CHECKPOINT_EVERY", "1000")),

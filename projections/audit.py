@@ -100,6 +100,15 @@ class AuditLog:
                 (ZERO.hex(),),
             )
 
+    def recorded_origin(self) -> str | None:
+        """The origin the log's checkpoints name (None before the first checkpoint)."""
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                "SELECT note FROM gridflow_audit_checkpoints ORDER BY tree_size DESC LIMIT 1"
+            )
+            row = cur.fetchone()
+        return str(row[0]).split("\n", 1)[0] if row else None
+
     def _created(self, cur: Cursor) -> bool:
         if self.db.dialect == "postgres":
             cur.execute("SELECT to_regclass('gridflow_audit_trail_actor') IS NOT NULL")

@@ -45,6 +45,7 @@ class Service:
                 {
                     "GRIDFLOW_DATABASE_URL": url,
                     "GRIDFLOW_AUDIT_KEY_FILE": str(home / "key"),
+                    "GRIDFLOW_AUDIT_ORIGIN": "gridflow",
                     "GRIDFLOW_EVIDENCE_DIR": str(home / "evidence"),
                 }
             )
@@ -68,6 +69,7 @@ class Service:
             **os.environ,
             "GRIDFLOW_DATABASE_URL": self.url,
             "GRIDFLOW_AUDIT_KEY_FILE": str(self.home / "key"),
+            "GRIDFLOW_AUDIT_ORIGIN": "gridflow",
             "GRIDFLOW_EVIDENCE_DIR": str(self.home / "evidence"),
         }
         self.proc = subprocess.Popen(
@@ -171,6 +173,7 @@ def check_log(
             {
                 "GRIDFLOW_DATABASE_URL": url,
                 "GRIDFLOW_AUDIT_KEY_FILE": str(home / "key"),
+                "GRIDFLOW_AUDIT_ORIGIN": "gridflow",
                 "GRIDFLOW_EVIDENCE_DIR": str(home / "evidence"),
             }
         )
