@@ -42,7 +42,15 @@ def create_app(services: Services) -> FastAPI:
     openapi_doc.install(app)
     app.state.services = services
     app.state.metrics = ops.Metrics()
-    app.state.metrics.registry.register(ops.Quarantined(services.views.quarantined))
+    app.state.metrics.share(ops.Quarantined(services.views.quarantined))
+    app.state.metrics.share(
+        ops.Backlogs(
+            services.service.head,
+            services.views.engine.position,
+            services.audit.position,
+            services.outbox.backlog,
+        )
+    )
     errors.install(app)
     open311.install(app)
     edge.install(app, services.evidence.max_bytes)

@@ -100,6 +100,12 @@ class AuditLog:
                 (ZERO.hex(),),
             )
 
+    def position(self) -> int:
+        """The log position of the last event hashed into the chain."""
+        with self.db.transaction(write=False) as cur:
+            cur.execute("SELECT position FROM gridflow_audit_head WHERE id = 1")
+            return int(cur.fetchone()[0])
+
     def recorded_origin(self) -> str | None:
         """The origin the log's checkpoints name (None before the first checkpoint)."""
         with self.db.transaction(write=False) as cur:
