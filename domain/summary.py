@@ -122,6 +122,8 @@ def repeat_complaint(row: Row, e: Folded, before: str, count: Counter) -> None:
     count("reopens")
     count("closed_then_complained")
     row.setdefault("repeats", []).append(e.data["ticket_no"])
+    # when the ticket came: the reverse comparison counts it as a ticket of the place
+    row.setdefault("repeat_times", {})[e.data["ticket_no"]] = e.at
 
 
 # joint handling (domain.joint)

@@ -15,7 +15,7 @@ def schema(p: str) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {p}issue_hotline (
             issue_id TEXT PRIMARY KEY, ticket_no TEXT, return_pending BIGINT NOT NULL)""",
         f"""CREATE TABLE IF NOT EXISTS {p}hotline_repeats (
-            ticket_no TEXT PRIMARY KEY, issue_id TEXT NOT NULL)""",
+            ticket_no TEXT PRIMARY KEY, issue_id TEXT NOT NULL, at TEXT)""",
     ]
 
 
@@ -28,12 +28,16 @@ def store(cur: Cursor, p: str, rows: dict[str, dict[str, Any]]) -> None:
         for row in rows.values()
         if row["channel"] == "hotline"
     ]
-    repeats = [(no, row["id"]) for row in rows.values() for no in row.get("repeats", [])]
+    repeats = [
+        (no, row["id"], row.get("repeat_times", {}).get(no))
+        for row in rows.values()
+        for no in row.get("repeats", [])
+    ]
     ids = [(i,) for i in rows]
     cur.executemany(f"DELETE FROM {p}issue_hotline WHERE issue_id = %s", ids)
     cur.executemany(f"INSERT INTO {p}issue_hotline VALUES (%s, %s, %s)", tickets)
     cur.executemany(f"DELETE FROM {p}hotline_repeats WHERE issue_id = %s", ids)
-    cur.executemany(f"INSERT INTO {p}hotline_repeats VALUES (%s, %s)", repeats)
+    cur.executemany(f"INSERT INTO {p}hotline_repeats VALUES (%s, %s, %s)", repeats)
 
 
 def closed_like(cur: Cursor, p: str, category: str, since: str) -> list[dict[str, Any]]:

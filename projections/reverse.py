@@ -227,15 +227,22 @@ def patrol_misses(
         "ORDER BY occurred_at, id",
         [lo, hi, *args],
     )
-    hotline = cur.fetchall()
+    hotline = [(*h, None) for h in cur.fetchall()]
+    hotline += _repeats(cur, p, where, args, lo, hi)
+    hotline.sort(key=lambda h: (h[3], h[0]))
     # Only the patrol reports of grids that have tickets can match: a city's summary
     # must not read every patrol report of the period to compare a handful of tickets.
     found = _patrols(cur, p, sorted({h[1] for h in hotline}), lo, hi, policy)
     daily: dict[str, dict[str, list[int]]] = defaultdict(dict)
     per: dict[tuple[str, str], dict[str, Any]] = {}
-    for issue_id, grid, category, at, lat, lon, address in hotline:
+    for issue_id, grid, category, at, lat, lon, address, repeated in hotline:
         day = _dt(at).astimezone(tz).date().isoformat()
-        kind, patrol_id = classify(at, (lat, lon, address), found.get((grid, category), []), policy)
+        kind: str | None
+        if repeated is not None:  # a repeat of a closed patrol report: 处置不实
+            kind, patrol_id = "closed_then_complained", repeated
+        else:
+            place = (lat, lon, address)
+            kind, patrol_id = classify(at, place, found.get((grid, category), []), policy)
         counts = daily[grid].setdefault(day, [0, 0])
         counts[0] += 1
         counts[1] += kind is not None
@@ -292,6 +299,32 @@ def patrol_misses(
         "grids": grids,
         "items": rows,
     }
+
+
+def _repeats(
+    cur: Cursor, p: str, where: str, args: list[Any], lo: str, hi: str
+) -> list[tuple[Any, ...]]:
+    """Tickets merged into a matter closed lately (repeat complaints, 重办) make no issue of
+    their own, but each is a ticket about that place and category, at the time it came:
+    a repeat of a closed patrol report is 处置不实 (closed_then_complained) with that
+    report; a repeat of another matter is compared like any ticket."""
+    cur.execute(f"SELECT issue_id, at FROM {p}hotline_repeats WHERE at >= %s AND at < %s", [lo, hi])
+    came = cur.fetchall()
+    if not came:
+        return []
+    ids = sorted({i for i, _ in came})
+    cur.execute(
+        f"SELECT id, grid_id, category, lat, lon, address, channel FROM {p}issues "
+        f"WHERE id IN ({', '.join(['%s'] * len(ids))}) AND {where}",
+        [*ids, *args],
+    )
+    target = {row[0]: row for row in cur.fetchall()}
+    out = []
+    for issue_id, at in came:
+        if (t := target.get(issue_id)) is not None:
+            repeated = issue_id if t[6] == "patrol" else None
+            out.append((issue_id, t[1], t[2], at, t[3], t[4], t[5], repeated))
+    return out
 
 
 def _cell(grid: str, day: str) -> dict[str, Any]:

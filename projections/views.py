@@ -27,7 +27,7 @@ from projections.records import OrgChange, Record, utc
 
 #: Bumped when folding changes what the views hold, so that views built by older code
 #: are rebuilt from the log on start (projections.engine).
-FOLD_VERSION = 7
+FOLD_VERSION = 8
 
 
 def schema(p: str) -> list[str]:

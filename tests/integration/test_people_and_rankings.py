@@ -116,6 +116,9 @@ def test_a_unit_below_the_minimum_sample_is_shown_and_not_ranked(store_url: str)
             "resolution_rate": (1.0, 0.2, 0.2),
             "response_rate": (1.0, 0.1, 0.1),
             "rework_rate": (0.0, -0.1, 0.1),
+            # departments' evaluations (issue 15) weigh 0.2; a community has none: no
+            # points, and its weight stays out of the divisor
+            "evaluation_rate": (None, 0.2, None),
         }
         assert rows["m1"]["score"] == 1.0
     with api(store_url) as a:  # the default minimum, 10: nobody is ranked
