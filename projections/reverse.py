@@ -22,6 +22,7 @@ Computed from the views when asked, so it is always current and rebuilt with the
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -66,21 +67,33 @@ def _dt(at: str) -> datetime:
     return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
-@dataclass(frozen=True)
+@dataclass
 class Patrol:
+    """A patrol report that may match: its history (when it was settled, closed, due)
+    is read from its summary only when a ticket at its place asks."""
+
     id: str
     recorded: str
-    late: bool
     lat: float | None
     lon: float | None
     address: str | None
-    state: str
-    settled_at: str | None
-    closed_at: str | None
-    resolution_due_at: str | None
+    state_json: str
+
+    @functools.cached_property
+    def _history(self) -> dict[str, Any]:
+        row = json.loads(self.state_json)
+        return {k: row.get(k) for k in ("settled_at", "closed_at", "resolution_due_at")}
+
+    @property
+    def settled_at(self) -> str | None:
+        return self._history["settled_at"]
+
+    @property
+    def closed_at(self) -> str | None:
+        return self._history["closed_at"]
 
     def open_overdue_at(self, at: str) -> bool:
-        due = self.resolution_due_at
+        due = self._history["resolution_due_at"]
         return due is not None and due < at and (self.settled_at is None or self.settled_at > at)
 
 
@@ -117,39 +130,42 @@ def classify(
 
 
 def _patrols(
-    cur: Cursor, p: str, grids: list[str], lo: str, hi: str, policy: ComparisonPolicy
+    cur: Cursor,
+    p: str,
+    keys: set[tuple[str, str]],
+    lo: str,
+    hi: str,
+    policy: ComparisonPolicy,
 ) -> dict[tuple[str, str], list[Patrol]]:
-    """Patrol reports of `grids` that can match or explain a ticket of [lo, hi): not
-    rejected, not late entries."""
+    """Patrol reports of the tickets' grids and categories (`keys`) that can match or
+    explain a ticket of [lo, hi): not rejected, not late entries."""
     since = utc(_dt(lo) - max(timedelta(hours=policy.window_hours), CLOSED_LOOKBACK))
+    grids = sorted({g for g, _ in keys})
+    categories = sorted({c for _, c in keys})
+    marks = ", ".join(["%s"] * len(categories))
     out: dict[tuple[str, str], list[Patrol]] = defaultdict(list)
     for i in range(0, len(grids), 500):
         chunk = grids[i : i + 500]
         cur.execute(
-            f"SELECT grid_id, category, reported_at, occurred_at, state_json FROM {p}issues "
-            f"WHERE channel = 'patrol' AND state <> 'rejected' AND reported_at < %s AND "
-            f"(reported_at >= %s OR updated_at >= %s) "
-            f"AND grid_id IN ({', '.join(['%s'] * len(chunk))})",
-            [hi, since, since, *chunk],
+            f"SELECT id, grid_id, category, reported_at, occurred_at, lat, lon, address, "
+            f"state_json FROM {p}issues WHERE channel = 'patrol' AND state <> 'rejected' "
+            f"AND reported_at < %s AND (reported_at >= %s OR updated_at >= %s) "
+            f"AND grid_id IN ({', '.join(['%s'] * len(chunk))}) AND category IN ({marks})",
+            [hi, since, since, *chunk, *categories],
         )
-        for grid, category, recorded, occurred, state_json in cur.fetchall():
-            if _late(recorded, occurred, policy):
-                continue
-            row = json.loads(state_json)
-            out[(grid, category)].append(
-                Patrol(
-                    row["id"],
-                    recorded,
-                    False,
-                    row.get("lat"),
-                    row.get("lon"),
-                    row.get("address"),
-                    row["state"],
-                    row.get("settled_at"),
-                    row.get("closed_at"),
-                    row.get("resolution_due_at"),
-                )
-            )
+        for (
+            issue_id,
+            grid,
+            category,
+            recorded,
+            occurred,
+            lat,
+            lon,
+            address,
+            state,
+        ) in cur.fetchall():
+            if (grid, category) in keys and not _late(recorded, occurred, policy):
+                out[(grid, category)].append(Patrol(issue_id, recorded, lat, lon, address, state))
     return out
 
 
@@ -228,7 +244,7 @@ def patrol_misses(
     hotline = cur.fetchall()
     # Only the patrol reports of grids that have tickets can match: a city's summary
     # must not read every patrol report of the period to compare a handful of tickets.
-    found = _patrols(cur, p, sorted({h[1] for h in hotline}), lo, hi, policy)
+    found = _patrols(cur, p, {(h[1], h[2]) for h in hotline}, lo, hi, policy)
     daily: dict[str, dict[str, list[int]]] = defaultdict(dict)
     per: dict[tuple[str, str], dict[str, Any]] = {}
     for issue_id, grid, category, at, lat, lon, address in hotline:
@@ -256,7 +272,11 @@ def patrol_misses(
         for days in ROLLING:
             cell[f"rolling_{days}"] = _rolling(daily[cell["grid_id"]], on, days, policy)
         cell["warning"] = any(cell[f"rolling_{d}"]["warning"] for d in ROLLING)
-        cell["patrolled"] = any(k[0] == cell["grid_id"] for k in found)
+        # the grid's patrol recorded something in the period, or something a ticket of
+        # its could match
+        cell["patrolled"] = reports.get(cell["grid_id"], {}).get("found", 0) > 0 or any(
+            k[0] == cell["grid_id"] for k in found
+        )
         rows.append(cell)
     last = date.fromisoformat(day_to) - timedelta(days=1)
     grids = []
