@@ -22,8 +22,7 @@ Computed from the views when asked, so it is always current and rebuilt with the
 
 from __future__ import annotations
 
-import functools
-import json
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -67,34 +66,42 @@ def _dt(at: str) -> datetime:
     return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Patrol:
-    """A patrol report that may match: its history (when it was settled, closed, due)
-    is read from its summary only when a ticket at its place asks."""
-
     id: str
     recorded: str
     lat: float | None
     lon: float | None
     address: str | None
-    state_json: str
-
-    @functools.cached_property
-    def _history(self) -> dict[str, Any]:
-        row = json.loads(self.state_json)
-        return {k: row.get(k) for k in ("settled_at", "closed_at", "resolution_due_at")}
-
-    @property
-    def settled_at(self) -> str | None:
-        return self._history["settled_at"]
-
-    @property
-    def closed_at(self) -> str | None:
-        return self._history["closed_at"]
+    settled_at: str | None
+    closed_at: str | None
+    resolution_due_at: str | None
 
     def open_overdue_at(self, at: str) -> bool:
-        due = self._history["resolution_due_at"]
+        due = self.resolution_due_at
         return due is not None and due < at and (self.settled_at is None or self.settled_at > at)
+
+
+class Found:
+    """The patrol reports of one grid and category, in order of recording and of
+    closing, so that a ticket looks only at those of its window and lookback."""
+
+    def __init__(self, patrols: list[Patrol]) -> None:
+        self.by_recorded = sorted(patrols, key=lambda x: x.recorded)
+        self.recorded = [x.recorded for x in self.by_recorded]
+        self.by_closed = sorted(
+            (x for x in patrols if x.closed_at), key=lambda x: x.closed_at or ""
+        )
+        self.closed = [x.closed_at or "" for x in self.by_closed]
+
+    def recorded_between(self, lo: str, hi: str) -> list[Patrol]:
+        return self.by_recorded[bisect_left(self.recorded, lo) : bisect_right(self.recorded, hi)]
+
+    def closed_between(self, lo: str, hi: str) -> list[Patrol]:
+        return self.by_closed[bisect_left(self.closed, lo) : bisect_right(self.closed, hi)]
+
+
+NOTHING = Found([])
 
 
 def _placed(t: tuple[Any, ...], p: Patrol, radius: float) -> bool:
@@ -110,21 +117,21 @@ def _placed(t: tuple[Any, ...], p: Patrol, radius: float) -> bool:
 
 
 def classify(
-    at: str, place: tuple[Any, ...], found: list[Patrol], policy: ComparisonPolicy
+    at: str, place: tuple[Any, ...], found: Found, policy: ComparisonPolicy
 ) -> tuple[str | None, str | None]:
     """(None, patrol id) when matched, else (miss kind, the patrol report it points to)."""
     since = utc(_dt(at) - timedelta(hours=policy.window_hours))
-    lookback = utc(_dt(at) - CLOSED_LOOKBACK)
-    here = [p for p in found if _placed(place, p, policy.radius_m)]
-    window = [p for p in here if since <= p.recorded <= at]
-    for p in window:
-        if not (p.closed_at and p.closed_at <= at) and not p.open_overdue_at(at):
+    overdue = None
+    for p in found.recorded_between(since, at):
+        if (p.closed_at and p.closed_at <= at) or not _placed(place, p, policy.radius_m):
+            continue
+        if not p.open_overdue_at(at):
             return None, p.id
-    for p in window:
-        if p.open_overdue_at(at):
-            return "found_not_handled", p.id
-    for p in here:
-        if p.closed_at and lookback <= p.closed_at <= at and p.recorded <= at:
+        overdue = overdue or p
+    if overdue is not None:
+        return "found_not_handled", overdue.id
+    for p in found.closed_between(utc(_dt(at) - CLOSED_LOOKBACK), at):
+        if p.recorded <= at and _placed(place, p, policy.radius_m):
             return "closed_then_complained", p.id
     return "not_found", None
 
@@ -136,7 +143,7 @@ def _patrols(
     lo: str,
     hi: str,
     policy: ComparisonPolicy,
-) -> dict[tuple[str, str], list[Patrol]]:
+) -> dict[tuple[str, str], Found]:
     """Patrol reports of the tickets' grids and categories (`keys`) that can match or
     explain a ticket of [lo, hi): not rejected, not late entries."""
     since = utc(_dt(lo) - max(timedelta(hours=policy.window_hours), CLOSED_LOOKBACK))
@@ -148,25 +155,17 @@ def _patrols(
         chunk = grids[i : i + 500]
         cur.execute(
             f"SELECT id, grid_id, category, reported_at, occurred_at, lat, lon, address, "
-            f"state_json FROM {p}issues WHERE channel = 'patrol' AND state <> 'rejected' "
-            f"AND reported_at < %s AND (reported_at >= %s OR updated_at >= %s) "
+            f"settled_at, closed_at, resolution_due_at FROM {p}issues WHERE "
+            f"channel = 'patrol' AND state <> 'rejected' AND reported_at < %s AND "
+            f"(reported_at >= %s OR updated_at >= %s) "
             f"AND grid_id IN ({', '.join(['%s'] * len(chunk))}) AND category IN ({marks})",
             [hi, since, since, *chunk, *categories],
         )
-        for (
-            issue_id,
-            grid,
-            category,
-            recorded,
-            occurred,
-            lat,
-            lon,
-            address,
-            state,
-        ) in cur.fetchall():
+        for row in cur.fetchall():
+            issue_id, grid, category, recorded, occurred = row[:5]
             if (grid, category) in keys and not _late(recorded, occurred, policy):
-                out[(grid, category)].append(Patrol(issue_id, recorded, lat, lon, address, state))
-    return out
+                out[(grid, category)].append(Patrol(issue_id, recorded, *row[5:]))
+    return {k: Found(v) for k, v in out.items()}
 
 
 def _late(recorded: str, occurred: str, policy: ComparisonPolicy) -> bool:
@@ -174,7 +173,10 @@ def _late(recorded: str, occurred: str, policy: ComparisonPolicy) -> bool:
 
 
 def is_late(recorded: str, occurred: str, hours: float) -> bool:
-    """A late entry (补录): recorded more than `hours` after the time it claims."""
+    """A late entry (补录): recorded more than `hours` after the time it claims (most
+    reports claim no time of their own: theirs is the recorded one)."""
+    if recorded <= occurred:
+        return False
     return (_dt(recorded) - _dt(occurred)).total_seconds() > hours * 3600
 
 
@@ -185,11 +187,13 @@ def _rate(hotline: int, misses: int, policy: ComparisonPolicy) -> dict[str, Any]
 
 
 def _rolling(
-    daily: dict[str, list[int]], day: date, days: int, policy: ComparisonPolicy
+    daily: dict[int, list[int]], day: date, days: int, policy: ComparisonPolicy
 ) -> dict[str, Any]:
+    """The window of `days` days ending on `day` (daily counts by date ordinal)."""
     hotline = misses = 0
-    for k in range(days):
-        h, m = daily.get((day - timedelta(days=k)).isoformat(), (0, 0))
+    last = day.toordinal()
+    for k in range(last - days + 1, last + 1):
+        h, m = daily.get(k, (0, 0))
         hotline, misses = hotline + h, misses + m
     return {"days": days, **_rate(hotline, misses, policy)}
 
@@ -245,12 +249,14 @@ def patrol_misses(
     # Only the patrol reports of grids that have tickets can match: a city's summary
     # must not read every patrol report of the period to compare a handful of tickets.
     found = _patrols(cur, p, {(h[1], h[2]) for h in hotline}, lo, hi, policy)
-    daily: dict[str, dict[str, list[int]]] = defaultdict(dict)
+    daily: dict[str, dict[int, list[int]]] = defaultdict(dict)
     per: dict[tuple[str, str], dict[str, Any]] = {}
     for issue_id, grid, category, at, lat, lon, address in hotline:
-        day = _dt(at).astimezone(tz).date().isoformat()
-        kind, patrol_id = classify(at, (lat, lon, address), found.get((grid, category), []), policy)
-        counts = daily[grid].setdefault(day, [0, 0])
+        local = _dt(at).astimezone(tz).date()
+        day = local.isoformat()
+        place = (lat, lon, address)
+        kind, patrol_id = classify(at, place, found.get((grid, category), NOTHING), policy)
+        counts = daily[grid].setdefault(local.toordinal(), [0, 0])
         counts[0] += 1
         counts[1] += kind is not None
         if day < day_from:
