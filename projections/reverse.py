@@ -22,7 +22,7 @@ Computed from the views when asked, so it is always current and rebuilt with the
 
 from __future__ import annotations
 
-import json
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -66,15 +66,13 @@ def _dt(at: str) -> datetime:
     return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Patrol:
     id: str
     recorded: str
-    late: bool
     lat: float | None
     lon: float | None
     address: str | None
-    state: str
     settled_at: str | None
     closed_at: str | None
     resolution_due_at: str | None
@@ -82,6 +80,28 @@ class Patrol:
     def open_overdue_at(self, at: str) -> bool:
         due = self.resolution_due_at
         return due is not None and due < at and (self.settled_at is None or self.settled_at > at)
+
+
+class Found:
+    """The patrol reports of one grid and category, in order of recording and of
+    closing, so that a ticket looks only at those of its window and lookback."""
+
+    def __init__(self, patrols: list[Patrol]) -> None:
+        self.by_recorded = sorted(patrols, key=lambda x: x.recorded)
+        self.recorded = [x.recorded for x in self.by_recorded]
+        self.by_closed = sorted(
+            (x for x in patrols if x.closed_at), key=lambda x: x.closed_at or ""
+        )
+        self.closed = [x.closed_at or "" for x in self.by_closed]
+
+    def recorded_between(self, lo: str, hi: str) -> list[Patrol]:
+        return self.by_recorded[bisect_left(self.recorded, lo) : bisect_right(self.recorded, hi)]
+
+    def closed_between(self, lo: str, hi: str) -> list[Patrol]:
+        return self.by_closed[bisect_left(self.closed, lo) : bisect_right(self.closed, hi)]
+
+
+NOTHING = Found([])
 
 
 def _placed(t: tuple[Any, ...], p: Patrol, radius: float) -> bool:
@@ -97,60 +117,55 @@ def _placed(t: tuple[Any, ...], p: Patrol, radius: float) -> bool:
 
 
 def classify(
-    at: str, place: tuple[Any, ...], found: list[Patrol], policy: ComparisonPolicy
+    at: str, place: tuple[Any, ...], found: Found, policy: ComparisonPolicy
 ) -> tuple[str | None, str | None]:
     """(None, patrol id) when matched, else (miss kind, the patrol report it points to)."""
     since = utc(_dt(at) - timedelta(hours=policy.window_hours))
-    lookback = utc(_dt(at) - CLOSED_LOOKBACK)
-    here = [p for p in found if _placed(place, p, policy.radius_m)]
-    window = [p for p in here if since <= p.recorded <= at]
-    for p in window:
-        if not (p.closed_at and p.closed_at <= at) and not p.open_overdue_at(at):
+    overdue = None
+    for p in found.recorded_between(since, at):
+        if (p.closed_at and p.closed_at <= at) or not _placed(place, p, policy.radius_m):
+            continue
+        if not p.open_overdue_at(at):
             return None, p.id
-    for p in window:
-        if p.open_overdue_at(at):
-            return "found_not_handled", p.id
-    for p in here:
-        if p.closed_at and lookback <= p.closed_at <= at and p.recorded <= at:
+        overdue = overdue or p
+    if overdue is not None:
+        return "found_not_handled", overdue.id
+    for p in found.closed_between(utc(_dt(at) - CLOSED_LOOKBACK), at):
+        if p.recorded <= at and _placed(place, p, policy.radius_m):
             return "closed_then_complained", p.id
     return "not_found", None
 
 
 def _patrols(
-    cur: Cursor, p: str, grids: list[str], lo: str, hi: str, policy: ComparisonPolicy
-) -> dict[tuple[str, str], list[Patrol]]:
-    """Patrol reports of `grids` that can match or explain a ticket of [lo, hi): not
-    rejected, not late entries."""
+    cur: Cursor,
+    p: str,
+    keys: set[tuple[str, str]],
+    lo: str,
+    hi: str,
+    policy: ComparisonPolicy,
+) -> dict[tuple[str, str], Found]:
+    """Patrol reports of the tickets' grids and categories (`keys`) that can match or
+    explain a ticket of [lo, hi): not rejected, not late entries."""
     since = utc(_dt(lo) - max(timedelta(hours=policy.window_hours), CLOSED_LOOKBACK))
+    grids = sorted({g for g, _ in keys})
+    categories = sorted({c for _, c in keys})
+    marks = ", ".join(["%s"] * len(categories))
     out: dict[tuple[str, str], list[Patrol]] = defaultdict(list)
     for i in range(0, len(grids), 500):
         chunk = grids[i : i + 500]
         cur.execute(
-            f"SELECT grid_id, category, reported_at, occurred_at, state_json FROM {p}issues "
-            f"WHERE channel = 'patrol' AND state <> 'rejected' AND reported_at < %s AND "
+            f"SELECT id, grid_id, category, reported_at, occurred_at, lat, lon, address, "
+            f"settled_at, closed_at, resolution_due_at FROM {p}issues WHERE "
+            f"channel = 'patrol' AND state <> 'rejected' AND reported_at < %s AND "
             f"(reported_at >= %s OR updated_at >= %s) "
-            f"AND grid_id IN ({', '.join(['%s'] * len(chunk))})",
-            [hi, since, since, *chunk],
+            f"AND grid_id IN ({', '.join(['%s'] * len(chunk))}) AND category IN ({marks})",
+            [hi, since, since, *chunk, *categories],
         )
-        for grid, category, recorded, occurred, state_json in cur.fetchall():
-            if _late(recorded, occurred, policy):
-                continue
-            row = json.loads(state_json)
-            out[(grid, category)].append(
-                Patrol(
-                    row["id"],
-                    recorded,
-                    False,
-                    row.get("lat"),
-                    row.get("lon"),
-                    row.get("address"),
-                    row["state"],
-                    row.get("settled_at"),
-                    row.get("closed_at"),
-                    row.get("resolution_due_at"),
-                )
-            )
-    return out
+        for row in cur.fetchall():
+            issue_id, grid, category, recorded, occurred = row[:5]
+            if (grid, category) in keys and not _late(recorded, occurred, policy):
+                out[(grid, category)].append(Patrol(issue_id, recorded, *row[5:]))
+    return {k: Found(v) for k, v in out.items()}
 
 
 def _late(recorded: str, occurred: str, policy: ComparisonPolicy) -> bool:
@@ -158,7 +173,10 @@ def _late(recorded: str, occurred: str, policy: ComparisonPolicy) -> bool:
 
 
 def is_late(recorded: str, occurred: str, hours: float) -> bool:
-    """A late entry (补录): recorded more than `hours` after the time it claims."""
+    """A late entry (补录): recorded more than `hours` after the time it claims (most
+    reports claim no time of their own: theirs is the recorded one)."""
+    if recorded <= occurred:
+        return False
     return (_dt(recorded) - _dt(occurred)).total_seconds() > hours * 3600
 
 
@@ -169,11 +187,13 @@ def _rate(hotline: int, misses: int, policy: ComparisonPolicy) -> dict[str, Any]
 
 
 def _rolling(
-    daily: dict[str, list[int]], day: date, days: int, policy: ComparisonPolicy
+    daily: dict[int, list[int]], day: date, days: int, policy: ComparisonPolicy
 ) -> dict[str, Any]:
+    """The window of `days` days ending on `day` (daily counts by date ordinal)."""
     hotline = misses = 0
-    for k in range(days):
-        h, m = daily.get((day - timedelta(days=k)).isoformat(), (0, 0))
+    last = day.toordinal()
+    for k in range(last - days + 1, last + 1):
+        h, m = daily.get(k, (0, 0))
         hotline, misses = hotline + h, misses + m
     return {"days": days, **_rate(hotline, misses, policy)}
 
@@ -232,18 +252,19 @@ def patrol_misses(
     hotline.sort(key=lambda h: (h[3], h[0]))
     # Only the patrol reports of grids that have tickets can match: a city's summary
     # must not read every patrol report of the period to compare a handful of tickets.
-    found = _patrols(cur, p, sorted({h[1] for h in hotline}), lo, hi, policy)
-    daily: dict[str, dict[str, list[int]]] = defaultdict(dict)
+    found = _patrols(cur, p, {(h[1], h[2]) for h in hotline}, lo, hi, policy)
+    daily: dict[str, dict[int, list[int]]] = defaultdict(dict)
     per: dict[tuple[str, str], dict[str, Any]] = {}
     for issue_id, grid, category, at, lat, lon, address, repeated in hotline:
-        day = _dt(at).astimezone(tz).date().isoformat()
+        local = _dt(at).astimezone(tz).date()
+        day = local.isoformat()
         kind: str | None
         if repeated is not None:  # a repeat of a closed patrol report: 处置不实
             kind, patrol_id = "closed_then_complained", repeated
         else:
             place = (lat, lon, address)
-            kind, patrol_id = classify(at, place, found.get((grid, category), []), policy)
-        counts = daily[grid].setdefault(day, [0, 0])
+            kind, patrol_id = classify(at, place, found.get((grid, category), NOTHING), policy)
+        counts = daily[grid].setdefault(local.toordinal(), [0, 0])
         counts[0] += 1
         counts[1] += kind is not None
         if day < day_from:
@@ -265,7 +286,11 @@ def patrol_misses(
         for days in ROLLING:
             cell[f"rolling_{days}"] = _rolling(daily[cell["grid_id"]], on, days, policy)
         cell["warning"] = any(cell[f"rolling_{d}"]["warning"] for d in ROLLING)
-        cell["patrolled"] = any(k[0] == cell["grid_id"] for k in found)
+        # the grid's patrol recorded something in the period, or something a ticket of
+        # its could match
+        cell["patrolled"] = reports.get(cell["grid_id"], {}).get("found", 0) > 0 or any(
+            k[0] == cell["grid_id"] for k in found
+        )
         rows.append(cell)
     last = date.fromisoformat(day_to) - timedelta(days=1)
     grids = []

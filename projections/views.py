@@ -40,7 +40,8 @@ def schema(p: str) -> list[str]:
             merged_into TEXT, urges BIGINT NOT NULL, is_open BIGINT NOT NULL,
             next_due_at TEXT, next_warn_at TEXT, suspended BIGINT NOT NULL,
             occurred_at TEXT NOT NULL, lat DOUBLE PRECISION, lon DOUBLE PRECISION,
-            state_json TEXT NOT NULL, address TEXT)""",
+            state_json TEXT NOT NULL, address TEXT, settled_at TEXT, closed_at TEXT,
+            resolution_due_at TEXT)""",
         f"CREATE INDEX IF NOT EXISTS {p}issues_channel ON {p}issues (channel, occurred_at)",
         f"CREATE INDEX IF NOT EXISTS {p}issues_grid ON {p}issues (grid_id, reported_at)",
         f"CREATE INDEX IF NOT EXISTS {p}issues_reported ON {p}issues (reported_at, id)",
@@ -337,6 +338,9 @@ class IssueViews:
                     row["lon"],
                     json.dumps(row, ensure_ascii=False),
                     row.get("address"),
+                    row.get("settled_at"),
+                    row.get("closed_at"),
+                    row.get("resolution_due_at"),
                 )
             )
             for dept, d in row["departments"].items():
@@ -375,11 +379,12 @@ class IssueViews:
         cols = (
             "id, version, state, tier, grid_id, category, channel, description, reported_at, "
             "updated_at, reporter_principal, resolver_id, flagged, merged_into, urges, is_open, "
-            "next_due_at, next_warn_at, suspended, occurred_at, lat, lon, state_json, address"
+            "next_due_at, next_warn_at, suspended, occurred_at, lat, lon, state_json, address, "
+            "settled_at, closed_at, resolution_due_at"
         )
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols.split(", ")[1:])
         cur.executemany(
-            f"INSERT INTO {p}issues ({cols}) VALUES ({', '.join(['%s'] * 24)}) "
+            f"INSERT INTO {p}issues ({cols}) VALUES ({', '.join(['%s'] * 27)}) "
             f"ON CONFLICT (id) DO UPDATE SET {updates}",
             issue_rows,
         )
