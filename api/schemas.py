@@ -31,6 +31,8 @@ class Deadline(BaseModel):
     started_at: datetime
     due_at: datetime = Field(description="the original due time; it never moves")
     paused_seconds: float = Field(description="how far suspensions moved the due time")
+    extended_seconds: float = Field(0.0, description="how far approved extensions moved it")
+    extensions: int = Field(0, description="approved extensions of this deadline")
     effective_due_at: datetime
     status: Literal["open", "paused", "met", "missed", "cancelled"]
     light: Literal["green", "yellow", "red"]
@@ -62,6 +64,26 @@ class Department(BaseModel):
 class SupervisionFlag(BaseModel):
     flagged: bool
     reasons: list[str] = Field(description="why the issue is followed up by the city (督办)")
+
+
+class FollowupItem(BaseModel):
+    """A follow-up item (督办件): who must answer, at which level, and what happened."""
+
+    id: str = Field(examples=["f1"])
+    level: Literal["community", "street", "city"]
+    target: str = Field(description="the node or department that must answer")
+    department: bool
+    reason: str = Field(examples=["deadline_missed:department_acknowledge"])
+    grade: str | None = None
+    raised_by: str
+    listed: bool = Field(description="挂牌督办: at the city, on the board until cleared")
+    status: Literal["open", "replied", "cleared"]
+    count: int = Field(description="how often its cause repeated")
+    opened_at: datetime
+    last_at: datetime
+    steps: list[str] = Field(description="the levels it went through")
+    replies: list[dict[str, Any]]
+    reply_due_at: datetime | None = None
 
 
 class Location(BaseModel):
@@ -118,6 +140,11 @@ class IssueOut(BaseModel):
     resolution: str | None
     suspended_since: datetime | None
     supervision_flag: SupervisionFlag
+    followups: list[FollowupItem] = Field(default_factory=list)
+    requests: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="suspension, extension and escalation requests and their status",
+    )
     merged_into: str | None
     duplicates: list[str]
     evidence: list[str]
@@ -170,6 +197,8 @@ def deadline_out(d: deadlines.Deadline, now: datetime) -> dict[str, Any]:
         "started_at": d.started_at,
         "due_at": d.due_at,
         "paused_seconds": d.paused_seconds,
+        "extended_seconds": d.extended_seconds,
+        "extensions": d.extensions,
         "effective_due_at": d.effective_due,
         "status": d.status,
         "light": d.light(now),
@@ -212,10 +241,21 @@ def issue_out(
         "coordination": issue.coordination,
         "resolution": issue.resolution,
         "suspended_since": issue.suspended_since,
-        "supervision_flag": {"flagged": bool(issue.flags), "reasons": issue.flags},
+        "supervision_flag": {
+            "flagged": bool(issue.flags)
+            or any(it["status"] != "cleared" for it in issue.followups),
+            "reasons": [*issue.flags, *(it["reason"] for it in issue.followups)],
+        },
+        "followups": [_item_out(issue, it) for it in issue.followups],
+        "requests": issue.requests,
         "merged_into": issue.merged_into,
         "duplicates": issue.duplicates,
         "evidence": issue.evidence,
         "counts": issue.counts,
         "allowed_actions": allowed,
     }
+
+
+def _item_out(issue: Issue, item: dict[str, Any]) -> dict[str, Any]:
+    reply = issue.open_deadline(f"flag_reply:{item['id']}")
+    return {**item, "reply_due_at": reply.effective_due if reply else None}

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import MAX_POSITION, Services, principal, services, utc_param
 from api.errors import ApiError
@@ -47,6 +47,11 @@ class IssueSummary(BaseModel):
     merged_into: str | None
     next_due_at: str | None
     light: Literal["green", "yellow", "red"] | None
+    followups: list[dict[str, Any]] | None = Field(
+        None,
+        description="in the queue: the follow-up items (督办件) aimed at the caller's node or "
+        "department and not cleared, with their level, steps and reply due time",
+    )
 
 
 class IssueList(BaseModel):
@@ -169,10 +174,11 @@ def escalations(
     p: Principal = Depends(principal),
     s: Services = Depends(services),
     node: NodeQuery = None,
+    level: Literal["community", "street", "city"] | None = None,
     after: After = None,
 ) -> dict[str, Any]:
     caught_up(s, after)
-    return s.views.escalations(_supervisor(p, s, node), s.service.clock())
+    return s.views.escalations(_supervisor(p, s, node), s.service.clock(), level)
 
 
 @supervision.get(

@@ -49,6 +49,15 @@ _NO_CONTACT_NEEDED = frozenset(
         "appeal_callback",
         "uphold_appeal",
         "reject_appeal",
+        "approve_suspension",
+        "deny_suspension",
+        "request_extension",
+        "approve_extension",
+        "deny_extension",
+        "deny_escalation",
+        "flag",
+        "reply_flag",
+        "clear_flag",
         "transfer",  # 分拨 places the matter, it never calls anyone
     }
 )

@@ -208,10 +208,6 @@ class Release(ActionData):
     reason: Text
 
 
-class Urge(ActionData):
-    message: Text
-
-
 class Comment(ActionData):
     text: Text
 

@@ -10,7 +10,6 @@ DomainError and leaves the aggregate untouched. Everything an action is, is decl
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +34,9 @@ from domain.principals import Principal, Role
 from domain.workflow import ACTION, CLIENT_ACTIONS, destinations
 
 __all__ = ["allowed_actions", "owes", "report", "require_may_attach", "take"]
+
+#: Clocks of requests that lapse when the issue leaves its state (domain.approvals).
+REQUEST_CLOCKS = ("escalation_decision", "suspension_allowance")
 
 
 def _may(issue: Issue, a: Action, p: Principal, org: Org) -> bool:
@@ -99,6 +101,15 @@ def take(
     assert decision.to_state in destinations(action, issue.state), (action, decision)
     if request_key:
         decision.facts["request_key"] = request_key
+    if decision.to_state != issue.state:  # the issue moves on: requests' clocks stop
+        ended = {e["key"] for e in decision.ends}
+        for key in REQUEST_CLOCKS:
+            if key not in ended and issue.open_deadline(key):
+                decision.end(key, "cancelled")
+        if decision.to_state in ("rejected", "merged"):  # nothing left to answer for:
+            for clock in issue.open_deadlines():  # items wait to be cleared, unclocked
+                if clock.kind == "flag_reply" and clock.key not in ended:
+                    decision.end(clock.key, "cancelled")
     for end in decision.ends:  # a step that ends after its due time missed it
         d = issue.open_deadline(end["key"])
         if d is None:
@@ -108,12 +119,30 @@ def take(
             paused = end["paused_seconds"] = d.paused_seconds_at(
                 ctx.now, ctx.calendar(issue.grid_id)
             )
-        if end["outcome"] == "met" and ctx.now > d.due_at + timedelta(seconds=paused):
+        if end["outcome"] == "met" and ctx.now > d.due_with(paused):
             end["outcome"] = "missed"
+    _resume_on_leaving(issue, decision, ctx)
     _record(issue, a.event, p, decision, ctx)
     if action == "merge" and related is not None:
         attach = Decision(related.state, related.tier, {}, {"duplicate": str(issue.id)})
         _record(related, Issue.DuplicateAttached, p, attach, ctx)
+
+
+def _resume_on_leaving(issue: Issue, d: Decision, ctx: Context) -> None:
+    """A step that leaves the state ends its suspension: each paused clock it does not end
+    runs again, credited with the pause so far (before, a summon from a suspended joint
+    handling left the hard-resolution clock paused for good)."""
+    if issue.suspended_since is None or d.to_state == issue.state:
+        return
+    ended = {end["key"] for end in d.ends}
+    cal = ctx.calendar(issue.grid_id)
+    resumed = {
+        dl.key: dl.paused_seconds_at(ctx.now, cal)
+        for dl in issue.open_deadlines()
+        if dl.paused_since is not None and dl.key not in ended
+    }
+    if resumed:
+        d.facts["resumed_clocks"] = resumed
 
 
 def require_may_attach(issue: Issue, p: Principal, org: Org) -> None:

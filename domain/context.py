@@ -29,6 +29,8 @@ class Context:
     )
     #: whether a principal id names a resident (see domain.ports.Directory)
     is_resident: Callable[[str], bool] = field(default=lambda principal_id: False)
+    #: transfers (转派) before only a street officer may transfer again (指定分拨)
+    transfer_cap: int = 2
     #: the EXIF positions (WGS-84 lat, lon) of cited photos that have one (EvidenceIndex)
     photo_positions: Callable[[list[str]], dict[str, tuple[float, float]]] = field(
         default=lambda ids: {}

@@ -11,12 +11,13 @@ from typing import Any
 
 from domain import actions as A
 from domain import catalogue, hotline, joint
+from domain import followups as F
 from domain.callbacks import someone_to_call
 from domain.context import Context, Decision
 from domain.deadlines import RESOLUTION_KIND
-from domain.errors import BeyondHolidayData, TransitionNotAllowed, ValidationFailed
+from domain.errors import BeyondHolidayData, CapReached, TransitionNotAllowed, ValidationFailed
 from domain.issue import Issue
-from domain.principals import Principal
+from domain.principals import Principal, Role
 from domain.states import HANDLING_STATE, TERMINAL
 
 
@@ -157,10 +158,26 @@ def verify(issue: Issue, p: Principal, data: A.Verify, ctx: Context, _: Any) -> 
 
 
 def rework(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
-    tier = issue.tier or "small"
-    d = Decision(HANDLING_STATE[tier], tier, _dump(data))
+    """返工. A second rework opens a city follow-up item; a third raises the tier (a big
+    matter cannot blow its own whistle: its item is listed and waits for one)."""
+    tier = was = issue.tier or "small"
+    n = issue.counts.get("rework", 0) + 1
+    if n >= 3 and tier == "small":
+        tier = "big"
+    d = Decision(HANDLING_STATE[tier], tier, _dump(data), {"rework": n})
     d.end("verification")
     d.starts.append(_deadline(issue, ctx, RESOLUTION_KIND[tier]))
+    if n >= 2:
+        F.raise_item(
+            issue,
+            d,
+            ctx,
+            target=F.responsible(issue, ctx),
+            level="city",
+            reason="rework",
+            by="system",
+            listed=n >= 3 and was == "big",  # big → hard waits for a whistle: listed
+        )
     return d
 
 
@@ -185,6 +202,14 @@ def transfer(issue: Issue, p: Principal, data: A.Transfer, ctx: Context, _: Any)
     d = Decision("reported", issue.tier, _dump(data))  # the triage clock keeps running
     if data.category and data.category != issue.category:
         d.facts["catalogue"] = catalogue.snapshot(ctx.org, data.category)
+    if issue.counts.get("transfer", 0) >= ctx.transfer_cap:
+        if p.role is not Role.STREET_OFFICER:
+            raise CapReached(
+                f"transferred {ctx.transfer_cap} times: only a street officer assigns it now "
+                "(指定分拨)",
+                cap=ctx.transfer_cap,
+            )
+        d.facts["binding"] = True  # a binding assignment (指定分拨)
     return d
 
 
@@ -219,25 +244,22 @@ def merge(
     return d
 
 
-def urge(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
-    return Decision(issue.state, issue.tier, _dump(data))
-
-
-def suspend(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
-    kind = RESOLUTION_KIND[issue.tier or "small"]
-    paused = [kind] if issue.open_deadline(kind) else []
-    return Decision(issue.state, issue.tier, _dump(data), {"paused": paused})
-
-
-def resume(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
-    """Shift each paused deadline by the pause, in its own kind of time."""
+def _shifts(issue: Issue, ctx: Context) -> dict[str, float]:
+    """Each paused deadline's pause so far, in its own kind of time."""
     cal = ctx.calendar(issue.grid_id)
-    shifts = {
+    return {
         dl.key: dl.paused_seconds_at(ctx.now, cal)
         for dl in issue.open_deadlines()
         if dl.paused_since is not None
     }
-    return Decision(issue.state, issue.tier, _dump(data), {"paused_seconds": shifts})
+
+
+def resume(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
+    """Shift each paused deadline by the pause, in its own kind of time."""
+    d = Decision(issue.state, issue.tier, _dump(data), {"paused_seconds": _shifts(issue, ctx)})
+    if issue.open_deadline("suspension_allowance"):
+        d.end("suspension_allowance", "cancelled")
+    return d
 
 
 def comment(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
@@ -271,6 +293,13 @@ def miss_deadline(
         d.end("small_resolution", "cancelled")
         d.starts.append(_deadline(issue, ctx, "big_resolution"))
         d.facts["escalated"] = True
-    elif dl.kind == "big_resolution":
-        d.facts["flag"] = "big-matter resolution deadline missed (督办)"
+    if dl.kind == "flag_reply":
+        F.step_up(issue, d, ctx, dl.key.split(":", 1)[1])
+    elif dl.kind == "suspension_allowance":  # 10 working days in all: the clock runs again
+        d.facts["paused_seconds"], d.facts["resumed"] = _shifts(issue, ctx), True
+        d.end("suspension_allowance", "missed")
+    else:
+        target, level = F.for_miss(issue, dl.kind, dl.department_id, ctx)
+        reason = f"deadline_missed:{dl.kind}"
+        F.raise_item(issue, d, ctx, target=target, level=level, reason=reason, by="system")
     return d

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain import callbacks, joint
+from domain import approvals, callbacks, followups, joint
 from domain.callbacks import HANDLING_ACTIONS
 from domain.deadlines import Deadline
 
@@ -74,6 +74,14 @@ class Issue(Aggregate):
         #: the catalogue version the issue was reported (or placed) under, and its
         #: category's rules then (domain.catalogue)
         self.catalogue: dict[str, Any] | None = None
+        #: requests that somebody else decides, by kind (domain.approvals)
+        self.requests: dict[str, dict[str, Any]] = {}
+        #: approved suspensions: {from, to} (to None while it runs)
+        self.suspensions: list[dict[str, Any]] = []
+        #: who blew the whistle: {id, role}
+        self.whistle_holder: dict[str, str] | None = None
+        #: follow-up items (督办件, domain.followups)
+        self.followups: list[dict[str, Any]] = []
 
     # -- events -------------------------------------------------------------------
 
@@ -92,6 +100,10 @@ class Issue(Aggregate):
             issue: Issue = aggregate
             if self.to_state != issue.state:
                 issue.suspended_since = None
+                approvals.lapse(issue, self.timestamp)
+                for key, paused_seconds in self.facts.get("resumed_clocks", {}).items():
+                    if (d := issue.open_deadline(key)) is not None:
+                        d.paused_since, d.paused_seconds = None, paused_seconds
             issue.state, issue.tier = self.to_state, self.tier
             for end in self.ends:
                 d = issue.open_deadline(end["key"])
@@ -99,8 +111,12 @@ class Issue(Aggregate):
                     d.ended_at, d.outcome, d.paused_since = self.timestamp, end["outcome"], None
                     d.paused_seconds = end.get("paused_seconds", d.paused_seconds)
             issue.deadlines.extend(Deadline.started(start) for start in self.starts)
-            if self.facts.get("flag"):
+            if self.facts.get("flag"):  # recorded before follow-up items
                 issue.flags.append(self.facts["flag"])
+            if self.facts.get("followups"):
+                followups.apply_ops(
+                    issue.followups, self.facts["followups"], self.timestamp, self.actor["id"]
+                )
             issue.evidence.extend(
                 e for e in self.data.get("evidence", []) if e not in issue.evidence
             )
@@ -157,6 +173,7 @@ class Issue(Aggregate):
 
         def effect(self, issue: Issue) -> None:
             issue.grade = self.data.get("grade", "standard")
+            issue.whistle_holder = dict(self.actor)
             _summon(issue, self.data["departments"], self.timestamp)
             joint.summoned(issue, self.facts, self.data["departments"])
 
@@ -322,25 +339,89 @@ class Issue(Aggregate):
     class Urged(Event):
         ACTION = "urge"
 
+    class Flagged(Event):
+        ACTION = "flag"
+
+    class FlagReplied(Event):
+        ACTION = "reply_flag"
+
+    class FlagCleared(Event):
+        ACTION = "clear_flag"
+
     class Suspended(Event):
+        """A request since issue 14; recorded before, a suspension at once."""
+
         ACTION = "suspend"
 
         def effect(self, issue: Issue) -> None:
-            issue.suspended_since = self.timestamp
-            for key in self.facts["paused"]:
+            if "requested" in self.facts:
+                approvals.requested(issue, self)
+            else:
+                _pause(issue, self)
+
+    class SuspensionApproved(Event):
+        ACTION = "approve_suspension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "suspension", "approved")
+            _pause(issue, self)
+
+    class SuspensionDenied(Event):
+        ACTION = "deny_suspension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "suspension", "denied")
+
+    class ExtensionRequested(Event):
+        ACTION = "request_extension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.requested(issue, self)
+
+    class ExtensionApproved(Event):
+        ACTION = "approve_extension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "extension", "approved")
+            for key, seconds in self.facts["extended"].items():
                 d = issue.open_deadline(key)
                 if d is not None:
-                    d.paused_since = self.timestamp
+                    d.extended_seconds += seconds
+                    d.extensions += 1
+
+    class ExtensionDenied(Event):
+        ACTION = "deny_extension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "extension", "denied")
+
+    class EscalationRequested(Event):
+        ACTION = "request_escalation"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.requested(issue, self)
+
+    class EscalationApproved(Event):
+        ACTION = "approve_escalation"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "escalation", "approved")
+            issue.coordination = {
+                "lead_party": self.data.get("lead_party"),
+                "parties": self.data.get("parties", []),
+            }
+
+    class EscalationDenied(Event):
+        ACTION = "deny_escalation"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "escalation", "denied")
 
     class Resumed(Event):
         ACTION = "resume"
 
         def effect(self, issue: Issue) -> None:
-            issue.suspended_since = None
-            for key, paused_seconds in self.facts["paused_seconds"].items():
-                d = issue.open_deadline(key)
-                if d is not None:
-                    d.paused_since, d.paused_seconds = None, paused_seconds
+            _resume(issue, self)
 
     class Commented(Event):
         ACTION = "comment"
@@ -349,10 +430,16 @@ class Issue(Aggregate):
         ACTION = "miss_deadline"
 
         def effect(self, issue: Issue) -> None:
-            for d in reversed(issue.deadlines):
-                if d.key == self.data["deadline"] and not d.missed:
+            for d in reversed(issue.deadlines):  # not one this event started again
+                if (
+                    d.key == self.data["deadline"]
+                    and not d.missed
+                    and d.started_at < self.timestamp
+                ):
                     d.missed = True
                     break
+            if self.facts.get("resumed"):  # the suspension's allowance ran out
+                _resume(issue, self)
             if self.data["deadline"] == "callback" and issue.callback_round is not None:
                 issue.callback_round["judged"] = True
 
@@ -419,6 +506,24 @@ class Issue(Aggregate):
 
     def active_departments(self) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.departments.items() if v["released_at"] is None}
+
+
+def _resume(issue: Issue, event: Issue.Event) -> None:
+    issue.suspended_since = None
+    approvals.end_suspension(issue, event.timestamp)
+    for key, paused_seconds in event.facts["paused_seconds"].items():
+        d = issue.open_deadline(key)
+        if d is not None:
+            d.paused_since, d.paused_seconds = None, paused_seconds
+
+
+def _pause(issue: Issue, event: Issue.Event) -> None:
+    issue.suspended_since = event.timestamp
+    issue.suspensions.append({"from": event.timestamp, "to": None})
+    for key in event.facts["paused"]:
+        d = issue.open_deadline(key)
+        if d is not None:
+            d.paused_since = event.timestamp
 
 
 def _summon(issue: Issue, departments: list[str], at: datetime) -> None:

@@ -223,16 +223,21 @@ def _category(raw: dict[str, Any], where: str) -> tuple[dict[str, Any] | None, l
             parse_limit(limit)
         except ValueError as exc:
             errs.append(f"{where}.limits.{kind}: {exc}")
-    out = {"code": code, "name": name if isinstance(name, str) else code, "limits": limits}
-    extra, more = catalogue.category_fields(raw, where)
-    out |= extra
+    title = name if isinstance(name, str) else code
+    category: dict[str, Any] = {"code": code, "name": title, "limits": limits}
+    if raw.get("engineering") is not None:  # two extensions per deadline (spec/followup.md)
+        if not isinstance(raw["engineering"], bool):
+            errs.append(f"{where}.engineering: true or false")
+        category["engineering"] = raw["engineering"] is True
+    extra, more = catalogue.category_fields(raw, where)  # the catalogue's (派单目录)
+    category |= extra
     errs += more
     names = raw.get("hotline_names", [])
     if not (isinstance(names, list) and all(isinstance(n, str) and n for n in names)):
         errs.append(f"{where}.hotline_names: list of the hotline's names for it")
     elif names:
-        out["hotline_names"] = names  # 12345's own names, mapped to this code
-    return out, errs
+        category["hotline_names"] = names  # 12345's own names, mapped to this code
+    return category, errs
 
 
 class Org:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from domain.callbacks import REPLACERS, hotline_desk
 from domain.declare import Rule
 from domain.errors import ResolverCannotVerify, SeparationOfDuties
+from domain.followups import may_clear, open_items
 from domain.joint import pending_tasks, refuse_tasks, tasks_refusal
 from domain.principals import Principal, Role
 
@@ -51,11 +52,36 @@ NOT_ACKNOWLEDGED = Rule(
 CALLBACK_OWED = Rule(
     "callback_owed", "no callback is owed", lambda i, p: i.open_deadline("callback") is not None
 )
+
+
+def _flagged(i: Issue) -> bool:
+    """Flagged for follow-up: a follow-up item not cleared (or a flag of old events)."""
+    return bool(i.flags) or bool(open_items(i))
+
+
 #: For the city's queue: hard matters and issues flagged for follow-up (督办).
 HARD_OR_FLAGGED = Rule(
-    "hard_or_flagged", "neither hard nor flagged", lambda i, p: i.tier == "hard" or bool(i.flags)
+    "hard_or_flagged", "neither hard nor flagged", lambda i, p: i.tier == "hard" or _flagged(i)
 )
-FLAGGED = Rule("flagged", "not flagged for follow-up", lambda i, p: bool(i.flags))
+FLAGGED = Rule("flagged", "not flagged for follow-up", lambda i, p: _flagged(i))
+#: reply_flag: a follow-up item waits for your reply
+FLAG_TARGET = Rule(
+    "flag_target",
+    "no follow-up item waits for your reply",
+    lambda i, p: any(it["status"] == "open" and it["target"] == p.scope for it in i.followups),
+)
+#: clear_flag: an item answered (or on a closed issue) at your level or below
+CLEARABLE = Rule(
+    "clearable",
+    "no follow-up item is yours to clear: not answered yet, or raised above you",
+    lambda i, p: any(may_clear(i, p, it) for it in i.followups),
+)
+#: urge: community staff urge only as the whistle holder (the departments they summoned)
+MAY_URGE = Rule(
+    "may_urge",
+    "community staff urge the departments of a whistle they blew",
+    lambda i, p: p.role is not Role.COMMUNITY_STAFF or (i.whistle_holder or {}).get("id") == p.id,
+)
 #: Separation of duties: nobody who handled, resolved or verified an issue records its
 #: callback (回访).
 NOT_HANDLER = Rule(
@@ -156,9 +182,64 @@ CONTEST_PENDING = Rule(
     lambda i, p: any(v.get("contest") == "pending" for v in i.active_departments().values()),
 )
 
+
+def _open(i: Issue, kind: str) -> bool:
+    asked = i.requests.get(kind)
+    return asked is not None and asked["status"] == "open"
+
+
+def _asked(kind: str) -> Rule:
+    why = f"no {kind} request waits for a decision"
+    return Rule(f"{kind}_asked", why, lambda i, p: _open(i, kind))
+
+
+def _not_own(kind: str) -> Rule:
+    return Rule(
+        f"not_own_{kind}",
+        f"nobody decides their own {kind} request",
+        lambda i, p: not (_open(i, kind) and i.requests[kind]["by"] == p.id),
+        refuse=SeparationOfDuties,
+    )
+
+
+SUSPENSION_ASKED, EXTENSION_ASKED, ESCALATION_ASKED = (
+    _asked(k) for k in ("suspension", "extension", "escalation")
+)
+NOT_OWN_SUSPENSION, NOT_OWN_EXTENSION, NOT_OWN_ESCALATION = (
+    _not_own(k) for k in ("suspension", "extension", "escalation")
+)
+#: suspend: neither suspended nor asked to be
+NOT_SUSPENDED_OR_ASKED = Rule(
+    "not_suspended_or_asked",
+    "the issue is suspended or its suspension waits for a decision",
+    lambda i, p: i.suspended_since is None and not _open(i, "suspension"),
+)
+NO_EXTENSION_ASKED = Rule(
+    "no_extension_asked",
+    "an extension request waits for a decision",
+    lambda i, p: not _open(i, "extension"),
+)
+NO_ESCALATION_ASKED = Rule(
+    "no_escalation_asked",
+    "an escalation request waits for a decision",
+    lambda i, p: not _open(i, "escalation"),
+)
+
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
+        SUSPENSION_ASKED,
+        EXTENSION_ASKED,
+        ESCALATION_ASKED,
+        NOT_OWN_SUSPENSION,
+        NOT_OWN_EXTENSION,
+        NOT_OWN_ESCALATION,
+        NOT_SUSPENDED_OR_ASKED,
+        NO_EXTENSION_ASKED,
+        NO_ESCALATION_ASKED,
+        FLAG_TARGET,
+        CLEARABLE,
+        MAY_URGE,
         NOT_RESOLVER,
         NOT_SUSPENDED,
         SUSPENDED,

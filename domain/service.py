@@ -176,7 +176,8 @@ class IssueService:
             self.vault.seal,
             self.evidence.unknown,
             self.directory.is_resident,
-            self.evidence.positions,
+            s.transfer_cap,
+            photo_positions=self.evidence.positions,
         )
 
     def report(self, p: Principal, data: Any, *, issue_id: UUID | None = None) -> Result:

@@ -74,6 +74,8 @@ class Settings:
     calendars: Calendars = field(default_factory=Calendars)
     limits: LimitPolicy = field(default_factory=LimitPolicy)
     escalate_missed_small: bool = True
+    #: transfers before only a street officer transfers again (GRIDFLOW_TRANSFER_CAP)
+    transfer_cap: int = 2
     score_weights: dict[str, float] | None = None
     #: how much a "basically satisfied" callback counts in 满意率
     satisfaction_basic_weight: float = 0.9
@@ -116,11 +118,14 @@ class Settings:
         if env.get("GRIDFLOW_CALENDAR_FILE"):
             calendar_doc = json.loads(Path(env["GRIDFLOW_CALENDAR_FILE"]).read_text("utf-8"))
         limits = json.loads(env["GRIDFLOW_DEADLINES"]) if env.get("GRIDFLOW_DEADLINES") else {}
+        if env.get("GRIDFLOW_FOLLOWUP_REPLY"):
+            limits.setdefault("flag_reply", env["GRIDFLOW_FOLLOWUP_REPLY"])
         settings = cls(
             database_url=env.get("GRIDFLOW_DATABASE_URL", DEFAULT_DATABASE_URL),
             calendars=Calendars.from_config(calendar_doc, default),
             limits=LimitPolicy(limits),
             escalate_missed_small=_flag(env, "GRIDFLOW_ESCALATE_MISSED_SMALL"),
+            transfer_cap=int(env.get("GRIDFLOW_TRANSFER_CAP", "2")),
             projection_batch=int(env.get("GRIDFLOW_PROJECTION_BATCH", "2000")),
             audit_key=env.get("GRIDFLOW_AUDIT_KEY") or None,
             audit_key_file=env.get("GRIDFLOW_AUDIT_KEY_FILE") or None,

@@ -212,7 +212,68 @@ RULE_SQL: dict[str, Callable[[str, Principal], tuple[str, list[Any]]]] = {
         f"grid_id NOT IN (SELECT id FROM {p}nodes WHERE kind = 'grid')",
         [],
     ),
+    "suspension_asked": lambda p, who: _request(p, "suspension", "open"),
+    "extension_asked": lambda p, who: _request(p, "extension", "open"),
+    "escalation_asked": lambda p, who: _request(p, "escalation", "open"),
+    "not_own_suspension": lambda p, who: _not_own(p, "suspension", who),
+    "not_own_extension": lambda p, who: _not_own(p, "extension", who),
+    "not_own_escalation": lambda p, who: _not_own(p, "escalation", who),
+    "not_suspended_or_asked": lambda p, who: _not_asked(p, "suspension", "suspended = 0 AND "),
+    "no_extension_asked": lambda p, who: _not_asked(p, "extension"),
+    "no_escalation_asked": lambda p, who: _not_asked(p, "escalation"),
+    "flag_target": lambda p, who: (
+        f"id IN (SELECT issue_id FROM {p}followup_items WHERE target = %s AND status = 'open')",
+        [who.scope],
+    ),
+    "clearable": lambda p, who: _clearable(p, who),
+    "may_urge": lambda p, who: (
+        (
+            f"id IN (SELECT issue_id FROM {p}issue_people WHERE principal_id = %s "
+            "AND part = 'whistle')",
+            [who.id],
+        )
+        if who.role is Role.COMMUNITY_STAFF
+        else ("1 = 1", [])
+    ),
 }
+
+_LEVELS = ("community", "street", "city")
+_LEVEL_OF_ROLE = {
+    Role.COMMUNITY_STAFF: "community",
+    Role.STREET_OFFICER: "street",
+    Role.CITY_SUPERVISOR: "city",
+}
+
+
+def _clearable(p: str, who: Principal) -> tuple[str, list[Any]]:
+    """domain.followups.may_clear as SQL: an item at the principal's level or below,
+    replied, or open on an issue that is closed (or rejected, merged)."""
+    mine = _LEVEL_OF_ROLE.get(who.role)
+    if mine is None:
+        return "1 = 0", []
+    levels = _quoted(_LEVELS[: _LEVELS.index(mine) + 1])
+    items = f"SELECT issue_id FROM {p}followup_items WHERE level IN ({levels}) AND status = "
+    return (
+        f"(id IN ({items}'replied') OR (state IN ('closed', 'rejected', 'merged') "
+        f"AND id IN ({items}'open')))",
+        [],
+    )
+
+
+def _not_own(p: str, kind: str, who: Principal) -> tuple[str, list[Any]]:
+    return (
+        f"id NOT IN (SELECT issue_id FROM {p}issue_requests WHERE kind = %s AND status = 'open' "
+        "AND by_id = %s)",
+        [kind, who.id],
+    )
+
+
+def _not_asked(p: str, kind: str, also: str = "") -> tuple[str, list[Any]]:
+    return (
+        f"({also}id NOT IN (SELECT issue_id FROM {p}issue_requests WHERE kind = %s "
+        "AND status = 'open'))",
+        [kind],
+    )
 
 
 def _joint(p: str, who: Principal, condition: str) -> tuple[str, list[Any]]:

@@ -51,11 +51,14 @@ class ViewReader:
         #: the position where the views lag, and since when (None: caught up)
         self._behind: tuple[int, float] | None = None
 
-    def wait_for(self, position: int | None, timeout: float = 5.0) -> None:
+    #: how long a read with `?after=` waits for the views (a test sets 0: no timed wait)
+    wait_seconds = 5.0
+
+    def wait_for(self, position: int | None, timeout: float | None = None) -> None:
         """Block until the views include `position`; ViewsBehind after `timeout`."""
         if position is None:
             return
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (self.wait_seconds if timeout is None else timeout)
         while (at := self.engine.position()) < position:
             if time.monotonic() >= deadline:
                 raise ViewsBehind(at, position)
@@ -131,7 +134,9 @@ class ViewReader:
         q.sort = "urgency"
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
-            return queries.list_issues(cur, p, who, q, utc(now))
+            out = queries.list_issues(cur, p, who, q, utc(now))
+            supervision.attach_followups(cur, p, who.scope, out["items"], utc(now))
+            return out
 
     def summary(
         self, node: str, start: date | None, end: date | None, now: datetime
@@ -162,10 +167,10 @@ class ViewReader:
         with self.db.transaction(write=False) as cur:
             return supervision.trend(cur, p, node, d_from, d_to)
 
-    def escalations(self, node: str, now: datetime) -> dict[str, Any]:
+    def escalations(self, node: str, now: datetime, level: str | None = None) -> dict[str, Any]:
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
-            return supervision.escalations(cur, p, node, utc(now))
+            return supervision.escalations(cur, p, node, utc(now), level)
 
     def rankings(
         self, level: str, start: date | None, end: date | None, now: datetime

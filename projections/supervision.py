@@ -71,8 +71,70 @@ def facts(cur: Cursor, p: str, node: str, day_from: str, day_to: str) -> dict[st
     return {m: int(n) for m, n in cur.fetchall()}
 
 
-def escalations(cur: Cursor, p: str, node: str, now: str) -> dict[str, Any]:
-    """Every open hard matter and every issue flagged for city follow-up (督办)."""
+def followup_items(
+    cur: Cursor, p: str, node: str, now: str, level: str | None = None
+) -> list[dict[str, Any]]:
+    """The follow-up items (督办件) not cleared on issues under `node` (at `level`), the
+    listed ones first, then by age: each with its steps, replies and reply due time."""
+    import json
+
+    where, args = under(p, node)
+    sql = (
+        f"SELECT f.issue_id, f.item_json, f.reply_due_at, i.state, i.grid_id, i.category "
+        f"FROM {p}followup_items f JOIN {p}issues i ON i.id = f.issue_id "
+        f"WHERE f.status <> 'cleared' AND i.{where}"
+    )
+    if level is not None:
+        sql += " AND f.level = %s"
+        args = [*args, level]
+    cur.execute(sql + " ORDER BY f.listed DESC, f.opened_at, f.issue_id, f.flag_id", args)
+    out = []
+    for issue_id, item_json, due, state, grid, category in cur.fetchall():
+        item = json.loads(item_json)
+        out.append(
+            {
+                **item,
+                "issue_id": issue_id,
+                "state": state,
+                "grid_id": grid,
+                "category": category,
+                "reply_due_at": due,
+                "overdue": item["status"] == "open" and due is not None and due <= now,
+            }
+        )
+    return out
+
+
+def attach_followups(
+    cur: Cursor, p: str, target: str, items: list[dict[str, Any]], now: str
+) -> None:
+    """Each queued issue's follow-up items aimed at `target` (a node or department) and
+    not cleared: the queue shows what the target must answer, at which level."""
+    import json
+
+    ids = [it["id"] for it in items]
+    by_issue: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ", ".join(["%s"] * len(chunk))
+        cur.execute(
+            f"SELECT issue_id, item_json, reply_due_at FROM {p}followup_items WHERE target = %s "
+            f"AND status <> 'cleared' AND issue_id IN ({marks}) ORDER BY flag_id",
+            [target, *chunk],
+        )
+        for issue_id, item_json, due in cur.fetchall():
+            item = json.loads(item_json)
+            overdue = item["status"] == "open" and due is not None and due <= now
+            by_issue[issue_id].append({**item, "reply_due_at": due, "overdue": overdue})
+    for it in items:
+        it["followups"] = by_issue.get(it["id"], [])
+
+
+def escalations(
+    cur: Cursor, p: str, node: str, now: str, level: str | None = None
+) -> dict[str, Any]:
+    """Every open hard matter and every issue flagged for city follow-up (督办), and
+    the follow-up items (at `level`, if given)."""
     where, args = under(p, node)
     cur.execute(
         f"SELECT id, state, tier, grid_id, category, description, reported_at, urges, flagged, "
@@ -122,7 +184,12 @@ def escalations(cur: Cursor, p: str, node: str, now: str) -> dict[str, Any]:
                 ],
             }
         )
-    return {"node": node, "items": items}
+    return {
+        "node": node,
+        "level": level,
+        "items": items,
+        "followups": followup_items(cur, p, node, now, level),
+    }
 
 
 def _obligation(

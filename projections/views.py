@@ -27,7 +27,7 @@ from projections.records import OrgChange, Record, utc
 
 #: Bumped when folding changes what the views hold, so that views built by older code
 #: are rebuilt from the log on start (projections.engine).
-FOLD_VERSION = 3
+FOLD_VERSION = 4
 
 
 def schema(p: str) -> list[str]:
@@ -91,6 +91,10 @@ TABLES = (
     *joint_views.TABLES,
     *hotline_views.TABLES,
 )
+
+
+def _open_items(row: dict[str, Any]) -> bool:
+    return any(it["status"] != "cleared" for it in row.get("followups", []))
 
 
 class IssueViews:
@@ -246,7 +250,7 @@ class IssueViews:
                 continue
             due = d["effective_due_at"] or d["due_at"]
             if "paused_seconds" in end:  # ended while suspended: the pause so far counts
-                due = shift(d["due_at"], end["paused_seconds"])
+                due = shift(d["due_at"], end["paused_seconds"] + d.get("extended_seconds", 0.0))
             dept = d["department_id"] or ""
             if end["outcome"] == "met":
                 count(f"deadline_met:{d['kind']}", dept, due)
@@ -272,6 +276,11 @@ class IssueViews:
         )
         if r.to_state != before:
             row["suspended"] = False
+            for key, seconds in r.facts.get("resumed_clocks", {}).items():
+                if (d := open_.get(key)) is not None:  # left the state: the clock runs again
+                    d["paused"] = False
+                    d["effective_due_at"] = shift(d["due_at"], seconds)
+                    d["effective_warn_at"] = shift(d["warn_at"], seconds)
         if r.facts.get("flag"):
             row["flags"].append(r.facts["flag"])
 
@@ -298,7 +307,7 @@ class IssueViews:
                     row["updated_at"],
                     row["reporter_principal"],
                     row["resolver_id"],
-                    int(bool(row["flags"])),
+                    int(bool(row["flags"]) or _open_items(row)),
                     row["merged_into"],
                     row["urges"],
                     int(is_open),

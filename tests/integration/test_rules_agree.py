@@ -123,8 +123,17 @@ def data_for(action: str, draw: Any, others: list[UUID], p: Any = None) -> dict[
         "transfer": {"grid_id": draw(st.sampled_from(["g1", "g2", "g3"])), "reason": "theirs"},
         "release": {"department_id": draw(st.sampled_from(depts)), "reason": "excused"},
         "merge": {"duplicate_of": str(draw(st.sampled_from(others))) if others else "x"},
-        "urge": {"message": "hurry"},
+        "urge": draw(
+            st.sampled_from([{"message": "hurry"}, {"message": "hurry", "grade": "supervise"}])
+        ),
         "suspend": {"reason": "waiting"},
+        "deny_suspension": {"reason": "no"},
+        "request_extension": {"reason": "parts", "extra": "1wd"},
+        "deny_extension": {"reason": "no"},
+        "request_escalation": {"reason": "too big"},
+        "deny_escalation": {"reason": "no"},
+        "flag": {"message": "why so slow"},
+        "reply_flag": {"text": "on it"},
         "comment": {"text": "noted"},
     }.get(action, {})
 

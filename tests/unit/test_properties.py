@@ -83,7 +83,6 @@ data_for: dict[str, Any] = {
         {"department_id": st.sampled_from(DEPTS), "reason": st.just("x")}
     ),
     "merge": st.just("TARGET"),
-    "urge": st.just({"message": "hurry"}),
     "suspend": st.just({"reason": "wait"}),
     "resume": st.just({}),
     "comment": st.just({"text": "hi"}),
@@ -103,6 +102,26 @@ data_for: dict[str, Any] = {
     ),
     "contest_summons": st.just({"reason": "not ours"}),
     "uphold_summons": st.sampled_from(DEPTS).map(lambda d: {"department_id": d, "reason": "ours"}),
+    "approve_suspension": st.just({}),
+    "deny_suspension": st.just({"reason": "no"}),
+    "request_extension": st.sampled_from(
+        [{"reason": "parts", "extra": "2wd"}, {"reason": "x", "extra": "4h", "deadline": "triage"}]
+    ),
+    "approve_extension": st.just({}),
+    "deny_extension": st.just({"reason": "no"}),
+    "request_escalation": st.just({"reason": "too big"}),
+    "approve_escalation": st.just({}),
+    "deny_escalation": st.just({"reason": "no"}),
+    "flag": st.sampled_from([{"message": "why"}, {"message": "you", "target": "housing"}]),
+    "reply_flag": st.just({"text": "on it"}),
+    "clear_flag": st.just({}),
+    "urge": st.sampled_from(
+        [
+            {"message": "hurry"},
+            {"message": "hurry", "grade": "supervise"},
+            {"message": "report in", "target": "water", "grade": "list"},
+        ]
+    ),
     "miss_deadline": st.sampled_from(
         [
             "triage",

@@ -16,7 +16,7 @@ document.addEventListener('alpine:init', () => {
     categories: [], departments: [], nodes: [], grids: [], myGrids: [], actions: {},
     queue: [], queueCategory: '',
     draft: {}, issue: null, history: [], thumbs: {}, form: { action: null },
-    sv: { node: '', from: '', to: '', summary: null, board: [], misses: [] }, charts: {},
+    sv: { node: '', from: '', to: '', summary: null, board: [], followups: [], misses: [] }, charts: {},
     verifyResult: null, replay: { id: '', issue: null, history: [], version: 1, max: 1 },
 
     t(key) { return (I18N[this.lang] && I18N[this.lang][key]) || I18N.en[key] || key; },
@@ -163,7 +163,7 @@ document.addEventListener('alpine:init', () => {
         this.api('GET', '/supervision/rankings?level=community' + period),
         this.api('GET', '/supervision/trend?node=' + n + period),
         this.api('GET', '/supervision/patrol-misses?node=' + n + period)]);
-      this.sv.summary = summary; this.sv.board = board.items; this.sv.misses = misses.items;
+      this.sv.summary = summary; this.sv.board = board.items; this.sv.followups = board.followups || []; this.sv.misses = misses.items;
       this.$nextTick(() => this.draw(summary, ranks, trend));
     },
     chart(id, config) {
