@@ -58,11 +58,7 @@ def category_fields(raw: Mapping[str, Any], where: str) -> tuple[dict[str, Any],
             out["photos_required"] = sorted(set(photos))
         else:
             errs.append(f"{where}.photos_required: any of {', '.join(PHOTO_STEPS)}")
-    if raw.get("engineering") is not None:
-        if isinstance(raw["engineering"], bool):
-            out["engineering"] = raw["engineering"]
-        else:
-            errs.append(f"{where}.engineering: true or false")
+    # `engineering` is read with the follow-up's extensions (domain.organisation)
     if raw.get("valid_from") is not None:
         try:
             out["valid_from"] = date.fromisoformat(str(raw["valid_from"])).isoformat()

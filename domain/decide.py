@@ -200,6 +200,8 @@ def transfer(issue: Issue, p: Principal, data: A.Transfer, ctx: Context, _: Any)
     if not (data.category or issue.category):  # 分拨 places a ticket in a category too
         raise ValidationFailed({"category": "the hotline's category matched none: name one"})
     d = Decision("reported", issue.tier, _dump(data))  # the triage clock keeps running
+    if data.category and data.category != issue.category:
+        d.facts["catalogue"] = catalogue.snapshot(ctx.org, data.category)
     if issue.counts.get("transfer", 0) >= ctx.transfer_cap:
         if p.role is not Role.STREET_OFFICER:
             raise CapReached(

@@ -111,6 +111,9 @@ def for_miss(issue: Issue, kind: str, dept: str | None, ctx: Context) -> tuple[s
         return street(issue, ctx), "city"
     if kind in ("department_acknowledge", "department_report_in"):
         return dept or "", holder_node(issue, ctx)[1]
+    if kind == "hotline_due":  # 12345's own due time (issue 15): as the tier's resolution
+        step = {"big": "big_resolution", "hard": "hard_resolution"}.get(issue.tier or "")
+        return for_miss(issue, step or "small_resolution", dept, ctx)
     raise KeyError(kind)
 
 

@@ -128,6 +128,10 @@ CLOCKS: dict[str, dict[str, Clocks]] = {
     "suspend": {s: Clocks(pauses=(k,)) for s, k in RESOLUTION_OF.items()},
     "resume": {s: Clocks(resumes=(k,)) for s, k in RESOLUTION_OF.items()},
     "comment": {s: NONE for s in EXPECTED["comment"]},
+    # joint handling (spec/joint-handling.md): no clock of its own
+    "confirm_presence": {"joint_handling": NONE},
+    "record_meeting": {s: NONE for s in ("whistle_blown", "joint_handling")},
+    "contest_summons": {"whistle_blown": NONE},  # the department's clocks run on
 }
 
 #: Declared client actions whose clocks are pinned elsewhere in this file.
@@ -135,6 +139,12 @@ PINNED_ELSEWHERE = {
     "appeal_callback": "test_appeals_move_no_clock",
     "uphold_appeal": "test_appeals_move_no_clock",
     "reject_appeal": "test_appeals_move_no_clock",
+    # allowed in none of walk_to's issues (no tasks, contests or hotline tickets there)
+    "complete_task": "tests/unit/test_joint.py (no clock)",
+    "evaluate_department": "tests/unit/test_joint.py (closed: no clock)",
+    "uphold_summons": "tests/unit/test_joint.py (no clock)",
+    "return_to_hotline": "tests/integration/test_hotline_both_ways.py (no clock)",
+    "approve_return": "tests/integration/test_hotline_both_ways.py (ends triage, hotline_due)",
 }
 
 PAIRS = [(a, s) for a, states in CLOCKS.items() for s in states]
