@@ -616,3 +616,27 @@ def test_an_approved_return_ends_the_clocks() -> None:
     # returned (退单) is the hotline's reply: triage and the hotline's due time are met
     assert _clocks_of(approved) == ({}, {"triage": "met", "hotline_due": "met"})
     assert (svc.get(i).state, svc.get(i).open_deadlines()) == ("rejected", [])
+
+
+def test_an_escalation_nobody_decided_in_an_hour_opens_a_street_item_on_the_community() -> None:
+    """spec/followup.md: `escalation_decision` is the community's to answer, at street level."""
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = walk_to(svc, "on_spot")
+    asked = _one_event(svc, i, "request_escalation", WORKER, {"reason": "too big for the grid"})
+    assert _clocks_of(asked) == ({"escalation_decision": "1wh"}, {})
+    clock.now = DUE_FROM_MONDAY_9["1wh"]
+    missed = _one_event(svc, i, "miss_deadline", SYSTEM, {"deadline": "escalation_decision"})
+    assert _clocks_of(missed) == (F1, {})
+    issue = svc.get(i)
+    assert issue.state == "on_spot"
+    assert [(f["level"], f["target"], f["reason"]) for f in issue.followups] == [
+        ("street", "m1", "deadline_missed:escalation_decision")
+    ]
+    # decided late: the decision ends its clock missed and moves the matter on
+    clock.advance(minutes=30)
+    approved = _one_event(svc, i, "approve_escalation", LEADER, {"lead_party": "owners"})
+    assert _clocks_of(approved) == (
+        {BIG: "5wd"},
+        {"escalation_decision": "missed", SMALL: "cancelled"},
+    )
