@@ -38,7 +38,7 @@ class Deadline(BaseModel):
     light: Literal["green", "yellow", "red"]
 
 
-class Department(BaseModel):
+class IssueDepartment(BaseModel):
     department_id: str
     summoned_at: datetime
     acknowledged_at: datetime | None
@@ -129,7 +129,7 @@ class IssueOut(BaseModel):
     reported_by: dict[str, str]
     occurred_at: str | None
     deadlines: list[Deadline]
-    departments: list[Department]
+    departments: list[IssueDepartment]
     grade: str | None
     lead_department: str | None = Field(None, description="the whistle's lead department")
     meet_at: dict[str, Any] | None = Field(

@@ -85,7 +85,7 @@ def may_see_personal(p: Principal, issue: Issue, org: Org) -> bool:
 def may_read_stored_events(p: Principal) -> bool:
     """Events as stored — a reporter's sealed details and the subject beside them, which
     in events of older code is a reversible hash of the phone — are for auditors."""
-    return p.role is Role.AUDITOR
+    return p.role in CAPABILITIES[Capability.READ_STORED_EVENTS]
 
 
 def in_jurisdiction(a: Action, p: Principal, issue: Issue, org: Org) -> bool:
@@ -119,6 +119,7 @@ class Capability(StrEnum):
     ERASE_PERSONAL_DATA = "erase_personal_data"
     SUBSCRIBE = "subscribe"  # webhooks
     STAGE_EVIDENCE = "stage_evidence"  # a photo uploaded before its report
+    READ_STORED_EVENTS = "read_stored_events"  # the log's bytes as hashed (audit leaves)
 
 
 CAPABILITIES: dict[Capability, frozenset[Role]] = {
@@ -138,6 +139,7 @@ CAPABILITIES: dict[Capability, frozenset[Role]] = {
     Capability.ERASE_PERSONAL_DATA: frozenset({R.ADMIN}),
     Capability.SUBSCRIBE: frozenset(Role) - {R.RESIDENT, R.AUDITOR, R.SYSTEM},
     Capability.STAGE_EVIDENCE: ACTION["report"].roles_for(None),
+    Capability.READ_STORED_EVENTS: frozenset({R.AUDITOR}),
 }
 #: Supervision of any node, whatever the principal's own scope.
 _SUPERVISE_ANYWHERE = frozenset({R.CITY_SUPERVISOR, R.AUDITOR, R.ADMIN})

@@ -98,6 +98,9 @@ class Report(WithEvidence):
     hotline: dict[str, Any] | None = None
     #: with `settled_on_spot`: the category's close conditions, confirmed
     checklist: Checklist | None = None
+    media_url: Annotated[str, Field(max_length=2000, pattern=r"^https?://\S+$")] | None = Field(
+        None, description="a picture of the matter kept elsewhere (Open311's media_url)"
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> Report:

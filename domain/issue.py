@@ -18,6 +18,7 @@ from domain import approvals, callbacks, followups, joint
 from domain.callbacks import HANDLING_ACTIONS
 from domain.deadlines import Deadline
 from domain.owners import owner_after
+from domain.states import TERMINAL
 
 if TYPE_CHECKING:
     from domain.context import Context
@@ -87,6 +88,11 @@ class Issue(Aggregate):
         #: the catalogue version the issue was reported (or placed) under, and its
         #: category's rules then (domain.catalogue)
         self.catalogue: dict[str, Any] | None = None
+        #: when it last entered a terminal state (None while open); GeoReport's
+        #: updated_datetime of a closed request
+        self.closed_at: datetime | None = None
+        #: a picture of the matter somewhere else (Open311's media_url)
+        self.media_url: str | None = None
 
     # -- events -------------------------------------------------------------------
 
@@ -109,6 +115,10 @@ class Issue(Aggregate):
                 for key, paused_seconds in self.facts.get("resumed_clocks", {}).items():
                     if (d := issue.open_deadline(key)) is not None:
                         d.paused_since, d.paused_seconds = None, paused_seconds
+            if self.to_state not in TERMINAL:
+                issue.closed_at = None
+            elif issue.state not in TERMINAL or getattr(issue, "closed_at", None) is None:
+                issue.closed_at = self.timestamp
             issue.state, issue.tier = self.to_state, self.tier
             for end in self.ends:
                 d = issue.open_deadline(end["key"])
@@ -160,6 +170,7 @@ class Issue(Aggregate):
             issue.reporter_principal = facts.get("reporter_principal")
             issue.reported_by, issue.reported_at = self.actor, self.timestamp
             issue.occurred_at = data.get("occurred_at")
+            issue.media_url = data.get("media_url")
             issue.contact = bool(facts.get("contact", data.get("reporter") is not None))
 
     class HandledOnSpot(Event):

@@ -209,6 +209,12 @@ class Outbox:
             )
             return int(cur.rowcount) > 0
 
+    def backlog(self) -> int:
+        """Deliveries not yet acknowledged by their receiver."""
+        with self.db.transaction(write=False) as cur:
+            cur.execute("SELECT COUNT(*) FROM gridflow_outbox WHERE status = 'pending'")
+            return int(cur.fetchone()[0])
+
     def deliveries(self, sub_id: str, limit: int = 200) -> list[dict[str, Any]]:
         with self.db.transaction(write=False) as cur:
             cur.execute(

@@ -225,6 +225,7 @@ class IssueViews:
             "channel": r.facts["channel"],
             "description": r.data["description"][:500],
             "reported_at": r.at,
+            "media_url": r.data.get("media_url"),
             "reporter_principal": r.facts.get("reporter_principal"),
             "ticket_no": (r.facts.get("hotline") or {}).get("ticket_no"),
             "resolver_id": None,
@@ -294,6 +295,10 @@ class IssueViews:
                     d["paused"] = False
                     d["effective_due_at"] = shift(d["due_at"], seconds)
                     d["effective_warn_at"] = shift(d["warn_at"], seconds)
+        if r.to_state not in TERMINAL:
+            row["closed_at"] = None
+        elif before not in TERMINAL or row.get("closed_at") is None:
+            row["closed_at"] = r.at
         if r.facts.get("flag"):
             row["flags"].append(r.facts["flag"])
 

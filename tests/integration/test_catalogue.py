@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from domain.errors import InvalidOrganisation
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.images import photo
 from tests.support import LEADER, ORG, WORKER
 

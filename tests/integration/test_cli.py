@@ -125,6 +125,7 @@ def test_an_unreachable_store_is_one_line_not_a_traceback(monkeypatch, capsys):
     for name, value in {
         "GRIDFLOW_DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/nothing",
         "GRIDFLOW_AUDIT_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "GRIDFLOW_AUDIT_ORIGIN": "gridflow",
         "GRIDFLOW_SUBJECT_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         "GRIDFLOW_EVIDENCE_DIR": "/srv/shared/evidence",
     }.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tests.e2e.support import Api
+from tests.http.support import Api
 from tests.integration.test_notifications import Receiver, api, flush, subscribe
 from tests.support import LEADER, ORG, STAFF, STREET, WORKER, P
 

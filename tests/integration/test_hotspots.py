@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import CALLER, LEADER, STAFF, SUPERVISOR, WORKER, Clock
 
 SH = ZoneInfo("Asia/Shanghai")

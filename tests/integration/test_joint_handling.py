@@ -8,7 +8,7 @@ from typing import Any
 
 from PIL import Image
 
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import MONDAY_9, ORG, POLICE, STAFF, STREET, SUPERVISOR, WATER, WORKER, P
 
 ROADS = P("department_officer", "roads")

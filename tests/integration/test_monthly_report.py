@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from domain.settings import Settings
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import CALLER, LEADER, STAFF, STREET, SUPERVISOR, SYSTEM, WORKER, Clock, P
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.settings import Settings
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import (
     CALLER,
     LEADER,
