@@ -17,7 +17,18 @@ import pytest
 
 from domain.errors import ForbiddenRole, IssueNotFound, SeparationOfDuties
 from domain.service import IssueService
-from tests.support import HOUSING, LEADER, RESIDENT, STAFF, STREET, WORKER, WORKER2, make_service
+from tests.support import (
+    HOUSING,
+    LEADER,
+    RESIDENT,
+    STAFF,
+    STREET,
+    SYSTEM,
+    WORKER,
+    WORKER2,
+    Clock,
+    make_service,
+)
 from tests.unit.test_roles_and_jurisdiction import INSIDE, ROLES
 
 HANDLERS = {
@@ -202,3 +213,23 @@ def test_the_spec_reporters_report(role: str) -> None:
         with pytest.raises(ForbiddenRole):
             svc.report(INSIDE[role], body)
         assert svc.app.recorder.max_notification_id() == head
+
+
+def test_past_10_working_days_suspended_only_a_street_officer_approves_another() -> None:
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = handled(svc, "small")
+    svc.act(i, "suspend", WORKER2, {"reason": "the owner is abroad"})
+    svc.act(i, "approve_suspension", LEADER, {})
+    allowance = svc.get(i).open_deadline("suspension_allowance")
+    assert allowance is not None
+    clock.now = allowance.due_at  # 10 working days used up: the clock runs again
+    svc.act(i, "miss_deadline", SYSTEM, {"deadline": "suspension_allowance"})
+    svc.act(i, "suspend", WORKER2, {"reason": "still abroad"})
+    for role in ("grid_leader", "community_staff"):  # who could approve the first one
+        head = svc.app.recorder.max_notification_id()
+        with pytest.raises(ForbiddenRole):
+            svc.act(i, "approve_suspension", INSIDE[role], {})
+        assert svc.app.recorder.max_notification_id() == head
+    svc.act(i, "approve_suspension", STREET, {})
+    assert svc.get(i).suspended_since is not None
