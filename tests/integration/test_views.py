@@ -191,9 +191,19 @@ def test_rankings_and_department_timeliness(world: World):
     # m2: one on-time triage, nothing else -> 0.3 x 1.0 / 0.3 = 1.0. m1 (docs/indicators.md):
     # on time 1.0, satisfaction 1/2, resolution 1/2, response 1/1, rework 1/3 against:
     # 0.3 + 0.15 + 0.1 + 0.1 + 0.1 x (1 - 1/3) = 0.7167 over the weights' 1.0.
-    assert [(r["id"], r["rank"], r["score"]) for r in ranks["items"]] == [
-        ("m2", 1, 1.0),
-        ("m1", 2, 0.7167),
+    # spec/followup.md: fewer than 10 valid callbacks (or closed issues) in the period is
+    # `insufficient_sample`: shown with its score, not ranked (GRIDFLOW_RANKING_MIN_SAMPLE)
+    assert [(r["id"], r["rank"], r["score"], r["status"]) for r in ranks["items"]] == [
+        ("m2", None, 1.0, "insufficient_sample"),
+        ("m1", None, 0.7167, "insufficient_sample"),
+    ]
+    url = world.c.settings.database_url
+    small = Container(Settings(database_url=url, ranking_min_sample=1), clock=world.clock)
+    ranked = small.views.rankings("community", None, None, world.clock.now)
+    # m1 has 2 valid callbacks and is ranked; m2 has none (nor a closed issue): still not
+    assert [(r["id"], r["rank"], r["score"], r["status"]) for r in ranked["items"]] == [
+        ("m1", 1, 0.7167, "ranked"),
+        ("m2", None, 1.0, "insufficient_sample"),
     ]
     m1 = next(r for r in ranks["items"] if r["id"] == "m1")
     assert m1["counts"]["reported"] == 4
