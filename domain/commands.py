@@ -115,10 +115,28 @@ def take(
             )
         if end["outcome"] == "met" and ctx.now > d.due_with(paused):
             end["outcome"] = "missed"
+    _resume_on_leaving(issue, decision, ctx)
     _record(issue, a.event, p, decision, ctx)
     if action == "merge" and related is not None:
         attach = Decision(related.state, related.tier, {}, {"duplicate": str(issue.id)})
         _record(related, Issue.DuplicateAttached, p, attach, ctx)
+
+
+def _resume_on_leaving(issue: Issue, d: Decision, ctx: Context) -> None:
+    """A step that leaves the state ends its suspension: each paused clock it does not end
+    runs again, credited with the pause so far (before, a summon from a suspended joint
+    handling left the hard-resolution clock paused for good)."""
+    if issue.suspended_since is None or d.to_state == issue.state:
+        return
+    ended = {end["key"] for end in d.ends}
+    cal = ctx.calendar(issue.grid_id)
+    resumed = {
+        dl.key: dl.paused_seconds_at(ctx.now, cal)
+        for dl in issue.open_deadlines()
+        if dl.paused_since is not None and dl.key not in ended
+    }
+    if resumed:
+        d.facts["resumed"] = resumed
 
 
 def require_may_attach(issue: Issue, p: Principal, org: Org) -> None:

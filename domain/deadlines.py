@@ -231,7 +231,10 @@ class Deadline:
         due = self.effective_due
         if self.limit.endswith(("wh", "wd")):
             left = calendar.working_seconds_between(since, due)
-            new_due = calendar.add_working_seconds(now, left) if left > 0 else due
+            # A due time outside working hours (a clock started at night) lies after the
+            # working time it stands for: a pause with no working time in it credits
+            # nothing, never a negative pause that would bring the due time forward.
+            new_due = max(calendar.add_working_seconds(now, left), due) if left > 0 else due
         else:
             new_due = due + max(now - since, timedelta(0)) if since < due else due
         return (new_due - self.due_at).total_seconds() - self.extended_seconds

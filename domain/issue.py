@@ -86,6 +86,9 @@ class Issue(Aggregate):
             if self.to_state != issue.state:
                 issue.suspended_since = None
                 approvals.lapse(issue, self.timestamp)
+                for key, paused_seconds in self.facts.get("resumed", {}).items():
+                    if (d := issue.open_deadline(key)) is not None:
+                        d.paused_since, d.paused_seconds = None, paused_seconds
             issue.state, issue.tier = self.to_state, self.tier
             for end in self.ends:
                 d = issue.open_deadline(end["key"])
@@ -349,7 +352,7 @@ class Issue(Aggregate):
                 ):
                     d.missed = True
                     break
-            if self.facts.get("resumed"):  # the suspension's allowance ran out
+            if self.facts.get("allowance_ended"):  # the suspension's allowance ran out
                 _resume(issue, self)
             if self.data["deadline"] == "callback" and issue.callback_round is not None:
                 issue.callback_round["judged"] = True

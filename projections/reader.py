@@ -51,11 +51,14 @@ class ViewReader:
         #: the position where the views lag, and since when (None: caught up)
         self._behind: tuple[int, float] | None = None
 
-    def wait_for(self, position: int | None, timeout: float = 5.0) -> None:
+    #: how long a read with `?after=` waits for the views (a test sets 0: no timed wait)
+    wait_seconds = 5.0
+
+    def wait_for(self, position: int | None, timeout: float | None = None) -> None:
         """Block until the views include `position`; ViewsBehind after `timeout`."""
         if position is None:
             return
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (self.wait_seconds if timeout is None else timeout)
         while (at := self.engine.position()) < position:
             if time.monotonic() >= deadline:
                 raise ViewsBehind(at, position)

@@ -271,6 +271,11 @@ class IssueViews:
         )
         if r.to_state != before:
             row["suspended"] = False
+            for key, seconds in r.facts.get("resumed", {}).items():
+                if (d := open_.get(key)) is not None:  # left the state: the clock runs again
+                    d["paused"] = False
+                    d["effective_due_at"] = shift(d["due_at"], seconds)
+                    d["effective_warn_at"] = shift(d["warn_at"], seconds)
         if r.facts.get("flag"):
             row["flags"].append(r.facts["flag"])
 

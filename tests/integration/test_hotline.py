@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import LEADER, WORKER, P
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import P
 
 DESK = P("intake", "c1", "hotline-desk")

@@ -16,6 +16,7 @@ from domain.issue import EVENT_CLASSES
 from tests.support import (
     HOUSING,
     LEADER,
+    MONDAY_9,
     STAFF,
     STREET,
     SUPERVISOR,
@@ -77,6 +78,14 @@ ASKED_FIRST = {
     "deny_extension": ("request_extension", {"reason": "parts", "extra": "1wd"}),
     "approve_escalation": ("request_escalation", {"reason": "too big"}),
     "deny_escalation": ("request_escalation", {"reason": "too big"}),
+}
+
+#: The tier an issue has in each state it is handled in; elsewhere it keeps its tier.
+TIER_AFTER = {
+    "on_spot": "small",
+    "coordinating": "big",
+    "whistle_blown": "hard",
+    "joint_handling": "hard",
 }
 
 TIER_OF = {
@@ -152,6 +161,16 @@ def test_every_action_from_every_state(action: str, state: str) -> None:
         assert after.state == EXPECTED[action][state]
         assert [type(e) for e in events] == [EVENT_CLASSES[action]]
         assert result.position > (head or 0)
+        (event,) = events
+        # ... and what the event keeps: who, when, what they said, the tier it leads to
+        assert event.actor == actor.as_actor()
+        assert event.timestamp == MONDAY_9
+        assert event.to_state == after.state
+        assert after.tier == TIER_AFTER.get(after.state, before.tier)
+        given = {k: v for k, v in data.items() if k not in ("contacted",)}
+        assert {k: event.data[k] for k in given} == given
+        assert after.counts[action] == before.counts.get(action, 0) + 1
+        assert after.version == before.version + 1
     elif actor is HOUSING and "housing" not in before.departments:
         # A department that was never summoned does not even see the issue.
         with pytest.raises(IssueNotFound):
@@ -161,6 +180,7 @@ def test_every_action_from_every_state(action: str, state: str) -> None:
             svc.act(issue_id, action, actor, data)
         assert refused.value.details["state"] == state
         assert action not in refused.value.details["allowed_actions"]
+        assert refused.value.details["allowed_actions"] == before.allowed_actions(actor, svc.org())
     if state not in EXPECTED[action]:
         assert svc.app.recorder.max_notification_id() == head
         assert svc.get(issue_id).version == before.version

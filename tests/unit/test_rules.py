@@ -6,7 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from domain.errors import ResolverCannotVerify, TransitionNotAllowed, ValidationFailed
+from domain.errors import (
+    ForbiddenRole,
+    ResolverCannotVerify,
+    TransitionNotAllowed,
+    ValidationFailed,
+)
 from tests.support import (
     HOUSING,
     LEADER,
@@ -67,8 +72,9 @@ def test_releasing_the_last_pending_department_starts_joint_handling():
     i = report(svc)
     svc.act(i, "blow_whistle", STAFF, {"departments": ["housing", "water", "police"]})
     svc.act(i, "report_in", HOUSING)
-    with pytest.raises(ValidationFailed, match="invalid"):
+    with pytest.raises(ValidationFailed) as err:
         svc.act(i, "release", STREET, {"department_id": "housing", "reason": "reported in"})
+    assert err.value.fields == {"department_id": "this department has already reported in"}
     issue = svc.act(i, "release", STREET, {"department_id": "water", "reason": "excused"}).issue
     assert issue.state == "whistle_blown"
     assert deadline(issue, "department_report_in:water").status == "cancelled"
@@ -82,8 +88,9 @@ def test_summoning_more_departments_goes_back_to_waiting_for_them():
     svc.act(i, "blow_whistle", STAFF, {"departments": ["housing"]})
     svc.act(i, "report_in", HOUSING)
     assert svc.act(i, "summon", STAFF, {"departments": ["police"]}).issue.state == "whistle_blown"
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as err:
         svc.act(i, "summon", STAFF, {"departments": ["police"]})
+    assert err.value.fields == {"departments.0": "already summoned"}
     assert svc.act(i, "report_in", POLICE).issue.state == "joint_handling"
 
 
@@ -163,8 +170,11 @@ def test_a_callback_that_reached_nobody_keeps_its_clock_running():
     i = closed_small(svc)
     issue = svc.act(i, "record_callback", STAFF, {"contacted": False}).issue
     assert deadline(issue, "callback").status == "open"
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as err:
         svc.act(i, "record_callback", STAFF, {"contacted": True})
+    assert err.value.fields == {
+        "body": "Value error, a callback that reached the resident records solved and satisfaction"
+    }
 
 
 def test_merge_attaches_the_duplicate_to_its_target_in_one_transaction():
@@ -175,8 +185,9 @@ def test_merge_attaches_the_duplicate_to_its_target_in_one_transaction():
     assert result.issue.state == "merged" and result.issue.merged_into == str(target)
     assert svc.get(target).duplicates == [str(dup)]
     assert result.position == head + 2
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as err:
         svc.act(report(svc), "merge", LEADER, {"duplicate_of": str(dup)})  # merged: not open
+    assert err.value.fields == {"duplicate_of": "that issue is merged, not open"}
 
 
 def test_transfer_moves_the_issue_and_keeps_the_triage_clock():
@@ -188,8 +199,9 @@ def test_transfer_moves_the_issue_and_keeps_the_triage_clock():
     issue = svc.act(i, "transfer", STAFF, {"grid_id": "g2", "reason": "wrong grid"}).issue
     assert (issue.grid_id, issue.original_grid_id) == ("g2", "g1")
     assert deadline(issue, "triage").due_at == due
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as err:
         svc.act(i, "transfer", STAFF, {"grid_id": "m1", "reason": "not a grid"})
+    assert err.value.fields == {"grid_id": "no grid 'm1'"}
 
 
 def test_suspension_pauses_the_resolution_clock_and_shows_the_paused_time():
@@ -230,7 +242,7 @@ def test_a_missed_small_resolution_is_recorded_once_and_escalates_to_big():
 
 def test_only_the_system_records_missed_deadlines():
     svc = make_service()
-    with pytest.raises(Exception, match="may not"):
+    with pytest.raises(ForbiddenRole, match="may not"):
         svc.act(report(svc), "miss_deadline", SUPERVISOR, {"deadline": "triage"})
 
 

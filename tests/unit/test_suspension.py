@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.support import LEADER, WORKER, Clock, make_service, report
+from tests.support import HOUSING, LEADER, STAFF, SYSTEM, WORKER, Clock, P, make_service, report
 
 
 def deadline(issue, key):
@@ -63,3 +63,25 @@ def test_a_step_that_ends_while_suspended_after_the_moved_due_time_is_still_miss
     clock.advance(hours=1)
     issue = svc.act(i, "resolve", WORKER, {"resolution": "done"}).issue
     assert deadline(issue, "small_resolution").status == "missed"
+
+
+def test_leaving_the_state_while_suspended_lets_the_paused_clock_run_again():
+    # Found by the deadline properties: a summon from a suspended joint handling left the
+    # hard-resolution clock paused for good (never missed, never resumable).
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = report(svc)
+    svc.act(i, "blow_whistle", STAFF, {"departments": ["housing"]})
+    svc.act(i, "report_in", HOUSING)
+    due = deadline(svc.get(i), "hard_resolution").due_at
+    svc.act(i, "suspend", STAFF, {"reason": "waiting for the owner"})
+    svc.act(i, "approve_suspension", P("street_officer", "s1"), {})
+    clock.advance(days=1)  # Tuesday 09:00: one working day paused
+    issue = svc.act(i, "summon", STAFF, {"departments": ["police"]}).issue
+    d = deadline(issue, "hard_resolution")
+    assert issue.state == "whistle_blown" and issue.suspended_since is None
+    assert (d.status, d.paused_since) == ("open", None)
+    assert d.due_at == due and d.effective_due == due + timedelta(days=1)
+    clock.now = d.effective_due
+    missed = svc.act(i, "miss_deadline", SYSTEM, {"deadline": "hard_resolution"}).issue
+    assert deadline(missed, "hard_resolution").status == "missed"
