@@ -38,12 +38,27 @@ class Deadline(BaseModel):
     light: Literal["green", "yellow", "red"]
 
 
-class Department(BaseModel):
+class IssueDepartment(BaseModel):
     department_id: str
     summoned_at: datetime
     acknowledged_at: datetime | None
     reported_in_at: datetime | None
     released_at: datetime | None
+    lead: bool = Field(False, description="the lead department (牵头)")
+    task: str | None = Field(None, description="its part of the joint handling (分工)")
+    presence: Literal["place", "confirmed", "unproven"] | None = Field(
+        None,
+        description="presence at 报到: proven by place (officer and photo within 300 m), "
+        "confirmed by the whistle holder, or unproven",
+    )
+    task_completed_at: datetime | None = None
+    task_result: str | None = None
+    contest: Literal["pending", "upheld", "released"] | None = Field(
+        None, description="the department's contest of its summons, and what became of it"
+    )
+    evaluation: dict[str, Any] | None = Field(
+        None, description="the whistle holder's evaluation after closing"
+    )
 
 
 class SupervisionFlag(BaseModel):
@@ -84,7 +99,24 @@ class IssueOut(BaseModel):
     state: str = Field(examples=["whistle_blown"])
     tier: Literal["small", "big", "hard"] | None
     version: int
-    grid_id: str
+    grid_id: str | None = Field(
+        description="null while a 12345 ticket waits for 分拨 (its place or category "
+        "matched nothing): `node_id` says where"
+    )
+    node_id: str = Field(description="the grid, or the node where the issue waits")
+    unplaced: list[str] = Field(
+        default_factory=list, description="what a waiting ticket did not match"
+    )
+    hotline: dict[str, Any] | None = Field(
+        None,
+        description="a 12345 ticket's own facts: ticket_no, ticket_type, hotline_category, "
+        "received_at, dispatched_at, due_at",
+    )
+    catalogue: dict[str, Any] | None = Field(
+        None,
+        description="the catalogue version the issue was reported (or placed) under and "
+        "its category's rules then: close_conditions, photos_required, limits",
+    )
     original_grid_id: str
     category: str
     description: str
@@ -97,8 +129,13 @@ class IssueOut(BaseModel):
     reported_by: dict[str, str]
     occurred_at: str | None
     deadlines: list[Deadline]
-    departments: list[Department]
+    departments: list[IssueDepartment]
     grade: str | None
+    lead_department: str | None = Field(None, description="the whistle's lead department")
+    meet_at: dict[str, Any] | None = Field(
+        None, description="where (and when) the departments report in"
+    )
+    meetings: list[dict[str, Any]] = Field(default_factory=list, description="联席会议")
     coordination: dict[str, Any] | None
     resolution: str | None
     suspended_since: datetime | None
@@ -112,6 +149,11 @@ class IssueOut(BaseModel):
     duplicates: list[str]
     evidence: list[str]
     counts: dict[str, int] = Field(description="how often each action was taken (urges, …)")
+    assignee: str | None = Field(
+        None,
+        description="who owns the current step (责任人): the actor of the last step that "
+        "handled the issue, or whom the unit's leader named with `assign`",
+    )
     allowed_actions: list[str] = Field(description="what the caller may do now")
     merge_candidates: list[dict[str, Any]] = Field(
         default_factory=list,
@@ -181,7 +223,11 @@ def issue_out(
         "state": issue.state,
         "tier": issue.tier,
         "version": issue.version,
-        "grid_id": issue.grid_id,
+        "grid_id": None if issue.unplaced else issue.grid_id,
+        "node_id": issue.grid_id,
+        "unplaced": issue.unplaced,
+        "hotline": issue.hotline,
+        "catalogue": issue.catalogue,
         "original_grid_id": issue.original_grid_id,
         "category": issue.category,
         "description": issue.description,
@@ -194,6 +240,9 @@ def issue_out(
         "deadlines": [deadline_out(d, now) for d in issue.deadlines],
         "departments": list(issue.departments.values()),
         "grade": issue.grade,
+        "lead_department": issue.lead,
+        "meet_at": issue.meet_at,
+        "meetings": issue.meetings,
         "coordination": issue.coordination,
         "resolution": issue.resolution,
         "suspended_since": issue.suspended_since,
@@ -208,6 +257,7 @@ def issue_out(
         "duplicates": issue.duplicates,
         "evidence": issue.evidence,
         "counts": issue.counts,
+        "assignee": issue.assignee,
         "allowed_actions": allowed,
     }
 

@@ -23,6 +23,7 @@ from psycopg import sql
 from domain.service import GridflowApplication
 from domain.settings import store_env
 from projections.audit import _SCHEMA as AUDIT_SCHEMA
+from projections.audit import NODES_SCHEMA
 from projections.db import Database
 
 APPEND_ONLY = (
@@ -48,7 +49,7 @@ def secure(url: str, service_role: str, owner_role: str = "gridflow_owner") -> l
     GridflowApplication(env=store_env(url)).close()  # the library creates its tables
     Database(url).close()
     with psycopg.connect(url, autocommit=True) as conn:
-        for statement in AUDIT_SCHEMA:
+        for statement in [*AUDIT_SCHEMA, NODES_SCHEMA]:
             conn.execute(statement)
         for role, login in ((owner_role, False), (service_role, True)):
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()

@@ -49,6 +49,13 @@ _SCHEMA = [
     "(actor_id, position)",
     quarantine.SCHEMA,
 ]
+#: The perfect subtrees of the Merkle tree above the leaves (level >= 1; level 0 is
+#: gridflow_audit_leaves): a proof or a root at any size reads O(log n) of them. Derived
+#: from the leaves (a store of earlier code gets them filled in on the next step), so
+#: not part of the append-only set: a proof is checked against signed roots anyway.
+NODES_SCHEMA = """CREATE TABLE IF NOT EXISTS gridflow_audit_nodes (
+    level INTEGER NOT NULL, idx BIGINT NOT NULL, hash TEXT NOT NULL,
+    PRIMARY KEY (level, idx))"""
 ZERO = bytes(32)
 
 
@@ -86,11 +93,27 @@ class AuditLog:
             if not self._created(cur):  # the tables may belong to the log's owner role
                 for statement in _SCHEMA:
                     cur.execute(statement)
+            cur.execute(NODES_SCHEMA)
             cur.execute(
                 "INSERT INTO gridflow_audit_head (id, size, position, chain, frontier) "
                 "VALUES (1, 0, 0, %s, '[]') ON CONFLICT (id) DO NOTHING",
                 (ZERO.hex(),),
             )
+
+    def position(self) -> int:
+        """The log position of the last event hashed into the chain."""
+        with self.db.transaction(write=False) as cur:
+            cur.execute("SELECT position FROM gridflow_audit_head WHERE id = 1")
+            return int(cur.fetchone()[0])
+
+    def recorded_origin(self) -> str | None:
+        """The origin the log's checkpoints name (None before the first checkpoint)."""
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                "SELECT note FROM gridflow_audit_checkpoints ORDER BY tree_size DESC LIMIT 1"
+            )
+            row = cur.fetchone()
+        return str(row[0]).split("\n", 1)[0] if row else None
 
     def _created(self, cur: Cursor) -> bool:
         if self.db.dialect == "postgres":
@@ -139,16 +162,17 @@ class AuditLog:
         with self.db.transaction() as cur:
             cur.execute(f"SELECT size FROM gridflow_audit_head WHERE id = 1{lock}")
             size, position, chain, frontier = self.head(cur)
+            self._fill_nodes(cur, size)
             rows = self.rows(cur, position, self.batch)
             if not rows:
                 return 0
-            leaves, trail = [], []
+            leaves, trail, nodes = [], [], []
             states = self._last_states(cur, {str(r.originator_id) for r in rows})
             due = self._next_due(cur)
             for i, row in enumerate(rows, start=size):
                 leaf = row.leaf()
                 chain = hashlib.sha256(chain + leaf).digest()
-                frontier.append(leaf)
+                nodes += [(lv, ix, h.hex()) for lv, ix, h in frontier.append(leaf)]
                 if frontier.size >= due:  # signed at exactly the size promised
                     due = self._checkpoint(cur, frontier)["next_checkpoint"]
                 leaves.append((i, row.position, leaf.hex(), chain.hex()))
@@ -171,6 +195,7 @@ class AuditLog:
                 if t is not None:
                     trail.append(t)
             cur.executemany("INSERT INTO gridflow_audit_leaves VALUES (%s, %s, %s, %s)", leaves)
+            cur.executemany("INSERT INTO gridflow_audit_nodes VALUES (%s, %s, %s)", nodes)
             cur.executemany(
                 "INSERT INTO gridflow_audit_trail VALUES "
                 "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -187,6 +212,31 @@ class AuditLog:
                 ),
             )
         return len(rows)
+
+    def _fill_nodes(self, cur: Cursor, size: int) -> None:
+        """A tree hashed by earlier code has leaves but no stored subtrees: compute them
+        once from the recorded leaves (the last one present means all are: they are
+        written with their leaves)."""
+        if size < 2:
+            return
+        cur.execute(
+            "SELECT 1 FROM gridflow_audit_nodes WHERE level = 1 AND idx = %s", (size // 2 - 1,)
+        )
+        if cur.fetchone() is not None:
+            return
+        cur.execute("DELETE FROM gridflow_audit_nodes")
+        frontier, done = merkle.Frontier(), 0
+        while done < size:
+            cur.execute(
+                "SELECT leaf FROM gridflow_audit_leaves WHERE idx >= %s AND idx < %s ORDER BY idx",
+                (done, min(size, done + 50_000)),
+            )
+            batch = [bytes.fromhex(r[0]) for r in cur.fetchall()]
+            if not batch:
+                return
+            nodes = [(lv, ix, h.hex()) for leaf in batch for lv, ix, h in frontier.append(leaf)]
+            cur.executemany("INSERT INTO gridflow_audit_nodes VALUES (%s, %s, %s)", nodes)
+            done += len(batch)
 
     def catch_up(self) -> int:
         total = 0

@@ -200,8 +200,9 @@ def check_log(events: list[Any]) -> None:
                 c = running(key)
                 assert c is not None
                 c.paused_since = e.timestamp
-        if name == "Resumed" or e.facts.get("resumed") or e.facts.get("allowance_ended"):
-            resumed = e.facts.get("resumed") or e.facts["paused_seconds"]
+        allowance_ran_out = name == "DeadlineMissed" and e.facts.get("resumed") is True
+        if name == "Resumed" or e.facts.get("resumed_clocks") or allowance_ran_out:
+            resumed = e.facts.get("resumed_clocks") or e.facts["paused_seconds"]
             for key, seconds in resumed.items():
                 c = running(key)
                 assert c is not None and seconds >= c.paused
