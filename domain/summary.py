@@ -261,7 +261,7 @@ def resume(row: Row, e: Folded, before: str, count: Counter) -> None:
 
 def miss_deadline(row: Row, e: Folded, before: str, count: Counter) -> None:
     d = row["deadlines"].get(e.data["deadline"])
-    if e.facts.get("resumed"):  # a suspension's allowance ran out: not a unit's miss
+    if e.facts.get("resumed"):  # a suspension's allowance ran out: no miss
         resume(row, e, before, count)
         count("suspension_allowance_ended")
         if d is not None:
