@@ -102,31 +102,7 @@ def data_for(action: str, choose: Choose[Any], target: str) -> dict[str, Any]:
         "appeal_callback": {"reason": "unreasonable"},
         "uphold_appeal": {"reason": "unreasonable"},
         "reject_appeal": {"reason": "reasonable"},
-        "deny_suspension": {"reason": "no"},
-        "request_extension": {"reason": "parts", "extra": choose(["2h", "1wd"])},
-        "deny_extension": {"reason": "no"},
-        "request_escalation": {"reason": "too big"},
-        "deny_escalation": {"reason": "no"},
-        "flag": {"message": "explain"},
-        "reply_flag": {"text": "on it"},
     }.get(action, {})
-
-
-SIDE_STEPS = frozenset(
-    {
-        "comment",
-        "urge",
-        "flag",
-        "reply_flag",
-        "clear_flag",
-        "request_extension",
-        "approve_extension",
-        "deny_extension",
-        "request_escalation",
-        "deny_escalation",
-        "deny_suspension",
-    }
-)
 
 
 def walk(choose: Choose[Any], steps: int) -> tuple[IssueService, Any, list[str]]:
@@ -216,10 +192,6 @@ def check_log(events: list[Any]) -> None:
             elif end["outcome"] == "missed":
                 assert e.timestamp > due, f"{end['key']} missed before its due time"
             c.ended = True
-        for key, seconds in e.facts.get("extended", {}).items():  # an approved extension
-            c = running(key)
-            assert c is not None and seconds > 0
-            c.due += timedelta(seconds=seconds)
         for start in e.starts:
             assert running(start["key"]) is None, f"{start['key']} started twice"
             clocks.append(Instance(start["key"], start["due_at"]))
