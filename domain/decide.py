@@ -299,7 +299,7 @@ def miss_deadline(
         F.step_up(issue, d, ctx, dl.key.split(":", 1)[1])
     elif dl.kind == "suspension_allowance":  # 10 working days in all: the clock runs again
         d.facts["paused_seconds"], d.facts["resumed"] = _shifts(issue, ctx), True
-        d.end("suspension_allowance", "cancelled")  # recorded missed: the suspension ends
+        d.end("suspension_allowance", "missed")
     else:
         target, level = F.for_miss(issue, dl.kind, dl.department_id, ctx)
         reason = f"deadline_missed:{dl.kind}"

@@ -211,7 +211,7 @@ def step_up(issue: Issue, d: Decision, ctx: Context, flag_id: str) -> None:
     """A reply deadline passed unanswered: it is recorded missed and ends, and the item goes
     one level up
     (remind items never step up)."""
-    d.end(f"flag_reply:{flag_id}", "cancelled")  # recorded missed; superseded by the step
+    d.end(f"flag_reply:{flag_id}", "missed")
     item = next(it for it in issue.followups if it["id"] == flag_id)
     if item["grade"] == "remind" or item["status"] != "open":
         return
