@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_serializer
 
 from domain import deadlines
 from domain.issue import Issue
+
+
+def _instant(value: datetime) -> str:
+    """Every time the API answers in one form: UTC, microseconds, `Z` — fixed width, so
+    that comparing two as strings compares them as times (the views' own form)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+#: A time in an answer (docs/http.md: one timestamp format).
+Instant = Annotated[datetime, PlainSerializer(_instant, return_type=str, when_used="json")]
 
 
 class ErrorBody(BaseModel):
@@ -28,20 +38,20 @@ class Deadline(BaseModel):
     kind: str = Field(examples=["small_resolution"])
     department_id: str | None = None
     limit: str = Field(examples=["1wd"])
-    started_at: datetime
-    due_at: datetime = Field(description="the original due time; it never moves")
+    started_at: Instant
+    due_at: Instant = Field(description="the original due time; it never moves")
     paused_seconds: float = Field(description="how far suspensions moved the due time")
-    effective_due_at: datetime
+    effective_due_at: Instant
     status: Literal["open", "paused", "met", "missed", "cancelled"]
     light: Literal["green", "yellow", "red"]
 
 
 class IssueDepartment(BaseModel):
     department_id: str
-    summoned_at: datetime
-    acknowledged_at: datetime | None
-    reported_in_at: datetime | None
-    released_at: datetime | None
+    summoned_at: Instant
+    acknowledged_at: Instant | None
+    reported_in_at: Instant | None
+    released_at: Instant | None
 
 
 class SupervisionFlag(BaseModel):
@@ -71,7 +81,7 @@ class IssueOut(BaseModel):
     reporter: dict[str, Any] | None = Field(
         None, description="contact details: shown only within the issue's jurisdiction"
     )
-    reported_at: datetime
+    reported_at: Instant
     reported_by: dict[str, str]
     occurred_at: str | None
     deadlines: list[Deadline]
@@ -79,7 +89,7 @@ class IssueOut(BaseModel):
     grade: str | None
     coordination: dict[str, Any] | None
     resolution: str | None
-    suspended_since: datetime | None
+    suspended_since: Instant | None
     supervision_flag: SupervisionFlag
     merged_into: str | None
     duplicates: list[str]
@@ -98,7 +108,7 @@ class HistoryEntry(BaseModel):
     version: int
     action: str
     actor: dict[str, str]
-    at: datetime
+    at: Instant
     from_state: str | None
     to_state: str
     data: dict[str, Any]
@@ -118,6 +128,12 @@ class HistoryEntry(BaseModel):
     deadlines_ended: list[dict[str, Any]] = Field(
         default_factory=list, description="clocks the event ended: key and outcome"
     )
+
+    @field_serializer("deadlines_started", "deadlines_ended", when_used="json")
+    def _times(self, clocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {k: _instant(v) if isinstance(v, datetime) else v for k, v in c.items()} for c in clocks
+        ]
 
 
 class History(BaseModel):
