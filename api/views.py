@@ -11,16 +11,19 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from api import paging
 from api.answers import Board, Me
 from api.deps import MAX_POSITION, Services, principal, services, utc_param
 from api.errors import ApiError
 from api.openapi import ERRORS
+from domain import reports
 from domain.access import Capability, require, supervision_node
 from domain.errors import ValidationFailed
 from domain.principals import Principal
+from projections import monthly
 from projections.queries import ListQuery, decode_cursor
 from projections.reader import FIRST_DAY, LAST_DAY, ViewsBehind
 
@@ -50,6 +53,11 @@ class IssueSummary(BaseModel):
     merged_into: str | None
     next_due_at: str | None
     light: Literal["green", "yellow", "red"] | None
+    followups: list[dict[str, Any]] | None = Field(
+        None,
+        description="in the queue: the follow-up items (督办件) aimed at the caller's node or "
+        "department and not cleared, with their level, steps and reply due time",
+    )
 
 
 class IssueList(BaseModel):
@@ -190,12 +198,13 @@ def escalations(
     p: Principal = Depends(principal),
     s: Services = Depends(services),
     node: NodeQuery = None,
+    level: Literal["community", "street", "city"] | None = None,
     limit: PageLimit = None,
     cursor: PageCursor = None,
     after: After = None,
 ) -> dict[str, Any]:
     caught_up(s, after)
-    board = s.views.escalations(_supervisor(p, s, node), s.service.clock())
+    board = s.views.escalations(_supervisor(p, s, node), s.service.clock(), level)
     items, board["next_cursor"] = paging.page(
         "escalations", board["items"], lambda i: [i["reported_at"], i["id"]], limit, cursor
     )
@@ -219,6 +228,90 @@ def rankings(
     caught_up(s, after)
     require(p, Capability.SUPERVISE)
     return s.views.rankings(level, from_, to, s.service.clock())
+
+
+MONTH = r"^(19|[2-8][0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Month = Annotated[
+    str | None,
+    Query(
+        pattern=MONTH,
+        description="a local month, YYYY-MM (default: this month)",
+    ),
+]
+
+
+@supervision.get(
+    "/hotspots",
+    responses=ERRORS,
+    summary="Hot spots: counts by category with the change on the previous month, "
+    "repeat and dissatisfaction rates",
+)
+def hotspots(
+    p: Principal = Depends(principal),
+    s: Services = Depends(services),
+    node: NodeQuery = None,
+    month: Month = None,
+    after: After = None,
+) -> dict[str, Any]:
+    caught_up(s, after)
+    return s.views.hotspots(_supervisor(p, s, node), month, s.service.clock())
+
+
+@supervision.get(
+    "/reports/monthly",
+    responses=ERRORS,
+    summary="The frozen monthly report (通报): computed once, three working days after the "
+    "month, and read as stored ever after",
+)
+def monthly_report(
+    p: Principal = Depends(principal),
+    s: Services = Depends(services),
+    node: NodeQuery = None,
+    # None, not "": a default the pattern refuses makes the OpenAPI document invalid.
+    month: Annotated[str | None, Query(pattern=MONTH, description="a local month, YYYY-MM")] = None,
+    format: Literal["json", "csv", "xlsx"] = "json",
+    after: After = None,
+) -> Response:
+    caught_up(s, after)
+    target = _supervisor(p, s, node)
+    if not month:
+        raise ValidationFailed({"month": "required: a local month, YYYY-MM"})
+    report = reports.monthly(
+        s.service, target, month, lambda: s.views.monthly(target, month, s.service.clock())
+    )
+    name = f"gridflow-{target}-{month}"
+    if format == "csv":
+        return Response(
+            monthly.render_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if format == "xlsx":
+        return Response(
+            monthly.render_xlsx(report),
+            media_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    return JSONResponse(report)
+
+
+@supervision.get(
+    "/people",
+    responses=ERRORS,
+    summary="Per-person figures of grid staff: found, late entries, settled on the spot, "
+    "reworked, on time, assigned",
+)
+def people(
+    p: Principal = Depends(principal),
+    s: Services = Depends(services),
+    node: NodeQuery = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+    after: After = None,
+) -> dict[str, Any]:
+    caught_up(s, after)
+    return s.views.people(_supervisor(p, s, node), from_, to, s.service.clock())
 
 
 @supervision.get(

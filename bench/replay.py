@@ -14,7 +14,7 @@ import time
 
 import psycopg
 
-from tests.e2e.support import api
+from tests.http.support import api
 from tests.support import STAFF, WORKER
 
 DB = "gridflow_bench_replay"

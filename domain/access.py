@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from domain.declare import Action, Reach
 from domain.errors import ForbiddenRole, OutsideJurisdiction, ValidationFailed
+from domain.hotline import hides_caller
 from domain.organisation import Org
 from domain.principals import GRID_LEVEL, SEE_ALL, Principal, Role
 from domain.workflow import ACTION
@@ -41,7 +42,25 @@ def may_see(p: Principal, issue: Issue, org: Org) -> bool:
 CALLBACK_DESK = frozenset({Role.COMMUNITY_STAFF})
 #: Actions that do not need the reporter reached: taking one gives no contact details.
 _NO_CONTACT_NEEDED = frozenset(
-    {"comment", "urge", "record_callback", "appeal_callback", "uphold_appeal", "reject_appeal"}
+    {
+        "comment",
+        "urge",
+        "record_callback",
+        "appeal_callback",
+        "uphold_appeal",
+        "reject_appeal",
+        "approve_suspension",
+        "deny_suspension",
+        "request_extension",
+        "approve_extension",
+        "deny_extension",
+        "deny_escalation",
+        "flag",
+        "reply_flag",
+        "clear_flag",
+        "assign",  # naming who owns the step needs nobody reached
+        "transfer",  # 分拨 places the matter, it never calls anyone
+    }
 )
 
 
@@ -51,6 +70,8 @@ def may_see_personal(p: Principal, issue: Issue, org: Org) -> bool:
     role may act on the issue now within their jurisdiction, whoever may record its
     callback, and auditors. Seeing the issue is not enough: a building head or
     city-scope intake sees many issues, not the people behind them."""
+    if hides_caller(issue.hotline):  # 举报: the caller is shown to intake and auditors only
+        return p.role in (Role.AUDITOR, Role.INTAKE)
     if p.role is Role.AUDITOR or p.id in (issue.reporter_principal, issue.reported_by.get("id")):
         return True
     if p.role is Role.RESIDENT:

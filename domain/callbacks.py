@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
+from domain import followups
 from domain.actions import ActionData, Long, Text
 from domain.context import Context, Decision
 from domain.deadlines import RESOLUTION_KIND
@@ -205,10 +206,13 @@ def record_callback(
         return d
     dissatisfied = issue.counts.get("dissatisfied", 0) + 1
     d.facts["dissatisfied"] = dissatisfied
-    if dissatisfied >= 2 and tier == "small":
-        tier = "big"  # a second dissatisfied callback raises a small matter
-    elif dissatisfied >= 2:
-        d.facts["flag"] = "second dissatisfied callback (督办)"
+    if dissatisfied >= 2:  # a city follow-up item at once, on the unit answering for it
+        target = followups.responsible(issue, ctx)
+        followups.raise_item(
+            issue, d, ctx, target=target, level="city", reason="dissatisfied", by="system"
+        )
+        if tier == "small":
+            tier = "big"  # a second dissatisfied callback raises a small matter
     d.to_state, d.tier = HANDLING_STATE[tier], tier
     d.starts.append(ctx.deadline(RESOLUTION_KIND[tier], issue.category, issue.grid_id))
     return d

@@ -10,11 +10,11 @@ DomainError and leaves the aggregate untouched. Everything an action is, is decl
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from domain import actions as A
+from domain import catalogue, hotline
 from domain.access import in_jurisdiction
 from domain.context import Context, Decision
 from domain.decide import _dump
@@ -34,6 +34,9 @@ from domain.principals import Principal, Role
 from domain.workflow import ACTION, CLIENT_ACTIONS, destinations
 
 __all__ = ["allowed_actions", "owes", "report", "require_may_attach", "take"]
+
+#: Clocks of requests that lapse when the issue leaves its state (domain.approvals).
+REQUEST_CLOCKS = ("escalation_decision", "suspension_allowance")
 
 
 def _may(issue: Issue, a: Action, p: Principal, org: Org) -> bool:
@@ -86,13 +89,27 @@ def take(
         raise _refuse(issue, action, p, ctx.org, f"the issue is {issue.state}")
     for rule in a.rules:
         if not rule.holds(issue, p):
-            if rule.refuse is not None:
-                raise rule.refuse(rule.why)
-            raise _refuse(issue, action, p, ctx.org, rule.why)
+            if rule.refuse is None:
+                raise _refuse(issue, action, p, ctx.org, rule.why)
+            refusal = rule.refuse(rule.why)
+            if isinstance(refusal, TransitionNotAllowed):
+                refusal.details.update(_refuse(issue, action, p, ctx.org, "").details)
+            if rule.details is not None:
+                refusal.details.update(rule.details(issue, p))
+            raise refusal
     decision = a.decide(issue, p, parsed, ctx, related)
     assert decision.to_state in destinations(action, issue.state), (action, decision)
     if request_key:
         decision.facts["request_key"] = request_key
+    if decision.to_state != issue.state:  # the issue moves on: requests' clocks stop
+        ended = {e["key"] for e in decision.ends}
+        for key in REQUEST_CLOCKS:
+            if key not in ended and issue.open_deadline(key):
+                decision.end(key, "cancelled")
+        if decision.to_state in ("rejected", "merged"):  # nothing left to answer for:
+            for clock in issue.open_deadlines():  # items wait to be cleared, unclocked
+                if clock.kind == "flag_reply" and clock.key not in ended:
+                    decision.end(clock.key, "cancelled")
     for end in decision.ends:  # a step that ends after its due time missed it
         d = issue.open_deadline(end["key"])
         if d is None:
@@ -102,12 +119,30 @@ def take(
             paused = end["paused_seconds"] = d.paused_seconds_at(
                 ctx.now, ctx.calendar(issue.grid_id)
             )
-        if end["outcome"] == "met" and ctx.now > d.due_at + timedelta(seconds=paused):
+        if end["outcome"] == "met" and ctx.now > d.due_with(paused):
             end["outcome"] = "missed"
+    _resume_on_leaving(issue, decision, ctx)
     _record(issue, a.event, p, decision, ctx)
     if action == "merge" and related is not None:
         attach = Decision(related.state, related.tier, {}, {"duplicate": str(issue.id)})
         _record(related, Issue.DuplicateAttached, p, attach, ctx)
+
+
+def _resume_on_leaving(issue: Issue, d: Decision, ctx: Context) -> None:
+    """A step that leaves the state ends its suspension: each paused clock it does not end
+    runs again, credited with the pause so far (before, a summon from a suspended joint
+    handling left the hard-resolution clock paused for good)."""
+    if issue.suspended_since is None or d.to_state == issue.state:
+        return
+    ended = {end["key"] for end in d.ends}
+    cal = ctx.calendar(issue.grid_id)
+    resumed = {
+        dl.key: dl.paused_seconds_at(ctx.now, cal)
+        for dl in issue.open_deadlines()
+        if dl.paused_since is not None and dl.key not in ended
+    }
+    if resumed:
+        d.facts["resumed_clocks"] = resumed
 
 
 def require_may_attach(issue: Issue, p: Principal, org: Org) -> None:
@@ -173,6 +208,15 @@ def _reporter_facts(p: Principal, parsed: A.Report, ctx: Context) -> dict[str, A
     return facts
 
 
+def _ticket(p: Principal, parsed: A.Report) -> hotline.HotlineTicket | None:
+    """A 12345 ticket's own facts, which only the hotline desk gives."""
+    if parsed.hotline is None:
+        return None
+    if p.role is not Role.INTAKE:
+        raise ValidationFailed({"hotline": "only the hotline desk (intake) gives ticket facts"})
+    return A.parse(hotline.HotlineTicket, parsed.hotline)
+
+
 def report(issue_id: UUID, p: Principal, data: Any, ctx: Context) -> Issue:
     """Record a new issue; with `settled_on_spot`, also its on-the-spot handling and
     resolution (three events, saved together)."""
@@ -191,40 +235,62 @@ def report(issue_id: UUID, p: Principal, data: Any, ctx: Context) -> Issue:
         facts["location"] = {"address": parsed.location.address, "lat": lat, "lon": lon}
     elif parsed.location and parsed.location.address:
         facts["location"] = {"address": parsed.location.address}
+    ticket = _ticket(p, parsed)
+    problems: dict[str, str] = {}
     grid = parsed.grid_id
     if grid is None:
         loc = facts["location"]
         if "lat" in loc:
             grid = ctx.org.grid_at(loc["lat"], loc["lon"])
             if grid is None:
-                raise ValidationFailed({"location": "not inside any grid's boundary"})
+                problems["location"] = "not inside any grid's boundary"
         else:
             grid = ctx.org.grid_for_address(loc["address"])
             if grid is None:
-                raise ValidationFailed({"location.address": "matches no grid's address"})
+                problems["location.address"] = "matches no grid's address"
     elif not ctx.org.is_grid(grid):
-        raise ValidationFailed({"grid_id": f"no grid {grid!r}"})
-    if parsed.category not in ctx.org.categories:
-        raise ValidationFailed({"category": f"no category {parsed.category!r}"})
+        problems["grid_id"] = f"no grid {grid!r}"
+    category = parsed.category
+    if ticket is not None:  # the hotline's own name, mapped through the catalogue
+        category = hotline.category_for(ctx.org, parsed.category) or ""
+    if category not in ctx.org.categories:
+        problems["category"] = f"no category {parsed.category!r}"
+    if problems and ticket is None:
+        raise ValidationFailed(problems)
+    if problems:  # a ticket is never refused for these: it waits for 分拨 at the desk's node
+        grid = p.scope
+        facts["unplaced"] = sorted(problems)
+    assert grid is not None
     if not ctx.org.covers(p.scope, grid):
         raise OutsideJurisdiction(f"grid {grid} is outside the jurisdiction of {p.id}")
     facts["grid_id"] = grid
     facts.update(_reporter_facts(p, parsed, ctx))
 
     body = _dump(parsed)
-    for key in ("settled_on_spot", "resolution"):
+    for key in ("settled_on_spot", "resolution", "hotline", "checklist"):
         body.pop(key, None)
     if body.get("reporter"):
         body["reporter"] = ctx.seal(body["reporter"])
+    starts = [ctx.deadline("triage", category, grid, start=hotline.clock_start(ticket, ctx.now))]
+    if category:  # the catalogue version the issue is reported under, and its rules
+        catalogue.check_report(ctx.org, category, parsed.evidence, facts["channel"])
+        facts["catalogue"] = catalogue.snapshot(ctx.org, category)
+    if ticket is not None:
+        facts["category"], facts["hotline"] = category, hotline.facts(ticket)
+        if (due := hotline.due_deadline(ticket, ctx.now)) is not None:
+            starts.append(due)
     issue = Issue.reported(
         issue_id,
         actor=p.as_actor(),
         data=body,
         facts=facts,
-        starts=[ctx.deadline("triage", parsed.category, grid)],
+        starts=starts,
         at=ctx.now,
     )
     if parsed.settled_on_spot:
         take(issue, "handle_on_spot", p, {}, ctx)
-        take(issue, "resolve", p, {"resolution": parsed.resolution}, ctx)
+        settled: dict[str, Any] = {"resolution": parsed.resolution, "evidence": parsed.evidence}
+        if parsed.checklist is not None:
+            settled["checklist"] = parsed.checklist
+        take(issue, "resolve", p, settled, ctx)
     return issue

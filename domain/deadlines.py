@@ -24,6 +24,9 @@ DEADLINE_KINDS = (
     "department_report_in",
     "verification",
     "callback",
+    "escalation_decision",
+    "flag_reply",
+    "suspension_allowance",
 )
 RESOLUTION_KIND = {"small": "small_resolution", "big": "big_resolution", "hard": "hard_resolution"}
 
@@ -40,6 +43,9 @@ DEFAULT_LIMITS: dict[str, str] = {
     "department_report_in.crucial": "5wd",
     "verification": "1wd",
     "callback": "1wd",
+    "escalation_decision": "1wh",
+    "flag_reply": "1wd",
+    "suspension_allowance": "10wd",  # what is left of it is computed at each approval
 }
 WARN_FRACTION = 0.75
 
@@ -159,6 +165,9 @@ class Deadline:
     warn_at: datetime
     paused_seconds: float = 0.0
     paused_since: datetime | None = None
+    #: time added by approved extensions (the original due time stays on record)
+    extended_seconds: float = 0.0
+    extensions: int = 0
     ended_at: datetime | None = None
     outcome: str | None = None  # met, missed or cancelled, once ended
     missed: bool = False  # a miss was recorded (miss_deadline)
@@ -182,8 +191,12 @@ class Deadline:
 
     @property
     def effective_due(self) -> datetime:
-        """The original due time plus the paused time."""
-        return self.due_at + timedelta(seconds=self.paused_seconds)
+        """The original due time plus the paused time and any approved extension."""
+        return self.due_with(self.paused_seconds)
+
+    def due_with(self, paused_seconds: float) -> datetime:
+        """The due time moved by `paused_seconds` of pause and by the extensions."""
+        return self.due_at + timedelta(seconds=paused_seconds + self.extended_seconds)
 
     @property
     def status(self) -> str:
@@ -200,7 +213,7 @@ class Deadline:
             return "red"
         if self.status in ("met", "cancelled"):
             return "green"
-        shift = timedelta(seconds=self.paused_seconds)
+        shift = timedelta(seconds=self.paused_seconds + self.extended_seconds)
         at = self.paused_since or now
         if at >= self.due_at + shift:
             return "red"
@@ -218,10 +231,13 @@ class Deadline:
         due = self.effective_due
         if self.limit.endswith(("wh", "wd")):
             left = calendar.working_seconds_between(since, due)
-            new_due = calendar.add_working_seconds(now, left) if left > 0 else due
+            # A due time outside working hours (a clock started at night) lies after the
+            # working time it stands for: a pause with no working time in it credits
+            # nothing, never a negative pause that would bring the due time forward.
+            new_due = max(calendar.add_working_seconds(now, left), due) if left > 0 else due
         else:
             new_due = due + max(now - since, timedelta(0)) if since < due else due
-        return (new_due - self.due_at).total_seconds()
+        return (new_due - self.due_at).total_seconds() - self.extended_seconds
 
     def judged_due(self, calendar: WorkingCalendar) -> datetime | None:
         """The due time a miss is judged against. A working-time due time after the
@@ -234,5 +250,5 @@ class Deadline:
         if due.astimezone(calendar.tz).date() <= PACKAGE_DATA_UNTIL:
             return due
         again = due_at(self.started_at, parse_limit(self.limit), calendar)
-        again += timedelta(seconds=self.paused_seconds)
+        again += timedelta(seconds=self.paused_seconds + self.extended_seconds)
         return again if calendar.covers(again.astimezone(calendar.tz).date()) else None

@@ -65,6 +65,9 @@ class Rule:
     why: str
     holds: Callable[[Issue, Principal], bool]
     refuse: Callable[[str], DomainError] | None = None
+    #: what a refusal names beyond its reason (its `details`), e.g. the departments whose
+    #: tasks are not done
+    details: Callable[[Issue, Principal], dict[str, Any]] | None = None
 
 
 class Counter(Protocol):
@@ -87,6 +90,8 @@ class Folded(Protocol):
     def data(self) -> dict[str, Any]: ...
     @property
     def facts(self) -> dict[str, Any]: ...
+    @property
+    def to_state(self) -> str: ...
 
 
 #: How the views fold an action into an issue's summary row, beyond state, tier and

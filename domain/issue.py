@@ -14,9 +14,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain import callbacks
+from domain import approvals, callbacks, followups, joint
 from domain.callbacks import HANDLING_ACTIONS
 from domain.deadlines import Deadline
+from domain.owners import owner_after
 from domain.states import TERMINAL
 
 if TYPE_CHECKING:
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 
 
 class Issue(Aggregate):
+    #: who owns the issue's current step (domain.owners); a class default, so that
+    #: snapshots taken before it existed load
+    assignee: str | None = None
+
     def __init__(self) -> None:
         self.state = "reported"
         self.tier: str | None = None
@@ -60,6 +65,29 @@ class Issue(Aggregate):
         self.callback_round: dict[str, Any] | None = None
         #: the last valid dissatisfied callback and its appeal (不合理诉求)
         self.appeal: dict[str, Any] | None = None
+        #: requests that somebody else decides, by kind (domain.approvals)
+        self.requests: dict[str, dict[str, Any]] = {}
+        #: approved suspensions: {from, to} (to None while it runs)
+        self.suspensions: list[dict[str, Any]] = []
+        #: who blew the whistle: {id, role}
+        self.whistle_holder: dict[str, str] | None = None
+        #: follow-up items (督办件, domain.followups)
+        self.followups: list[dict[str, Any]] = []
+        #: joint handling (domain.joint): the lead department, where to report in, meetings
+        self.lead: str | None = None
+        self.meet_at: dict[str, Any] | None = None
+        self.meetings: list[dict[str, Any]] = []
+        #: a 12345 ticket's own facts (domain.hotline), and what could not be matched
+        #: while it waits for 分拨 at the intake's node
+        self.hotline: dict[str, Any] | None = None
+        self.unplaced: list[str] = []
+        #: a pending return of the ticket to the hotline (退单), waiting for the street
+        self.return_request: dict[str, Any] | None = None
+        #: tickets merged into the issue as repeat complaints (their callers are reporters)
+        self.repeats: list[str] = []
+        #: the catalogue version the issue was reported (or placed) under, and its
+        #: category's rules then (domain.catalogue)
+        self.catalogue: dict[str, Any] | None = None
         #: when it last entered a terminal state (None while open); GeoReport's
         #: updated_datetime of a closed request
         self.closed_at: datetime | None = None
@@ -83,6 +111,10 @@ class Issue(Aggregate):
             issue: Issue = aggregate
             if self.to_state != issue.state:
                 issue.suspended_since = None
+                approvals.lapse(issue, self.timestamp)
+                for key, paused_seconds in self.facts.get("resumed_clocks", {}).items():
+                    if (d := issue.open_deadline(key)) is not None:
+                        d.paused_since, d.paused_seconds = None, paused_seconds
             if self.to_state not in TERMINAL:
                 issue.closed_at = None
             elif issue.state not in TERMINAL or getattr(issue, "closed_at", None) is None:
@@ -94,14 +126,19 @@ class Issue(Aggregate):
                     d.ended_at, d.outcome, d.paused_since = self.timestamp, end["outcome"], None
                     d.paused_seconds = end.get("paused_seconds", d.paused_seconds)
             issue.deadlines.extend(Deadline.started(start) for start in self.starts)
-            if self.facts.get("flag"):
+            if self.facts.get("flag"):  # recorded before follow-up items
                 issue.flags.append(self.facts["flag"])
+            if self.facts.get("followups"):
+                followups.apply_ops(
+                    issue.followups, self.facts["followups"], self.timestamp, self.actor["id"]
+                )
             issue.evidence.extend(
                 e for e in self.data.get("evidence", []) if e not in issue.evidence
             )
             issue.counts[self.ACTION] = issue.counts.get(self.ACTION, 0) + 1
             if self.ACTION in HANDLING_ACTIONS and self.actor["id"] not in issue.handled_by:
                 issue.handled_by.append(self.actor["id"])
+            issue.assignee = owner_after(issue.assignee, self.ACTION, self.actor, self.data)
             self.effect(issue)
 
         def effect(self, issue: Issue) -> None:
@@ -122,7 +159,11 @@ class Issue(Aggregate):
         def effect(self, issue: Issue) -> None:
             data, facts = self.data, self.facts
             issue.grid_id = issue.original_grid_id = facts["grid_id"]
-            issue.category, issue.description = data["category"], data["description"]
+            issue.category = facts.get("category", data["category"])
+            issue.description = data["description"]
+            issue.hotline = facts.get("hotline")
+            issue.catalogue = facts.get("catalogue")
+            issue.unplaced = facts.get("unplaced", [])
             issue.channel = facts["channel"]
             issue.location = facts.get("location")
             issue.reporter = data.get("reporter")
@@ -149,7 +190,9 @@ class Issue(Aggregate):
 
         def effect(self, issue: Issue) -> None:
             issue.grade = self.data.get("grade", "standard")
+            issue.whistle_holder = dict(self.actor)
             _summon(issue, self.data["departments"], self.timestamp)
+            joint.summoned(issue, self.facts, self.data["departments"])
 
     class Acknowledged(Event):
         ACTION = "acknowledge"
@@ -164,12 +207,14 @@ class Issue(Aggregate):
             dept = issue.departments[self.facts["department_id"]]
             dept["acknowledged_at"] = dept["acknowledged_at"] or self.timestamp
             dept["reported_in_at"] = self.timestamp
+            dept["presence"] = self.facts.get("presence")
 
     class Summoned(Event):
         ACTION = "summon"
 
         def effect(self, issue: Issue) -> None:
             _summon(issue, self.data["departments"], self.timestamp)
+            joint.summoned(issue, self.facts, self.data["departments"])
 
     class Resolved(Event):
         ACTION = "resolve"
@@ -223,12 +268,76 @@ class Issue(Aggregate):
 
         def effect(self, issue: Issue) -> None:
             issue.grid_id = self.data["grid_id"]
+            issue.category = self.data.get("category") or issue.category
+            issue.unplaced = []
+            if "catalogue" in self.facts:
+                issue.catalogue = self.facts["catalogue"]
 
     class Released(Event):
         ACTION = "release"
 
         def effect(self, issue: Issue) -> None:
             issue.departments[self.data["department_id"]]["released_at"] = self.timestamp
+            joint.released(issue.departments, self.data["department_id"])
+
+    # joint handling (domain.joint) ---------------------------------------------------
+
+    class PresenceConfirmed(Event):
+        ACTION = "confirm_presence"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.data["department_id"]]["presence"] = "confirmed"
+
+    class TaskCompleted(Event):
+        ACTION = "complete_task"
+
+        def effect(self, issue: Issue) -> None:
+            dept = issue.departments[self.facts["department_id"]]
+            dept["task_completed_at"], dept["task_result"] = self.timestamp, self.data["result"]
+
+    class MeetingRecorded(Event):
+        ACTION = "record_meeting"
+
+        def effect(self, issue: Issue) -> None:
+            issue.meetings.append({**self.data, "recorded_by": self.actor["id"]})
+
+    class DepartmentEvaluated(Event):
+        ACTION = "evaluate_department"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.data["department_id"]]["evaluation"] = {
+                k: self.data[k] for k in joint.EVALUATION
+            }
+
+    class SummonsContested(Event):
+        ACTION = "contest_summons"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.facts["department_id"]]["contest"] = "pending"
+
+    # 12345 both ways (domain.hotline) -------------------------------------------------
+
+    class ReturnRequested(Event):
+        ACTION = "return_to_hotline"
+
+        def effect(self, issue: Issue) -> None:
+            issue.return_request = {"reason": self.data["reason"], "by": self.actor["id"]}
+
+    class ReturnApproved(Event):
+        ACTION = "approve_return"
+
+    class RepeatComplained(Event):
+        ACTION = "repeat_complaint"
+
+        def effect(self, issue: Issue) -> None:
+            issue.repeats.append(self.data["ticket_no"])
+            issue.contact = issue.contact or bool(self.data.get("reporter"))
+
+    class SummonsUpheld(Event):
+        ACTION = "uphold_summons"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.data["department_id"]]["contest"] = "upheld"
 
     class Merged(Event):
         ACTION = "merge"
@@ -247,25 +356,92 @@ class Issue(Aggregate):
     class Urged(Event):
         ACTION = "urge"
 
+    class Flagged(Event):
+        ACTION = "flag"
+
+    class FlagReplied(Event):
+        ACTION = "reply_flag"
+
+    class FlagCleared(Event):
+        ACTION = "clear_flag"
+
+    class Assigned(Event):
+        ACTION = "assign"  # the assignee follows from the event (domain.owners)
+
     class Suspended(Event):
+        """A request since issue 14; recorded before, a suspension at once."""
+
         ACTION = "suspend"
 
         def effect(self, issue: Issue) -> None:
-            issue.suspended_since = self.timestamp
-            for key in self.facts["paused"]:
+            if "requested" in self.facts:
+                approvals.requested(issue, self)
+            else:
+                _pause(issue, self)
+
+    class SuspensionApproved(Event):
+        ACTION = "approve_suspension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "suspension", "approved")
+            _pause(issue, self)
+
+    class SuspensionDenied(Event):
+        ACTION = "deny_suspension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "suspension", "denied")
+
+    class ExtensionRequested(Event):
+        ACTION = "request_extension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.requested(issue, self)
+
+    class ExtensionApproved(Event):
+        ACTION = "approve_extension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "extension", "approved")
+            for key, seconds in self.facts["extended"].items():
                 d = issue.open_deadline(key)
                 if d is not None:
-                    d.paused_since = self.timestamp
+                    d.extended_seconds += seconds
+                    d.extensions += 1
+
+    class ExtensionDenied(Event):
+        ACTION = "deny_extension"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "extension", "denied")
+
+    class EscalationRequested(Event):
+        ACTION = "request_escalation"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.requested(issue, self)
+
+    class EscalationApproved(Event):
+        ACTION = "approve_escalation"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "escalation", "approved")
+            issue.coordination = {
+                "lead_party": self.data.get("lead_party"),
+                "parties": self.data.get("parties", []),
+            }
+
+    class EscalationDenied(Event):
+        ACTION = "deny_escalation"
+
+        def effect(self, issue: Issue) -> None:
+            approvals.decided(issue, "escalation", "denied")
 
     class Resumed(Event):
         ACTION = "resume"
 
         def effect(self, issue: Issue) -> None:
-            issue.suspended_since = None
-            for key, paused_seconds in self.facts["paused_seconds"].items():
-                d = issue.open_deadline(key)
-                if d is not None:
-                    d.paused_since, d.paused_seconds = None, paused_seconds
+            _resume(issue, self)
 
     class Commented(Event):
         ACTION = "comment"
@@ -274,10 +450,16 @@ class Issue(Aggregate):
         ACTION = "miss_deadline"
 
         def effect(self, issue: Issue) -> None:
-            for d in reversed(issue.deadlines):
-                if d.key == self.data["deadline"] and not d.missed:
+            for d in reversed(issue.deadlines):  # not one this event started again
+                if (
+                    d.key == self.data["deadline"]
+                    and not d.missed
+                    and d.started_at < self.timestamp
+                ):
                     d.missed = True
                     break
+            if self.facts.get("resumed"):  # the suspension's allowance ran out
+                _resume(issue, self)
             if self.data["deadline"] == "callback" and issue.callback_round is not None:
                 issue.callback_round["judged"] = True
 
@@ -344,6 +526,24 @@ class Issue(Aggregate):
 
     def active_departments(self) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.departments.items() if v["released_at"] is None}
+
+
+def _resume(issue: Issue, event: Issue.Event) -> None:
+    issue.suspended_since = None
+    approvals.end_suspension(issue, event.timestamp)
+    for key, paused_seconds in event.facts["paused_seconds"].items():
+        d = issue.open_deadline(key)
+        if d is not None:
+            d.paused_since, d.paused_seconds = None, paused_seconds
+
+
+def _pause(issue: Issue, event: Issue.Event) -> None:
+    issue.suspended_since = event.timestamp
+    issue.suspensions.append({"from": event.timestamp, "to": None})
+    for key in event.facts["paused"]:
+        d = issue.open_deadline(key)
+        if d is not None:
+            d.paused_since = event.timestamp
 
 
 def _summon(issue: Issue, departments: list[str], at: datetime) -> None:

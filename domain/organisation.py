@@ -19,6 +19,7 @@ from shapely.errors import GEOSException
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
+from domain import catalogue
 from domain.deadlines import DEADLINE_KINDS, parse_limit
 from domain.errors import InvalidOrganisation
 from domain.inputs import text_problems
@@ -166,6 +167,11 @@ def validate_document(
     for d in depts:
         if d["node"] is not None and d["node"] not in merged:
             problems.append(f"{d['id']}: unknown node {d['node']!r}")
+    problems += catalogue.cross_check(
+        cats,
+        dict(current.categories) if current else {},
+        known_depts | {d["id"]: d for d in depts},
+    )
     if problems:
         raise InvalidOrganisation(problems)
     return nodes, depts, cats
@@ -230,7 +236,21 @@ def _category(raw: dict[str, Any], where: str) -> tuple[dict[str, Any] | None, l
             parse_limit(limit)
         except ValueError as exc:
             errs.append(f"{where}.limits.{kind}: {exc}")
-    return {"code": code, "name": name if isinstance(name, str) else code, "limits": limits}, errs
+    title = name if isinstance(name, str) else code
+    category: dict[str, Any] = {"code": code, "name": title, "limits": limits}
+    if raw.get("engineering") is not None:  # two extensions per deadline (spec/followup.md)
+        if not isinstance(raw["engineering"], bool):
+            errs.append(f"{where}.engineering: true or false")
+        category["engineering"] = raw["engineering"] is True
+    extra, more = catalogue.category_fields(raw, where)
+    category |= extra
+    errs += more
+    names = raw.get("hotline_names", [])
+    if not (isinstance(names, list) and all(isinstance(n, str) and n for n in names)):
+        errs.append(f"{where}.hotline_names: list of the hotline's names for it")
+    elif names:
+        category["hotline_names"] = names  # 12345's own names, mapped to this code
+    return category, errs
 
 
 class Org:

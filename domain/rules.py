@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 from domain.callbacks import REPLACERS, hotline_desk
 from domain.declare import Rule
 from domain.errors import ResolverCannotVerify, SeparationOfDuties
-from domain.principals import Principal
+from domain.followups import may_clear, open_items
+from domain.joint import pending_tasks, refuse_tasks, tasks_refusal
+from domain.principals import Principal, Role
 
 if TYPE_CHECKING:
     from domain.issue import Issue
@@ -50,11 +52,36 @@ NOT_ACKNOWLEDGED = Rule(
 CALLBACK_OWED = Rule(
     "callback_owed", "no callback is owed", lambda i, p: i.open_deadline("callback") is not None
 )
+
+
+def _flagged(i: Issue) -> bool:
+    """Flagged for follow-up: a follow-up item not cleared (or a flag of old events)."""
+    return bool(i.flags) or bool(open_items(i))
+
+
 #: For the city's queue: hard matters and issues flagged for follow-up (督办).
 HARD_OR_FLAGGED = Rule(
-    "hard_or_flagged", "neither hard nor flagged", lambda i, p: i.tier == "hard" or bool(i.flags)
+    "hard_or_flagged", "neither hard nor flagged", lambda i, p: i.tier == "hard" or _flagged(i)
 )
-FLAGGED = Rule("flagged", "not flagged for follow-up", lambda i, p: bool(i.flags))
+FLAGGED = Rule("flagged", "not flagged for follow-up", lambda i, p: _flagged(i))
+#: reply_flag: a follow-up item waits for your reply
+FLAG_TARGET = Rule(
+    "flag_target",
+    "no follow-up item waits for your reply",
+    lambda i, p: any(it["status"] == "open" and it["target"] == p.scope for it in i.followups),
+)
+#: clear_flag: an item answered (or on a closed issue) at your level or below
+CLEARABLE = Rule(
+    "clearable",
+    "no follow-up item is yours to clear: not answered yet, or raised above you",
+    lambda i, p: any(may_clear(i, p, it) for it in i.followups),
+)
+#: urge: community staff urge only as the whistle holder (the departments they summoned)
+MAY_URGE = Rule(
+    "may_urge",
+    "community staff urge the departments of a whistle they blew",
+    lambda i, p: p.role is not Role.COMMUNITY_STAFF or (i.whistle_holder or {}).get("id") == p.id,
+)
 #: Separation of duties: nobody who handled, resolved or verified an issue records its
 #: callback (回访).
 NOT_HANDLER = Rule(
@@ -83,9 +110,135 @@ APPEAL_PENDING = Rule(
     lambda i, p: i.appeal is not None and i.appeal["status"] == "pending",
 )
 
+
+def _open(i: Issue, kind: str) -> bool:
+    asked = i.requests.get(kind)
+    return asked is not None and asked["status"] == "open"
+
+
+def _asked(kind: str) -> Rule:
+    why = f"no {kind} request waits for a decision"
+    return Rule(f"{kind}_asked", why, lambda i, p: _open(i, kind))
+
+
+def _not_own(kind: str) -> Rule:
+    return Rule(
+        f"not_own_{kind}",
+        f"nobody decides their own {kind} request",
+        lambda i, p: not (_open(i, kind) and i.requests[kind]["by"] == p.id),
+        refuse=SeparationOfDuties,
+    )
+
+
+SUSPENSION_ASKED, EXTENSION_ASKED, ESCALATION_ASKED = (
+    _asked(k) for k in ("suspension", "extension", "escalation")
+)
+NOT_OWN_SUSPENSION, NOT_OWN_EXTENSION, NOT_OWN_ESCALATION = (
+    _not_own(k) for k in ("suspension", "extension", "escalation")
+)
+#: suspend: neither suspended nor asked to be
+NOT_SUSPENDED_OR_ASKED = Rule(
+    "not_suspended_or_asked",
+    "the issue is suspended or its suspension waits for a decision",
+    lambda i, p: i.suspended_since is None and not _open(i, "suspension"),
+)
+NO_EXTENSION_ASKED = Rule(
+    "no_extension_asked",
+    "an extension request waits for a decision",
+    lambda i, p: not _open(i, "extension"),
+)
+NO_ESCALATION_ASKED = Rule(
+    "no_escalation_asked",
+    "an escalation request waits for a decision",
+    lambda i, p: not _open(i, "escalation"),
+)
+# -- joint handling (domain.joint) ---------------------------------------------------
+
+
+def _dept(issue: Issue, p: Principal) -> dict[str, object]:
+    return issue.departments[p.scope]
+
+
+REPORTED_IN = Rule(
+    "reported_in",
+    "your department has not reported in",
+    lambda i, p: _dept(i, p)["reported_in_at"] is not None,
+)
+TASK_PENDING = Rule(
+    "task_pending",
+    "your department has no task left to complete",
+    lambda i, p: bool(_dept(i, p).get("task")) and _dept(i, p).get("task_completed_at") is None,
+)
+NOT_CONTESTED = Rule(
+    "not_contested",
+    "your department has already contested this summons",
+    lambda i, p: _dept(i, p).get("contest") is None,
+)
+#: A hard matter is resolved by the lead department's officer or the whistle holder,
+#: never by another summoned department (spec/joint-handling.md).
+LEAD_IF_DEPARTMENT = Rule(
+    "lead_if_department",
+    "only the lead department or the whistle holder resolves a joint matter",
+    lambda i, p: (
+        p.role is not Role.DEPARTMENT_OFFICER or (i.lead is not None and i.lead == p.scope)
+    ),
+)
+TASKS_DONE = Rule(
+    "tasks_done",
+    "every department not released must complete its task first",
+    lambda i, p: not pending_tasks(i),
+    refuse=refuse_tasks,
+    details=lambda i, p: tasks_refusal(i),
+)
+PRESENCE_UNPROVEN = Rule(
+    "presence_unproven",
+    "no department's presence waits for confirmation",
+    lambda i, p: any(v.get("presence") == "unproven" for v in i.active_departments().values()),
+)
+#: A 12345 ticket whose place or category matched nothing waits for 分拨 (transfer).
+UNPLACED = Rule("unplaced", "the issue is placed in a grid", lambda i, p: bool(i.unplaced))
+
+
+def _hotline(issue: Issue, p: Principal) -> bool:
+    channel: str = issue.channel
+    return channel == "hotline"
+
+
+HOTLINE_ISSUE = Rule("hotline_issue", "not a 12345 ticket", _hotline)
+NO_RETURN_PENDING = Rule(
+    "no_return_pending",
+    "a return to the hotline already waits for approval",
+    lambda i, p: i.return_request is None,
+)
+RETURN_PENDING = Rule(
+    "return_pending",
+    "no return to the hotline waits for approval",
+    lambda i, p: i.return_request is not None,
+)
+HARD_MATTER = Rule(
+    "hard_matter", "not a hard matter: no department took part", lambda i, p: i.tier == "hard"
+)
+CONTEST_PENDING = Rule(
+    "contest_pending",
+    "no department's contest of its summons waits for a decision",
+    lambda i, p: any(v.get("contest") == "pending" for v in i.active_departments().values()),
+)
+
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
+        SUSPENSION_ASKED,
+        EXTENSION_ASKED,
+        ESCALATION_ASKED,
+        NOT_OWN_SUSPENSION,
+        NOT_OWN_EXTENSION,
+        NOT_OWN_ESCALATION,
+        NOT_SUSPENDED_OR_ASKED,
+        NO_EXTENSION_ASKED,
+        NO_ESCALATION_ASKED,
+        FLAG_TARGET,
+        CLEARABLE,
+        MAY_URGE,
         NOT_RESOLVER,
         NOT_SUSPENDED,
         SUSPENDED,
@@ -99,5 +252,17 @@ RULES: dict[str, Rule] = {
         CALLBACK_DUE,
         APPEALABLE,
         APPEAL_PENDING,
+        REPORTED_IN,
+        TASK_PENDING,
+        NOT_CONTESTED,
+        LEAD_IF_DEPARTMENT,
+        TASKS_DONE,
+        PRESENCE_UNPROVEN,
+        CONTEST_PENDING,
+        HARD_MATTER,
+        UNPLACED,
+        HOTLINE_ISSUE,
+        NO_RETURN_PENDING,
+        RETURN_PENDING,
     )
 }

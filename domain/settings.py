@@ -88,7 +88,11 @@ class Settings:
     calendars: Calendars = field(default_factory=Calendars)
     limits: LimitPolicy = field(default_factory=LimitPolicy)
     escalate_missed_small: bool = True
+    #: transfers before only a street officer transfers again (GRIDFLOW_TRANSFER_CAP)
+    transfer_cap: int = 2
     score_weights: dict[str, float] | None = None
+    #: units with fewer valid callbacks (or closed issues) in a period are not ranked
+    ranking_min_sample: int = 10
     #: how much a "basically satisfied" callback counts in 满意率
     satisfaction_basic_weight: float = 0.9
     projection_batch: int = 2000
@@ -104,6 +108,8 @@ class Settings:
     comparison_radius_m: float = 300.0
     miss_warning_rate: float = 0.3
     miss_warning_min_tickets: int = 3
+    #: a patrol report recorded this long after its occurred_at is a late entry (补录)
+    late_entry_hours: float = 2.0
     evidence_dir: str | None = None
     evidence_s3_bucket: str | None = None
     evidence_s3_endpoint: str | None = None
@@ -134,11 +140,14 @@ class Settings:
         if env.get("GRIDFLOW_CALENDAR_FILE"):
             calendar_doc = json.loads(Path(env["GRIDFLOW_CALENDAR_FILE"]).read_text("utf-8"))
         limits = json.loads(env["GRIDFLOW_DEADLINES"]) if env.get("GRIDFLOW_DEADLINES") else {}
+        if env.get("GRIDFLOW_FOLLOWUP_REPLY"):
+            limits.setdefault("flag_reply", env["GRIDFLOW_FOLLOWUP_REPLY"])
         settings = cls(
             database_url=env.get("GRIDFLOW_DATABASE_URL", DEFAULT_DATABASE_URL),
             calendars=Calendars.from_config(calendar_doc, default),
             limits=LimitPolicy(limits),
             escalate_missed_small=_flag(env, "GRIDFLOW_ESCALATE_MISSED_SMALL"),
+            transfer_cap=int(env.get("GRIDFLOW_TRANSFER_CAP", "2")),
             projection_batch=int(env.get("GRIDFLOW_PROJECTION_BATCH", "2000")),
             audit_key=env.get("GRIDFLOW_AUDIT_KEY") or None,
             audit_key_file=env.get("GRIDFLOW_AUDIT_KEY_FILE") or None,
@@ -150,6 +159,7 @@ class Settings:
             comparison_radius_m=float(env.get("GRIDFLOW_COMPARISON_RADIUS_M", "300")),
             miss_warning_rate=float(env.get("GRIDFLOW_MISS_WARNING_RATE", "0.3")),
             miss_warning_min_tickets=int(env.get("GRIDFLOW_MISS_WARNING_MIN_TICKETS", "3")),
+            late_entry_hours=float(env.get("GRIDFLOW_LATE_ENTRY_HOURS", "2")),
             evidence_dir=env.get("GRIDFLOW_EVIDENCE_DIR") or None,
             evidence_s3_bucket=env.get("GRIDFLOW_EVIDENCE_S3_BUCKET") or None,
             evidence_s3_endpoint=env.get("GRIDFLOW_EVIDENCE_S3_ENDPOINT") or None,
@@ -162,6 +172,7 @@ class Settings:
             webhook_allow_networks=networks(env.get("GRIDFLOW_WEBHOOK_ALLOW_NETWORKS", "")),
             cors_origins=origins(env.get("GRIDFLOW_CORS_ORIGINS", "")),
             satisfaction_basic_weight=float(env.get("GRIDFLOW_SATISFACTION_BASIC_WEIGHT", "0.9")),
+            ranking_min_sample=int(env.get("GRIDFLOW_RANKING_MIN_SAMPLE", "10")),
             score_weights=json.loads(env["GRIDFLOW_SCORE_WEIGHTS"])
             if env.get("GRIDFLOW_SCORE_WEIGHTS")
             else None,

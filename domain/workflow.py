@@ -18,6 +18,8 @@ from domain import summary as S
 from domain.declare import Action, Labels, Move, Reach
 from domain.followup_declared import FOLLOWUP
 from domain.issue import Issue
+from domain.joint_declared import JOINT
+from domain.owners_declared import OWNERS
 from domain.parties import (
     BIG_HANDLERS,
     EVERYONE_BUT_AUDITORS,
@@ -32,14 +34,14 @@ from domain.rules import (
     CALLBACK_DUE,
     CALLBACK_OWED,
     DEPARTMENT_SUMMONED,
-    FLAGGED,
-    HARD_OR_FLAGGED,
+    LEAD_IF_DEPARTMENT,
     NOT_ACKNOWLEDGED,
     NOT_HANDLER,
     NOT_REPORTED_IN,
     NOT_RESOLVER,
-    NOT_SUSPENDED,
     SUSPENDED,
+    TASKS_DONE,
+    UNPLACED,
 )
 from domain.states import (
     HANDLING_STATE,
@@ -177,6 +179,7 @@ DECLARED: tuple[Action, ...] = (
         event=Issue.Resolved,
         labels=Labels("办结", "Resolve"),
         decide=decide.resolve,
+        rules=(LEAD_IF_DEPARTMENT, TASKS_DONE),
         queue=_q(
             R.GRID_WORKER, R.GRID_LEADER, R.COMMUNITY_STAFF, R.STREET_OFFICER, R.DEPARTMENT_OFFICER
         ),
@@ -187,7 +190,7 @@ DECLARED: tuple[Action, ...] = (
         "verify",
         moves=(Move(("resolved",), "closed"),),
         roles=VERIFIERS,
-        data=A.WithEvidence,
+        data=A.Verify,
         event=Issue.Verified,
         labels=Labels("核查通过", "Verify"),
         decide=decide.verify,
@@ -248,11 +251,12 @@ DECLARED: tuple[Action, ...] = (
     Action(
         "transfer",
         moves=(Move(("reported",), STAY),),
-        roles=frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF, R.STREET_OFFICER}),
+        roles=frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF, R.STREET_OFFICER, R.INTAKE}),
         data=A.Transfer,
         event=Issue.Transferred,
         labels=Labels("转派", "Transfer"),
         decide=decide.transfer,
+        queue={R.STREET_OFFICER: (UNPLACED,), R.INTAKE: (UNPLACED,)},  # 分拨 of tickets
         fold=S.transfer,
         example={"grid_id": "huancui-s1-c1-g2", "reason": "wrong grid"},
     ),
@@ -280,30 +284,6 @@ DECLARED: tuple[Action, ...] = (
         decide=decide.merge,
         fold=S.merge,
         example={"duplicate_of": "6f1c2a9e-8d1b-4c7a-9a43-2b8f3f8e1d10"},
-    ),
-    Action(
-        "urge",
-        moves=(Move(OPEN_STATES, STAY),),
-        roles=frozenset({R.CITY_SUPERVISOR, R.STREET_OFFICER}),
-        data=A.Urge,
-        event=Issue.Urged,
-        labels=Labels("催办", "Urge"),
-        decide=decide.urge,
-        queue={R.STREET_OFFICER: (FLAGGED,), R.CITY_SUPERVISOR: (HARD_OR_FLAGGED,)},
-        fold=S.urge,
-        example={"message": "please report in today"},
-    ),
-    Action(
-        "suspend",
-        moves=(Move(HANDLING, STAY),),
-        roles=HANDLERS,
-        data=A.Reasoned,
-        event=Issue.Suspended,
-        labels=Labels("挂起", "Suspend"),
-        decide=decide.suspend,
-        rules=(NOT_SUSPENDED,),
-        fold=S.suspend,
-        example={"reason": "waiting for access to the flat"},
     ),
     Action(
         "resume",
@@ -342,6 +322,8 @@ DECLARED: tuple[Action, ...] = (
         client=False,  # the deadline worker's
     ),
     *FOLLOWUP,  # follow-up, exceptions and callbacks (domain/followup_declared.py)
+    *OWNERS,  # named owners (domain/owners_declared.py)
+    *JOINT,  # joint handling: tasks, presence, meetings, evaluations (domain/joint_declared.py)
 )
 
 ACTION: dict[str, Action] = {a.name: a for a in DECLARED}

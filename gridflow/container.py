@@ -68,6 +68,7 @@ class Container:
             s.comparison_radius_m,
             s.miss_warning_rate,
             s.miss_warning_min_tickets,
+            s.late_entry_hours,
         )
         self.views = ViewReader(
             self.db,
@@ -77,6 +78,7 @@ class Container:
             policy,
             s.ready_stall_seconds,
             s.satisfaction_basic_weight,
+            s.ranking_min_sample,
         )
         signer = self.signer()
         self.audit = AuditLog(

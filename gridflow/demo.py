@@ -175,6 +175,7 @@ def load(service: IssueService, now: datetime) -> dict[str, int]:
         suspended = new(w, "dispute", "邻里漏水纠纷 Leak between neighbours")
         step(suspended, "coordinate", cs, {"lead_party": "社区调委会 mediation committee"})
         step(suspended, "suspend", cs, {"reason": "等待入户 Waiting for access to the flat"})
+        step(suspended, "approve_suspension", so, {})
         hard_release = new(cs, "road", "塌陷 Road subsidence by the school")
         step(
             hard_release,

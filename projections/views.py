@@ -21,13 +21,13 @@ from zoneinfo import ZoneInfo
 from domain.states import TERMINAL
 from domain.summary import common, shift
 from domain.workflow import ACTION
-from projections import followup_views
+from projections import followup_views, hotline_views, hotspots, joint_views, owner_views, reverse
 from projections.db import Cursor
 from projections.records import OrgChange, Record, utc
 
 #: Bumped when folding changes what the views hold, so that views built by older code
 #: are rebuilt from the log on start (projections.engine).
-FOLD_VERSION = 3
+FOLD_VERSION = 7
 
 
 def schema(p: str) -> list[str]:
@@ -74,6 +74,10 @@ def schema(p: str) -> list[str]:
             grid_id TEXT NOT NULL, ancestor_id TEXT NOT NULL, kind TEXT NOT NULL,
             PRIMARY KEY (ancestor_id, grid_id))""",
         *followup_views.schema(p),
+        *owner_views.schema(p),
+        *hotspots.schema(p),
+        *joint_views.schema(p),
+        *hotline_views.schema(p),
     ]
 
 
@@ -86,7 +90,15 @@ TABLES = (
     "nodes",
     "grid_ancestors",
     *followup_views.TABLES,
+    *owner_views.TABLES,
+    *hotspots.TABLES,
+    *joint_views.TABLES,
+    *hotline_views.TABLES,
 )
+
+
+def _open_items(row: dict[str, Any]) -> bool:
+    return any(it["status"] != "cleared" for it in row.get("followups", []))
 
 
 class IssueViews:
@@ -96,6 +108,8 @@ class IssueViews:
         self.p = prefix
         self.tz = ZoneInfo(timezone)
         self._ancestors: dict[str, list[str]] | None = None
+        self._people: owner_views.People = Counter()
+        self._categories: hotspots.Categories = Counter()
 
     def day(self, at: str) -> str:
         return (
@@ -117,6 +131,7 @@ class IssueViews:
         rows = self._load(cur, {r.issue_id for r in records if r.action != "report"})
         facts: Counter[tuple[str, str, str, str]] = Counter()
         states: Counter[tuple[str, str, str, str]] = Counter()
+        self._people, self._categories = Counter(), Counter()
         for r in records:
             row = rows.get(r.issue_id)
             if row is None:
@@ -129,6 +144,8 @@ class IssueViews:
             states[self._state_key(row)] += 1
         self._store(cur, rows)
         self._count(cur, facts, states)
+        owner_views.store(cur, self.p, self._people)
+        hotspots.store(cur, self.p, self._categories)
 
     def _state_key(self, row: dict[str, Any]) -> tuple[str, str, str, str]:
         return (row["grid_id"], self.day(row["reported_at"]), row["state"], row.get("tier") or "")
@@ -204,12 +221,13 @@ class IssueViews:
             "address": location.get("address"),
             "id": r.issue_id,
             "grid_id": r.facts["grid_id"],
-            "category": r.data["category"],
+            "category": r.facts.get("category", r.data["category"]),
             "channel": r.facts["channel"],
             "description": r.data["description"][:500],
             "reported_at": r.at,
             "media_url": r.data.get("media_url"),
             "reporter_principal": r.facts.get("reporter_principal"),
+            "ticket_no": (r.facts.get("hotline") or {}).get("ticket_no"),
             "resolver_id": None,
             "flags": [],
             "merged_into": None,
@@ -224,10 +242,12 @@ class IssueViews:
         self, row: dict[str, Any], r: Record, facts: Counter[tuple[str, str, str, str]]
     ) -> None:
         before = row["state"]
-        grid, day = row["grid_id"], self.day(r.at)
+        grid, day, category = row["grid_id"], self.day(r.at), row["category"]
 
         def count(metric: str, dept: str = "", at: str | None = None, n: int = 1) -> None:
             facts[(self.day(at) if at else day, grid, dept, metric)] += n
+            if metric in hotspots.METRICS and not dept:
+                self._categories[(grid, self.day(at) if at else day, category, metric)] += n
 
         # What this action does to the summary (declared with it, domain.summary) comes
         # first: a missed deadline is marked before an escalation ends its clock.
@@ -235,6 +255,8 @@ class IssueViews:
         if fold is not None:
             fold(row, r, before, count)
         common(row, r, count)
+        reverse.milestones(row, r, before)
+        owner_views.fold(row, r, self._people, self.day)
         open_ = row["deadlines"]
         for end in r.ends:
             d = open_.pop(end["key"], None)
@@ -242,7 +264,7 @@ class IssueViews:
                 continue
             due = d["effective_due_at"] or d["due_at"]
             if "paused_seconds" in end:  # ended while suspended: the pause so far counts
-                due = shift(d["due_at"], end["paused_seconds"])
+                due = shift(d["due_at"], end["paused_seconds"] + d.get("extended_seconds", 0.0))
             dept = d["department_id"] or ""
             if end["outcome"] == "met":
                 count(f"deadline_met:{d['kind']}", dept, due)
@@ -268,6 +290,11 @@ class IssueViews:
         )
         if r.to_state != before:
             row["suspended"] = False
+            for key, seconds in r.facts.get("resumed_clocks", {}).items():
+                if (d := open_.get(key)) is not None:  # left the state: the clock runs again
+                    d["paused"] = False
+                    d["effective_due_at"] = shift(d["due_at"], seconds)
+                    d["effective_warn_at"] = shift(d["warn_at"], seconds)
         if r.to_state not in TERMINAL:
             row["closed_at"] = None
         elif before not in TERMINAL or row.get("closed_at") is None:
@@ -298,7 +325,7 @@ class IssueViews:
                     row["updated_at"],
                     row["reporter_principal"],
                     row["resolver_id"],
-                    int(bool(row["flags"])),
+                    int(bool(row["flags"]) or _open_items(row)),
                     row["merged_into"],
                     row["urges"],
                     int(is_open),
@@ -366,6 +393,8 @@ class IssueViews:
             deadline_rows,
         )
         followup_views.store(cur, p, rows)
+        joint_views.store(cur, p, rows)
+        hotline_views.store(cur, p, rows)
 
     def _org(self, cur: Cursor, change: OrgChange) -> None:
         p = self.p
@@ -380,9 +409,9 @@ class IssueViews:
         cur.execute(f"SELECT id, kind, parent FROM {p}nodes WHERE is_department = 0")
         nodes = {i: (k, parent) for i, k, parent in cur.fetchall()}
         pairs = []
-        for grid, (kind, _) in nodes.items():
-            if kind != "grid":
-                continue
+        # Every node's chain, not only grids': a 12345 ticket waiting for 分拨 sits at a
+        # node (domain.hotline), and lists and counts under a node must find it there.
+        for grid in nodes:
             current: str | None = grid
             while current is not None and current in nodes:
                 pairs.append((grid, current, nodes[current][0]))

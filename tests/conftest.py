@@ -49,7 +49,18 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+#: Fixtures that need a PostgreSQL server: a test that uses one is marked `postgres`, so
+#: that `pytest -m "not postgres"` runs the rest (the SQLite side of every store test).
+POSTGRES_FIXTURES = frozenset({"postgres_server", "postgres_url", "own_postgres"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     """Each integration test runs on both backends."""
     if request.param == "sqlite":

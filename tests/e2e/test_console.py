@@ -252,6 +252,7 @@ def test_a_day_of_work_walks_every_action_through_the_console(server: Any, brows
     assert c.state(c.open("grid_worker", a)) == "reported"
     c.act("grid_worker", a, "handle_on_spot")
     c.act("grid_worker", a, "suspend", {"reason": "等待入户 waiting for access"})
+    c.act("grid_leader", a, "approve_suspension")
     c.act("grid_worker", a, "resume")
     c.act("grid_worker", a, "comment", {"text": "已联系物业"})
     page = c.act(

@@ -1,5 +1,7 @@
 """Faults under load, bounded and on loopback only: conflicting clients, the service and
-its workers killed mid-load, and a PostgreSQL server (the test's own) restarted."""
+its workers killed at a fault point (right after a given write committed, before its
+answer), and a PostgreSQL server (the test's own) restarted. Nothing here waits a fixed
+time: each step waits for a count (writes acknowledged, the process gone)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,8 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,87 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
-from domain.principals import Principal, Role
 from domain.settings import Settings
 from gridflow.container import Container
 from projections.verify import rebuild_and_verify
-from tests.support import ORG
+from tests.e2e.server import Service, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Service:
-    """`gridflow serve` in its own process, with tokens for a few principals."""
-
-    def __init__(self, url: str, home: Path) -> None:
-        self.url, self.home = url, home
-        c = Container(
-            Settings.from_env(
-                {
-                    "GRIDFLOW_DATABASE_URL": url,
-                    "GRIDFLOW_AUDIT_KEY_FILE": str(home / "key"),
-                    "GRIDFLOW_AUDIT_ORIGIN": "gridflow",
-                    "GRIDFLOW_EVIDENCE_DIR": str(home / "evidence"),
-                }
-            )
-        )
-        c.service.load_org(ORG)
-        self.tokens = {
-            name: c.tokens.create(Principal(name, role, scope))
-            for name, role, scope in (
-                ("worker", Role.GRID_WORKER, "g1"),
-                ("staff", Role.COMMUNITY_STAFF, "m1"),
-                ("auditor", Role.AUDITOR, "c1"),
-            )
-        }
-        c.close()
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "GRIDFLOW_DATABASE_URL": self.url,
-            "GRIDFLOW_AUDIT_KEY_FILE": str(self.home / "key"),
-            "GRIDFLOW_AUDIT_ORIGIN": "gridflow",
-            "GRIDFLOW_EVIDENCE_DIR": str(self.home / "evidence"),
-        }
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gridflow.cli", "serve", "--port", str(self.port), "--no-demo"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.base + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError("the service did not start")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
-
-    def h(self, who: str, **extra: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[who]}", **extra}
 
 
 class Load:
@@ -111,11 +35,29 @@ class Load:
         self.statuses: dict[int, int] = {}
         self.stop = threading.Event()
         self.lock = threading.Lock()
+        self.progress = threading.Condition(self.lock)
         self.threads = [threading.Thread(target=self.run, args=(k,)) for k in range(clients)]
 
     def note(self, status: int) -> None:
         with self.lock:
             self.statuses[status] = self.statuses.get(status, 0) + 1
+            self.progress.notify_all()
+
+    def ack(self, item: tuple[str, int, str]) -> None:
+        with self.lock:
+            self.acked.append(item)
+            self.progress.notify_all()
+
+    def wait_until(self, condition: Any, timeout: float = 120) -> None:
+        """Block until `condition(load)` holds (counts of answers, not time)."""
+        with self.progress:
+            assert self.progress.wait_for(lambda: condition(self), timeout), self.statuses
+
+    def wait_for_acks(self, more: int) -> None:
+        """Block until `more` writes beyond those acknowledged so far are acknowledged."""
+        with self.lock:
+            target = len(self.acked) + more
+        self.wait_until(lambda load: len(load.acked) >= target)
 
     def run(self, k: int) -> None:
         rnd = random.Random(k)
@@ -129,11 +71,10 @@ class Load:
                     )
                     self.note(r.status_code)
                     if r.status_code != 201:
-                        time.sleep(0.05)
+                        self.stop.wait(0.05)  # back off while the store is away
                         continue
                     issue = r.json()["id"]
-                    with self.lock:
-                        self.acked.append((issue, 1, "report"))
+                    self.ack((issue, 1, "report"))
                     for action, who, body in (
                         ("handle_on_spot", "worker", {}),
                         ("comment", "worker", {"text": "x"}),
@@ -145,13 +86,12 @@ class Load:
                         self.note(r.status_code)
                         if r.status_code != 200:
                             break
-                        with self.lock:
-                            self.acked.append((issue, r.json()["version"], action))
+                        self.ack((issue, r.json()["version"], action))
                         if rnd.random() < 0.1:
-                            time.sleep(0.01)
+                            self.stop.wait(0.01)
                 except httpx.HTTPError:
                     self.note(0)  # the service is down: no answer, nothing acknowledged
-                    time.sleep(0.05)
+                    self.stop.wait(0.05)
 
     def __enter__(self) -> Load:
         for t in self.threads:
@@ -255,18 +195,22 @@ def test_conflicting_clients_get_clean_refusals_and_nothing_doubles(store_url: s
         svc.stop()
 
 
+KILL_AFTER_SAVES = 40
+
+
 def test_the_service_and_its_workers_killed_mid_load_lose_and_double_nothing(tmp_path: Path):
     url = f"sqlite:///{tmp_path}/gridflow.db"  # workers run inside the service on SQLite
     svc = Service(url, tmp_path)
-    svc.start()
+    svc.start(kill_after_saves=KILL_AFTER_SAVES)
     with Load(svc) as load:
-        time.sleep(1.5)
-        svc.kill()  # SIGKILL: the service and its in-process workers, mid-write
-        time.sleep(0.3)
+        # SIGKILL of the service and its in-process workers, right after the 40th write
+        assert svc.died() == -signal.SIGKILL
+        before = len(load.acked)  # the last write committed but was never answered
+        assert before > 0
         svc.start()
-        time.sleep(1.5)
+        load.wait_for_acks(20)  # the restarted service takes writes again
     svc.stop()
-    assert len(load.acked) > 20
+    assert len(load.acked) >= before + 20
     assert all(s in (0, 200, 201) for s in load.statuses), load.statuses
     c = check_log(url, tmp_path, load.acked)
     c.engine.catch_up()
@@ -332,7 +276,7 @@ def test_a_database_restart_answers_503_then_recovers_and_loses_nothing(
     svc.start()
     try:
         with Load(svc, clients=4) as load:
-            time.sleep(1.0)
+            load.wait_for_acks(10)
             own_postgres["stop"]()
             down = httpx.post(
                 svc.base + "/issues",
@@ -343,20 +287,11 @@ def test_a_database_restart_answers_503_then_recovers_and_loses_nothing(
             assert down.status_code == 503, down.text
             assert down.json()["error"]["code"] == "store_unavailable"
             assert down.headers["Retry-After"]
+            load.wait_until(lambda ld: ld.statuses.get(503, 0) > 0)
+            created = load.statuses.get(201, 0)
             own_postgres["start"]()
-            deadline = time.monotonic() + 60
-            recovered = False
-            while time.monotonic() < deadline and not recovered:
-                r = httpx.post(
-                    svc.base + "/issues",
-                    headers=svc.h("worker"),
-                    timeout=30,
-                    json={"grid_id": "g1", "category": "road", "description": "after"},
-                )
-                recovered = r.status_code == 201
-                time.sleep(0.2)
-            assert recovered, "the service did not recover by itself"
-            time.sleep(1.0)
+            # the service recovers by itself: its clients' reports are created again
+            load.wait_until(lambda ld: ld.statuses.get(201, 0) >= created + 5)
         assert 503 in load.statuses and load.statuses.get(201, 0) > 5
         assert all(s in (0, 200, 201, 503) for s in load.statuses), load.statuses
         check_log(own_postgres["url"], home, load.acked).close()

@@ -22,7 +22,7 @@ from api.issues import request_hash
 from domain.issue import Issue
 from domain.service import IssueService
 from projections.idempotency import LEASE
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import WORKER, make_service, report
 
 N = 20

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import AUDITOR, WORKER
 
 ROOT = Path(__file__).resolve().parents[2]

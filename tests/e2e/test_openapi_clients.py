@@ -24,7 +24,7 @@ from api.app import create_app
 from domain.principals import Principal
 from domain.settings import Settings
 from gridflow.container import Container
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import HOUSING, ORG, RESIDENT, STAFF, SUPERVISOR, WORKER, Clock, P
 
 ROOT = Path(__file__).resolve().parents[2]

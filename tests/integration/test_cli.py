@@ -134,3 +134,20 @@ def test_an_unreachable_store_is_one_line_not_a_traceback(monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: the store at postgresql://nobody:***@")
     assert "secret" not in err[0] and "Traceback" not in err[0]
+
+
+def test_report_monthly_freezes_once_and_reads_the_same(db_env, tmp_path, capsys):
+    assert main(["demo"]) == 0
+    capsys.readouterr()
+    args = ["report", "monthly", "--month", "2025-01", "--node", "weihai"]
+    assert main([*args, "--format", "csv"]) == 0
+    first = capsys.readouterr().out
+    assert first.lstrip("\ufeff").startswith("section,row,field,value\n")
+    assert "report,,month,2025-01" in first
+    assert main([*args, "--format", "csv"]) == 0
+    assert capsys.readouterr().out == first
+    assert main([*args, "--format", "xlsx"]) == 2  # a workbook needs a file
+    out = tmp_path / "r.xlsx"
+    assert main([*args, "--format", "xlsx", "--out", str(out)]) == 0
+    assert out.read_bytes()[:2] == b"PK"
+    assert main(["report", "monthly", "--month", "2025-13"]) == 2

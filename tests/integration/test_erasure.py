@@ -7,7 +7,7 @@ from pathlib import Path
 
 from projections.audit_read import export, verify
 from projections.views import TABLES
-from tests.e2e.support import api
+from tests.http.support import api
 from tests.support import RESIDENT, STAFF, P
 
 PHONE = "13912345678"

@@ -7,7 +7,7 @@ import io
 
 from PIL import Image
 
-from tests.e2e.support import api
+from tests.http.support import api
 from tests.support import LEADER, WORKER, P
 
 

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from domain.settings import Settings, networks
-from tests.e2e.support import Api
-from tests.e2e.support import api as plain_api
+from tests.http.support import Api
+from tests.http.support import api as plain_api
 from tests.support import HOUSING, STAFF, WORKER, P, process_env
 
 SECRET = "a-secret-of-sixteen+"

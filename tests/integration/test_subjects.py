@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from domain.settings import Settings
 from gridflow.container import Container
 from projections.privacy import KeyVault
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import RESIDENT, STAFF, WORKER, P
 
 PHONE = "13912345678"

@@ -18,7 +18,7 @@ import projections.evidence as evidence_module
 from api import evidence as evidence_routes
 from api.app import create_app
 from domain.settings import Settings
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.images import photo, png_bomb
 from tests.support import AUDITOR, HOUSING, LEADER, RESIDENT, STAFF, WORKER, P
 

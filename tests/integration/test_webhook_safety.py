@@ -20,7 +20,7 @@ import pytest
 
 from domain.settings import Settings, networks
 from projections.webhooks import Address
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import WORKER, P
 
 SUP = P("city_supervisor", "c1")

@@ -44,9 +44,9 @@ SPEC: dict[str, tuple[str, set[str], dict[str, Any]]] = {
         {"contacted": True, "solved": True, "satisfaction": "satisfied"},
     ),
     "reject": ("reported", {"grid_leader", "community_staff"}, {"reason": "not ours"}),
-    "transfer": (
+    "transfer": (  # and the hotline desk (分拨, spec/joint-handling.md)
         "reported",
-        {"grid_leader", "community_staff", "street_officer"},
+        {"grid_leader", "community_staff", "street_officer", "intake"},
         {"grid_id": "g2", "reason": "wrong grid"},
     ),
     "release": (
@@ -55,10 +55,65 @@ SPEC: dict[str, tuple[str, set[str], dict[str, Any]]] = {
         {"department_id": "water", "reason": "excused"},
     ),
     "merge": ("reported", {"grid_leader", "community_staff"}, {}),
-    "urge": ("reported", {"city_supervisor", "street_officer"}, {"message": "hurry"}),
+    # community staff urge as the whistle holder (issue_in: community_staff@m1 blew it)
+    "urge": (
+        "whistle_blown",
+        {"city_supervisor", "street_officer", "community_staff"},
+        {"message": "hurry"},
+    ),
+    "flag": ("reported", {"city_supervisor", "street_officer"}, {"message": "explain"}),
     "suspend": ("on_spot", {"grid_worker", "grid_leader"}, {"reason": "no access"}),
     "resume": ("on_spot", {"grid_worker", "grid_leader"}, {}),
     "comment": ("reported", set(ROLES) - {"auditor"}, {"text": "seen"}),
+    "approve_suspension": ("on_spot", {"grid_leader", "community_staff", "street_officer"}, {}),
+    "deny_suspension": (
+        "on_spot",
+        {"grid_leader", "community_staff", "street_officer"},
+        {"reason": "no"},
+    ),
+    "request_extension": (
+        "on_spot",
+        {"grid_worker", "grid_leader"},
+        {"reason": "parts", "extra": "1wd"},
+    ),
+    "approve_extension": ("on_spot", {"grid_leader", "community_staff"}, {}),
+    "deny_extension": ("on_spot", {"grid_leader", "community_staff"}, {"reason": "no"}),
+    "request_escalation": ("on_spot", {"grid_worker"}, {"reason": "too big"}),
+    "approve_escalation": ("on_spot", {"grid_leader", "community_staff"}, {}),
+    "deny_escalation": ("on_spot", {"grid_leader", "community_staff"}, {"reason": "no"}),
+    # spec/followup.md: the unit's leader names an assignee
+    "assign": (
+        "on_spot",
+        {"grid_leader", "community_staff", "street_officer"},
+        {"principal_id": "worker-li"},
+    ),
+    # joint handling (spec/joint-handling.md): the whistle holder, or a summoned department
+    "confirm_presence": (
+        "whistle_blown",
+        {"community_staff", "street_officer"},
+        {"department_id": "housing"},
+    ),
+    "record_meeting": (
+        "whistle_blown",
+        {"community_staff", "street_officer"},
+        {"held_at": "2026-11-23T08:00:00+08:00", "attendees": ["housing"], "decisions": "x"},
+    ),
+    "contest_summons": ("whistle_blown", {"department_officer"}, {"reason": "not ours"}),
+    "uphold_summons": (
+        "whistle_blown",
+        {"community_staff", "street_officer"},
+        {"department_id": "housing"},
+    ),
+}
+#: what another grid worker asks first (the request that the action decides)
+ASKED_FIRST = {
+    "resume": ("suspend", {"reason": "no access"}),
+    "approve_suspension": ("suspend", {"reason": "no access"}),
+    "deny_suspension": ("suspend", {"reason": "no access"}),
+    "approve_extension": ("request_extension", {"reason": "parts", "extra": "1wd"}),
+    "deny_extension": ("request_extension", {"reason": "parts", "extra": "1wd"}),
+    "approve_escalation": ("request_escalation", {"reason": "too big"}),
+    "deny_escalation": ("request_escalation", {"reason": "too big"}),
 }
 
 INSIDE = {
@@ -112,8 +167,16 @@ def attempt(action: str, principal: Any) -> None:
     if action == "merge":
         target = svc.report(STAFF, {"grid_id": "g1", "category": "road", "description": "same"})
         data = {"duplicate_of": str(target.issue.id)}
+    if action in ASKED_FIRST:
+        request, body = ASKED_FIRST[action]
+        svc.act(i, request, WORKER2, body)
     if action == "resume":
-        svc.act(i, "suspend", WORKER2, {"reason": "no access"})
+        svc.act(i, "approve_suspension", STAFF, {})
+    housing = P("department_officer", "housing")
+    if action == "confirm_presence":
+        svc.act(i, "report_in", housing, {})  # unproven: no place given
+    if action == "uphold_summons":
+        svc.act(i, "contest_summons", housing, {"reason": "not ours"})
     replacers = ("street_officer", "city_supervisor")
     if action == "record_callback" and principal.role.value in replacers:
         svc.act(i, action, STAFF, data)  # the round's valid callback, which they replace

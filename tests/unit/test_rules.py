@@ -6,7 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from domain.errors import ResolverCannotVerify, TransitionNotAllowed, ValidationFailed
+from domain.errors import (
+    ForbiddenRole,
+    ResolverCannotVerify,
+    TransitionNotAllowed,
+    ValidationFailed,
+)
 from tests.support import (
     HOUSING,
     LEADER,
@@ -67,8 +72,9 @@ def test_releasing_the_last_pending_department_starts_joint_handling():
     i = report(svc)
     svc.act(i, "blow_whistle", STAFF, {"departments": ["housing", "water", "police"]})
     svc.act(i, "report_in", HOUSING)
-    with pytest.raises(ValidationFailed, match="invalid"):
+    with pytest.raises(ValidationFailed) as err:
         svc.act(i, "release", STREET, {"department_id": "housing", "reason": "reported in"})
+    assert err.value.fields == {"department_id": "this department has already reported in"}
     issue = svc.act(i, "release", STREET, {"department_id": "water", "reason": "excused"}).issue
     assert issue.state == "whistle_blown"
     assert deadline(issue, "department_report_in:water").status == "cancelled"
@@ -82,8 +88,9 @@ def test_summoning_more_departments_goes_back_to_waiting_for_them():
     svc.act(i, "blow_whistle", STAFF, {"departments": ["housing"]})
     svc.act(i, "report_in", HOUSING)
     assert svc.act(i, "summon", STAFF, {"departments": ["police"]}).issue.state == "whistle_blown"
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as err:
         svc.act(i, "summon", STAFF, {"departments": ["police"]})
+    assert err.value.fields == {"departments.0": "already summoned"}
     assert svc.act(i, "report_in", POLICE).issue.state == "joint_handling"
 
 
@@ -139,7 +146,9 @@ def test_a_dissatisfied_callback_reopens_and_a_second_raises_a_small_matter_to_b
     svc.act(i, "verify", LEADER)
     issue = svc.act(i, "record_callback", STAFF, DISSATISFIED).issue
     assert (issue.state, issue.tier) == ("coordinating", "big")
-    assert issue.flags == []
+    # spec/followup.md: a second dissatisfied callback opens a city item at once, any tier
+    [item] = issue.followups
+    assert (item["level"], item["reason"], item["target"]) == ("city", "dissatisfied", "g1")
 
 
 def test_a_second_dissatisfied_callback_on_a_big_matter_flags_it_for_city_follow_up():
@@ -151,7 +160,9 @@ def test_a_second_dissatisfied_callback_on_a_big_matter_flags_it_for_city_follow
         svc.act(i, "verify", STREET)
         issue = svc.act(i, "record_callback", RESIDENT, DISSATISFIED).issue
     assert (issue.state, issue.tier) == ("coordinating", "big")
-    assert issue.flags and "督办" in issue.flags[0]
+    [item] = issue.followups  # a city follow-up item (督办件) on the community
+    assert (item["level"], item["reason"], item["target"]) == ("city", "dissatisfied", "m1")
+    assert item["status"] == "open" and issue.open_deadline("flag_reply:f1") is not None
 
 
 def test_a_callback_that_reached_nobody_keeps_its_clock_running():
@@ -159,8 +170,11 @@ def test_a_callback_that_reached_nobody_keeps_its_clock_running():
     i = closed_small(svc)
     issue = svc.act(i, "record_callback", STAFF, {"contacted": False}).issue
     assert deadline(issue, "callback").status == "open"
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as err:
         svc.act(i, "record_callback", STAFF, {"contacted": True})
+    assert err.value.fields == {
+        "body": "Value error, a callback that reached the resident records solved and satisfaction"
+    }
 
 
 def test_merge_attaches_the_duplicate_to_its_target_in_one_transaction():
@@ -171,8 +185,9 @@ def test_merge_attaches_the_duplicate_to_its_target_in_one_transaction():
     assert result.issue.state == "merged" and result.issue.merged_into == str(target)
     assert svc.get(target).duplicates == [str(dup)]
     assert result.position == head + 2
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as err:
         svc.act(report(svc), "merge", LEADER, {"duplicate_of": str(dup)})  # merged: not open
+    assert err.value.fields == {"duplicate_of": "that issue is merged, not open"}
 
 
 def test_transfer_moves_the_issue_and_keeps_the_triage_clock():
@@ -184,8 +199,9 @@ def test_transfer_moves_the_issue_and_keeps_the_triage_clock():
     issue = svc.act(i, "transfer", STAFF, {"grid_id": "g2", "reason": "wrong grid"}).issue
     assert (issue.grid_id, issue.original_grid_id) == ("g2", "g1")
     assert deadline(issue, "triage").due_at == due
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed) as err:
         svc.act(i, "transfer", STAFF, {"grid_id": "m1", "reason": "not a grid"})
+    assert err.value.fields == {"grid_id": "no grid 'm1'"}
 
 
 def test_suspension_pauses_the_resolution_clock_and_shows_the_paused_time():
@@ -196,6 +212,7 @@ def test_suspension_pauses_the_resolution_clock_and_shows_the_paused_time():
     due = deadline(svc.get(i), "small_resolution").due_at
     clock.advance(hours=1)
     svc.act(i, "suspend", WORKER, {"reason": "no access"})
+    svc.act(i, "approve_suspension", LEADER, {})
     assert deadline(svc.get(i), "small_resolution").status == "paused"
     clock.advance(hours=5)  # past the original due time, but paused
     with pytest.raises(TransitionNotAllowed):
@@ -225,7 +242,7 @@ def test_a_missed_small_resolution_is_recorded_once_and_escalates_to_big():
 
 def test_only_the_system_records_missed_deadlines():
     svc = make_service()
-    with pytest.raises(Exception, match="may not"):
+    with pytest.raises(ForbiddenRole, match="may not"):
         svc.act(report(svc), "miss_deadline", SUPERVISOR, {"deadline": "triage"})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.support import WORKER, Clock, make_service, report
+from tests.support import HOUSING, LEADER, STAFF, SYSTEM, WORKER, Clock, make_service, report
 
 
 def deadline(issue, key):
@@ -19,6 +19,7 @@ def test_a_step_that_ends_while_suspended_is_judged_on_the_due_time_moved_by_the
     due = deadline(svc.get(i), "small_resolution").due_at
     clock.advance(hours=1)
     svc.act(i, "suspend", WORKER, {"reason": "no access to the flat"})
+    svc.act(i, "approve_suspension", LEADER)
     clock.advance(hours=5)  # past the original due time, but 5 of those hours were paused
     issue = svc.act(i, "resolve", WORKER, {"resolution": "done once let in"}).issue
     d = deadline(issue, "small_resolution")
@@ -34,6 +35,7 @@ def test_in_working_time_the_pause_so_far_counts_in_working_time():
     svc.act(i, "handle_on_spot", WORKER)
     clock.advance(hours=7)  # Monday 16:00: 1.5 working hours left
     svc.act(i, "suspend", WORKER, {"reason": "waiting for the owner"})
+    svc.act(i, "approve_suspension", LEADER)
     clock.advance(days=1, hours=1)  # Tuesday 17:00: due time passed while suspended
     issue = svc.act(i, "resolve", WORKER, {"resolution": "done"}).issue
     assert deadline(issue, "small_resolution").status == "met"
@@ -52,10 +54,33 @@ def test_a_step_that_ends_while_suspended_after_the_moved_due_time_is_still_miss
     svc.act(i, "handle_on_spot", WORKER)
     clock.advance(hours=3)  # one hour left
     svc.act(i, "suspend", WORKER, {"reason": "no access"})
+    svc.act(i, "approve_suspension", LEADER)
     clock.advance(hours=2)
     svc.act(i, "resume", WORKER)
     clock.advance(hours=2)  # an hour past the moved due time
     svc.act(i, "suspend", WORKER, {"reason": "no access again"})
+    svc.act(i, "approve_suspension", LEADER)
     clock.advance(hours=1)
     issue = svc.act(i, "resolve", WORKER, {"resolution": "done"}).issue
     assert deadline(issue, "small_resolution").status == "missed"
+
+
+def test_leaving_the_state_while_suspended_lets_the_paused_clock_run_again():
+    # Found by the deadline properties: a summon from a suspended joint handling left the
+    # hard-resolution clock paused for good (never missed, never resumable).
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = report(svc)
+    svc.act(i, "blow_whistle", STAFF, {"departments": ["housing"]})
+    svc.act(i, "report_in", HOUSING)
+    due = deadline(svc.get(i), "hard_resolution").due_at
+    svc.act(i, "suspend", STAFF, {"reason": "waiting for the owner"})
+    clock.advance(days=1)  # Tuesday 09:00: one working day paused
+    issue = svc.act(i, "summon", STAFF, {"departments": ["police"]}).issue
+    d = deadline(issue, "hard_resolution")
+    assert issue.state == "whistle_blown" and issue.suspended_since is None
+    assert (d.status, d.paused_since) == ("open", None)
+    assert d.due_at == due and d.effective_due == due + timedelta(days=1)
+    clock.now = d.effective_due
+    missed = svc.act(i, "miss_deadline", SYSTEM, {"deadline": "hard_resolution"}).issue
+    assert deadline(missed, "hard_resolution").status == "missed"

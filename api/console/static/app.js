@@ -16,7 +16,7 @@ document.addEventListener('alpine:init', () => {
     categories: [], departments: [], nodes: [], grids: [], myGrids: [], actions: {},
     queue: [], queueCategory: '',
     draft: {}, issue: null, history: [], thumbs: {}, form: { action: null },
-    sv: { node: '', from: '', to: '', summary: null, board: [], misses: [] }, charts: {},
+    sv: { node: '', from: '', to: '', summary: null, board: [], followups: [], misses: [] }, charts: {},
     verifyResult: null, replay: { id: '', issue: null, history: [], version: 1, max: 1 },
 
     t(key) { return (I18N[this.lang] && I18N[this.lang][key]) || I18N.en[key] || key; },
@@ -163,7 +163,7 @@ document.addEventListener('alpine:init', () => {
         this.api('GET', '/supervision/rankings?level=community' + period),
         this.api('GET', '/supervision/trend?node=' + n + period),
         this.api('GET', '/supervision/patrol-misses?node=' + n + period)]);
-      this.sv.summary = summary; this.sv.board = board.items; this.sv.misses = misses.items;
+      this.sv.summary = summary; this.sv.board = board.items; this.sv.followups = board.followups || []; this.sv.misses = misses.items;
       this.$nextTick(() => this.draw(summary, ranks, trend));
     },
     chart(id, config) {
@@ -177,7 +177,7 @@ document.addEventListener('alpine:init', () => {
       const l = summary.open_deadlines;
       this.chart('chart-lights', { type: 'doughnut', data: { labels: [this.t('green'), this.t('yellow'), this.t('red'), this.t('paused')], datasets: [{ data: [l.green, l.yellow, l.red, l.paused], backgroundColor: ['#4c9f70', '#e0a030', '#d0453a', '#999'] }] } });
       this.chart('chart-trend', { type: 'line', data: { labels: trend.days.map(d => d.date.slice(5)), datasets: ['reported', 'closed', 'whistles'].map((m, i) => ({ label: this.t('trend.' + m), data: trend.days.map(d => d[m]), borderColor: ['#3b6fb6', '#4c9f70', '#d0453a'][i], tension: 0.2 })) } });
-      this.chart('chart-rank', { type: 'bar', data: { labels: ranks.items.map(r => r.name), datasets: [{ label: this.t('score'), data: ranks.items.map(r => r.score), backgroundColor: '#3b6fb6' }] }, options: { indexAxis: 'y', plugins: { legend: { display: false } } } });
+      this.chart('chart-rank', { type: 'bar', data: { labels: ranks.items.map(r => r.rank === null ? `${r.name} (${this.t('insufficient_sample')})` : r.name), datasets: [{ label: this.t('score'), data: ranks.items.map(r => r.score), backgroundColor: '#3b6fb6' }] }, options: { indexAxis: 'y', plugins: { legend: { display: false } } } });
     },
 
     async verify() { await this.guard(async () => { this.verifyResult = await this.api('GET', '/audit/verify'); }); },

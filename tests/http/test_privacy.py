@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import RESIDENT, STAFF, WORKER, P
 
 PHONE = "13912345678"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import WORKER
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.support import api
+from tests.http.support import api
 from tests.support import AUDITOR, LEADER, RESIDENT, STAFF, WORKER, P
 
 

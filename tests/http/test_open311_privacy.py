@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from domain.issue import Issue
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import RESIDENT, STAFF, WORKER, P
 
 ROOT = "/open311/v2"

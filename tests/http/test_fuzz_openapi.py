@@ -9,7 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from api.app import create_app
-from tests.e2e.support import api
+from tests.http.support import api
 from tests.support import STAFF
 
 EXAMPLES = int(os.environ.get("GRIDFLOW_FUZZ_EXAMPLES", "25"))

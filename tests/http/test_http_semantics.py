@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from domain.settings import Settings, origins
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import STAFF, WORKER
 
 APP = "https://app.example.org"

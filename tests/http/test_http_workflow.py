@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import (
     CALLER,
     HOUSING,

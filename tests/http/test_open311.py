@@ -14,7 +14,7 @@ import uvicorn
 from georeport import GeoReport
 
 from api.app import create_app
-from tests.e2e.support import Api
+from tests.http.support import Api
 from tests.support import RESIDENT, WORKER, P
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import LEADER, RESIDENT, STAFF, WORKER
 
 ROOT = "/open311/v2"

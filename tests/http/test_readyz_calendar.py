@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.support import api
+from tests.http.support import api
 from tests.support import Clock
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -16,7 +16,7 @@ from api.app import create_app
 from domain.settings import Settings
 from projections.db import Database
 from projections.ratelimit import RateLimiter
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import STAFF, SUPERVISOR, WORKER, Clock, P
 
 CHUNK = 64 << 10
