@@ -268,7 +268,8 @@ def monthly_report(
     p: Principal = Depends(principal),
     s: Services = Depends(services),
     node: NodeQuery = None,
-    month: Annotated[str, Query(pattern=MONTH, description="a local month, YYYY-MM")] = "",
+    # None, not "": a default the pattern refuses makes the OpenAPI document invalid.
+    month: Annotated[str | None, Query(pattern=MONTH, description="a local month, YYYY-MM")] = None,
     format: Literal["json", "csv", "xlsx"] = "json",
     after: After = None,
 ) -> Response:
