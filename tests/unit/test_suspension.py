@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from domain.errors import TransitionNotAllowed
 from tests.support import HOUSING, STAFF, SYSTEM, WORKER, Clock, make_service, report
 
 
@@ -80,3 +83,20 @@ def test_leaving_the_state_while_suspended_lets_the_paused_clock_run_again():
     clock.now = d.effective_due
     missed = svc.act(i, "miss_deadline", SYSTEM, {"deadline": "hard_resolution"}).issue
     assert deadline(missed, "hard_resolution").status == "missed"
+
+
+def test_a_paused_clock_is_never_missed_while_suspended():
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = report(svc, category="road")  # 4h wall clock
+    svc.act(i, "handle_on_spot", WORKER)
+    svc.act(i, "suspend", WORKER, {"reason": "no access"})
+    clock.advance(days=3)
+    head = svc.app.recorder.max_notification_id()
+    with pytest.raises(TransitionNotAllowed, match="deadline small_resolution is not running"):
+        svc.act(i, "miss_deadline", SYSTEM, {"deadline": "small_resolution"})
+    assert svc.app.recorder.max_notification_id() == head
+    svc.act(i, "resume", WORKER)
+    clock.advance(hours=4)  # the 4 hours left run only now
+    missed = svc.act(i, "miss_deadline", SYSTEM, {"deadline": "small_resolution"}).issue
+    assert (missed.state, deadline(missed, "small_resolution").status) == ("coordinating", "missed")
