@@ -58,6 +58,7 @@ WARN_FROM_MONDAY_9 = {
     "1wd": sh(23, 16, 7, 30),  # 5h37m30s of the day's 7h30m: 3h before noon, the rest after
 }
 
+HOUSING_OFFICER = P("department_officer", "housing")
 #: The callback desk: community staff who took no step on the issue.
 P_RESIDENT_CALLBACK = P("community_staff", "m1", "callback-desk")
 
@@ -268,7 +269,7 @@ def test_a_missed_deadline_is_recorded_once_and_does_what_the_spec_says(key: str
     assert missed[0].light(clock.now) == "red"
     assert bool(after.flags) == flagged
     if flagged:
-        assert "督办" in after.flags[0]
+        assert after.flags == ["big-matter resolution deadline missed (督办)"]
     if to_state != state:
         assert event.facts.get("escalated") is True
 
@@ -396,3 +397,17 @@ def test_triage_starts_at_report_with_two_working_hours() -> None:
         DUE_FROM_MONDAY_9["2wh"],
         WARN_FROM_MONDAY_9["2wh"],
     )
+
+
+def test_reporting_in_after_acknowledging_ends_only_the_report_in_clock() -> None:
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = walk_to(svc, "whistle_blown")
+    clock.advance(minutes=20)
+    svc.act(i, "acknowledge", HOUSING_OFFICER, {})
+    before = svc.get(i)
+    svc.act(i, "report_in", HOUSING_OFFICER, {"note": "on site"})
+    (event,) = svc.app.events.get(i, gt=before.version)
+    assert event.ends == [{"key": f"{REPORT_IN}:housing", "outcome": "met"}]
+    acks = [d for d in svc.get(i).deadlines if d.key == f"{ACK}:housing"]
+    assert [(d.status, d.ended_at) for d in acks] == [("met", MONDAY_9 + timedelta(minutes=20))]
