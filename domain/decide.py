@@ -23,9 +23,9 @@ def _dump(data: A.ActionData) -> dict[str, Any]:
     return data.model_dump(mode="json", exclude_none=True)
 
 
-def _deadline(issue: Issue, ctx: Context, kind: str, dept: str | None = None) -> dict[str, Any]:
-    grade = issue.grade if dept else None
-    return ctx.deadline(kind, issue.category, issue.grid_id, dept, grade)
+def _deadline(issue: Issue, ctx: Context, kind: str) -> dict[str, Any]:
+    """A clock of the issue's own (departments' clocks: `_summon_clocks`)."""
+    return ctx.deadline(kind, issue.category, issue.grid_id)
 
 
 def _end_resolution(issue: Issue, d: Decision, outcome: str = "met") -> None:

@@ -94,8 +94,9 @@ def test_no_miss_is_recorded_on_a_due_time_beyond_the_holiday_data():
     svc, clock, issue = on_spot_on_new_years_eve({})
     # Weekends only: due Friday 1 Jan 2027 at 10:00 — a public holiday in fact.
     clock.now = at(2027, 1, 1, 11, 0)
-    with pytest.raises(BeyondHolidayData, match="2026-12-31"):
+    with pytest.raises(BeyondHolidayData, match="2026-12-31") as refused:
         svc.act(issue, "miss_deadline", SYSTEM, {"deadline": "small_resolution"})
+    assert refused.value.details == {"state": "on_spot", "allowed_actions": []}
     after = svc.get(issue)
     assert after.state == "on_spot"  # not escalated on a guess
     assert not after.open_deadline("small_resolution").missed
