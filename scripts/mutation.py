@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -102,8 +103,9 @@ def run(module: str, children: int) -> dict[str, object]:
     copy_tree(dest)
     configure(dest, module, TARGETS[module])
     cmd = ["nice", "-n", "15", str(MUTMUT), "run", "--max-children", str(children)]
+    env = {**os.environ, "GRIDFLOW_MUTATION": "1"}  # tests/conftest.py: no shrinking
     with (dest / "mutmut.log").open("w") as log:
-        subprocess.run(cmd, cwd=dest, stdout=log, stderr=subprocess.STDOUT, check=False)
+        subprocess.run(cmd, cwd=dest, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
     c = counts(dest)
     judged = c.get("killed", 0) + c.get("survived", 0) + c.get("timeout", 0)
     killed = c.get("killed", 0) + c.get("timeout", 0)
