@@ -338,3 +338,21 @@ def test_every_count_behind_the_indicators_is_folded_exactly(world: World):
         "deadline_met:verification": 3,  # A, E before and after the rework
         "deadline_met:callback": 2,
     }
+
+
+def test_the_views_timestamps_are_utc_whatever_the_machines_time_zone(monkeypatch):
+    """Their text is compared as text (lexical order is time order): never local time."""
+    import time as _time
+    from datetime import UTC, datetime
+
+    from domain.summary import shift, utc
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    _time.tzset()
+    try:
+        at = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+        assert utc(at) == "2026-11-23T01:00:00.000000Z"
+        assert shift(utc(at), 3600) == "2026-11-23T02:00:00.000000Z"
+    finally:
+        monkeypatch.undo()
+        _time.tzset()
