@@ -25,10 +25,11 @@ def _dump(data: A.ActionData) -> dict[str, Any]:
     return data.model_dump(mode="json", exclude_none=True)
 
 
-def _deadline(issue: Issue, ctx: Context, kind: str, dept: str | None = None) -> dict[str, Any]:
-    grade = issue.grade if dept else None
+def _deadline(issue: Issue, ctx: Context, kind: str) -> dict[str, Any]:
+    """A clock of the issue's own, at its catalogue version's limits (departments' clocks:
+    `_summon_clocks`)."""
     return ctx.deadline(
-        kind, issue.category, issue.grid_id, dept, grade, limits=catalogue.limits(issue, ctx.org)
+        kind, issue.category, issue.grid_id, limits=catalogue.limits(issue, ctx.org)
     )
 
 

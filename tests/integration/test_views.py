@@ -321,3 +321,54 @@ def test_a_catch_up_that_loses_a_batch_to_another_copy_still_reaches_the_head(st
         mine.recorder.select_notifications = read  # type: ignore[method-assign]
         twin.close()
         w.c.close()
+
+
+def test_every_count_behind_the_indicators_is_folded_exactly(world: World):
+    """Every counter of the scripted day, worked out by hand from the script (the views'
+    folding of each action, domain/summary.py and projections/views.py)."""
+    day = world.clock.now.date()
+    out = world.c.views.summary(
+        "c1", day - timedelta(days=30), day + timedelta(days=30), world.clock.now
+    )
+    assert out["counts"] == {
+        "reported": 5,
+        "triaged": 4,  # A, B, D, E (C was rejected)
+        "whistles": 1,
+        "verifications": 3,  # A's and E's verify, E's rework
+        "reworks": 1,
+        "closed": 2,
+        "callbacks": 2,
+        "contacted": 2,
+        "solved": 1,
+        "satisfied": 1,
+        "dissatisfied": 1,
+        "reopens": 1,  # E, reopened on the spot
+        "cb_valid": 2,
+        "cb_handler_known": 1,  # E's callback is in the old shape
+        "cb_handler_contacted": 1,
+        "cb_solved": 1,
+        "cb_satisfied": 1,
+        "cb_dissatisfied": 1,
+        "deadline_met:triage": 5,
+        "deadline_met:small_resolution": 3,  # A, E settled, E after the rework
+        "deadline_met:verification": 3,  # A, E before and after the rework
+        "deadline_met:callback": 2,
+    }
+
+
+def test_the_views_timestamps_are_utc_whatever_the_machines_time_zone(monkeypatch):
+    """Their text is compared as text (lexical order is time order): never local time."""
+    import time as _time
+    from datetime import UTC, datetime
+
+    from domain.summary import shift, utc
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    _time.tzset()
+    try:
+        at = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+        assert utc(at) == "2026-11-23T01:00:00.000000Z"
+        assert shift(utc(at), 3600) == "2026-11-23T02:00:00.000000Z"
+    finally:
+        monkeypatch.undo()
+        _time.tzset()

@@ -201,6 +201,7 @@ def test_every_action_from_every_state(action: str, state: str) -> None:
         assert after.tier == TIER_AFTER.get(after.state, before.tier)
         given = {k: v for k, v in data.items() if k not in ("contacted",)}
         assert {k: event.data[k] for k in given} == given
+        assert None not in event.data.values()  # what was not given is not recorded as null
         assert after.counts[action] == before.counts.get(action, 0) + 1
         assert after.version == before.version + 1
     elif actor is HOUSING and "housing" not in before.departments:

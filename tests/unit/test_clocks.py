@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from domain.calendar import Calendars, WorkingCalendar
 from domain.errors import TransitionNotAllowed
 from domain.service import IssueService
 from domain.settings import Settings
@@ -64,6 +65,7 @@ WARN_FROM_MONDAY_9 = {
     "1wd": sh(23, 16, 7, 30),  # 5h37m30s of the day's 7h30m: 3h before noon, the rest after
 }
 
+HOUSING_OFFICER = P("department_officer", "housing")
 #: The callback desk: community staff who took no step on the issue.
 P_RESIDENT_CALLBACK = P("community_staff", "m1", "callback-desk")
 
@@ -345,6 +347,7 @@ def test_a_missed_deadline_is_recorded_once_and_does_what_the_spec_says(key: str
     with pytest.raises(TransitionNotAllowed) as early:
         svc.act(i, "miss_deadline", SYSTEM, {"deadline": key})
     assert "not yet due" in str(early.value)
+    assert early.value.details == {"state": state, "allowed_actions": []}
 
     clock.now = due
     before = svc.get(i)
@@ -370,6 +373,7 @@ def test_a_missed_deadline_is_recorded_once_and_does_what_the_spec_says(key: str
     with pytest.raises(TransitionNotAllowed) as again:  # each deadline is missed once
         svc.act(i, "miss_deadline", SYSTEM, {"deadline": key})
     assert "not running" in str(again.value)
+    assert again.value.details == {"state": to_state, "allowed_actions": []}
     assert svc.app.recorder.max_notification_id() == head
 
 
@@ -640,3 +644,56 @@ def test_an_escalation_nobody_decided_in_an_hour_opens_a_street_item_on_the_comm
         {BIG: "5wd"},
         {"escalation_decision": "missed", SMALL: "cancelled"},
     )
+
+
+def test_reporting_in_after_acknowledging_ends_only_the_report_in_clock() -> None:
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = walk_to(svc, "whistle_blown")
+    clock.advance(minutes=20)
+    svc.act(i, "acknowledge", HOUSING_OFFICER, {})
+    before = svc.get(i)
+    svc.act(i, "report_in", HOUSING_OFFICER, {"note": "on site"})
+    (event,) = svc.app.events.get(i, gt=before.version)
+    assert event.ends == [{"key": f"{REPORT_IN}:housing", "outcome": "met"}]
+    acks = [d for d in svc.get(i).deadlines if d.key == f"{ACK}:housing"]
+    assert [(d.status, d.ended_at) for d in acks] == [("met", MONDAY_9 + timedelta(minutes=20))]
+
+
+def test_each_clock_follows_its_grids_calendar_and_its_categorys_limits() -> None:
+    # Community m1 works one hour a day (13:00-14:00) and takes Tuesday off; category
+    # "flood" has its own hard-resolution and report-in limits.
+    calendars = Calendars.from_config(
+        {"m1": {"hours": "13:00-14:00", "holidays": ["2026-11-24"]}}, WorkingCalendar()
+    )
+    clock = Clock()
+    svc = IssueService(Settings(database_url="memory://", calendars=calendars), clock=clock)
+    flood = {"code": "flood", "name": "Flooding", "limits": {"hard_resolution": "2wd"}}
+    flood["limits"]["department_report_in.standard"] = "1wd"
+    svc.load_org({**ORG, "categories": [*ORG["categories"], flood]})
+    body = {"grid_id": "g1", "category": "flood", "description": "water in the cellar"}
+    i = svc.report(WORKER, body).issue.id
+
+    def due(key: str) -> datetime:
+        return next(d.due_at for d in reversed(svc.get(i).deadlines) if d.key == key)
+
+    assert due("triage") == sh(25, 14)  # 13:00-14:00 Monday, then Wednesday's hour
+    svc.act(i, "handle_on_spot", WORKER)
+    assert due(SMALL) == sh(25, 9)  # one working day: Tuesday is off
+    svc.act(i, "coordinate", STAFF, {"lead_party": "property company"})
+    assert due(BIG) == sh(1, 9, month=12)  # Wed, Thu, Fri, Mon, Tue
+    svc.act(i, "blow_whistle", STAFF, {"departments": ["housing"]})
+    assert due(HARD) == sh(26, 9)  # the category's 2 working days
+    assert due(f"{REPORT_IN}:housing") == sh(25, 9)  # the category's 1 working day
+    assert due(f"{ACK}:housing") == sh(23, 14)  # 1 working hour: Monday 13:00-14:00
+    svc.act(i, "summon", STREET, {"departments": ["police"]})
+    assert due(f"{ACK}:police") == sh(23, 14) and due(f"{REPORT_IN}:police") == sh(25, 9)
+    svc.act(i, "report_in", HOUSING_OFFICER, {})
+    svc.act(i, "report_in", P("department_officer", "police"), {})
+    svc.act(i, "suspend", STAFF, {"reason": "waiting for the pump"})
+    svc.act(i, "approve_suspension", STREET, {})  # the pause runs from the approval
+    clock.now = sh(25, 13, 30)  # paused Monday's hour and half of Wednesday's
+    svc.act(i, "resume", STAFF, {})
+    (hard,) = [d for d in svc.get(i).deadlines if d.key == HARD]
+    # 1.5 of the grid's working hours paused: Thursday's hour and half of Friday's
+    assert hard.effective_due == sh(27, 13, 30)

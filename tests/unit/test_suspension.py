@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from domain.errors import TransitionNotAllowed
 from tests.support import (
     HOUSING,
     LEADER,
@@ -146,3 +149,21 @@ def test_a_suspension_approved_below_the_street_runs_again_after_10_working_days
     # the pause moved the due time by 10 working days: Tuesday 8 December 09:00
     assert d.effective_due == datetime(2026, 12, 8, 1, 0, tzinfo=UTC)
     assert ran_out.followups == []  # not a unit's miss: no follow-up item
+
+
+def test_a_paused_clock_is_never_missed_while_suspended():
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = report(svc, category="road")  # 4h wall clock
+    svc.act(i, "handle_on_spot", WORKER)
+    svc.act(i, "suspend", WORKER, {"reason": "no access"})
+    svc.act(i, "approve_suspension", LEADER)
+    clock.advance(days=3)
+    head = svc.app.recorder.max_notification_id()
+    with pytest.raises(TransitionNotAllowed, match="deadline small_resolution is not running"):
+        svc.act(i, "miss_deadline", SYSTEM, {"deadline": "small_resolution"})
+    assert svc.app.recorder.max_notification_id() == head
+    svc.act(i, "resume", WORKER)
+    clock.advance(hours=4)  # the 4 hours left run only now
+    missed = svc.act(i, "miss_deadline", SYSTEM, {"deadline": "small_resolution"}).issue
+    assert (missed.state, deadline(missed, "small_resolution").status) == ("coordinating", "missed")
