@@ -185,8 +185,6 @@ def test_the_follow_up_board_shows_departments_and_lateness(world: World):
 
 
 def test_rankings_and_department_timeliness(world: World):
-    # the order among units with a sample (the minimum itself: test_people_and_rankings)
-    world.c.views.min_sample = 0  # m2 has no callback yet
     ranks = world.c.views.rankings("community", None, None, world.clock.now)
     # m2: one on-time triage, nothing else -> 0.3 x 1.0 / 0.3 = 1.0. m1 (docs/indicators.md):
     # on time 1.0, satisfaction 1/2, resolution 1/2, response 1/1, rework 1/3 against:
