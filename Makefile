@@ -7,7 +7,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 LOCK := requirements/dev.lock
 
-.PHONY: serve test lint bench lock
+.PHONY: serve test lint bench lock mutation
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,9 @@ lint: $(STAMP)
 test: lint
 	./scripts/ensure-browser
 	$(VENV)/bin/pytest $(ARGS)
+
+# On demand, not in `make test`: mutmut over the rules modules of domain/ (against the
+# unit tests) and the views' folding (against the views' tests on SQLite), one module at a
+# time at low priority; docs/mutation.md is the report. ARGS: modules, --children N.
+mutation: $(STAMP)
+	$(VENV)/bin/python scripts/mutation.py $(ARGS)

@@ -13,6 +13,8 @@ from api import (
     intake,
     issues,
     open311,
+    open311_post,
+    openapi_doc,
     ops,
     org,
     privacy,
@@ -35,19 +37,31 @@ def create_app(services: Services) -> FastAPI:
         # Metrics are Prometheus's (/metrics); FastAPI's own OpenTelemetry hooks would
         # otherwise look up the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        generate_unique_id_function=openapi_doc.operation_id,
     )
+    openapi_doc.install(app)
     app.state.services = services
     app.state.metrics = ops.Metrics()
-    app.state.metrics.registry.register(ops.Quarantined(services.views.quarantined))
+    app.state.metrics.share(ops.Quarantined(services.views.quarantined))
+    app.state.metrics.share(
+        ops.Backlogs(
+            services.service.head,
+            services.views.engine.position,
+            services.audit.position,
+            services.outbox.backlog,
+        )
+    )
     errors.install(app)
     open311.install(app)
     edge.install(app, services.evidence.max_bytes)
+    edge.install_cors(app, services.cors_origins)
     app.add_middleware(ops.Observe)  # the outermost: it sees every answer, the edge's too
     app.include_router(views.router)
     app.include_router(issues.router)
     app.include_router(views.supervision)
     app.include_router(org.router)
     app.include_router(open311.router)
+    assert open311_post.router is open311.router  # its routes are on this router
     app.include_router(audit.router)
     app.include_router(privacy.router)
     app.include_router(intake.router)

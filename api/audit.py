@@ -6,8 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from api import paging
+from api.answers import (
+    Checkpoints,
+    ConsistencyProof,
+    InclusionProof,
+    Leaves,
+    Verification,
+)
 from api.deps import MAX_POSITION, Services, principal, services, utc_param
 from api.errors import ApiError
 from api.openapi import ERRORS
@@ -26,9 +34,14 @@ def auditor(p: Principal = Depends(principal), s: Services = Depends(services)) 
 
 @router.get("/events", responses=ERRORS, summary="The log in order, with leaf hashes")
 def events(
+    request: Request,
+    response: Response,
     s: Services = Depends(auditor),
     p: Principal = Depends(principal),
-    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_POSITION, description="the old cursor: a log position")
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor`")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     node: Annotated[str | None, Query(max_length=200)] = None,
@@ -43,9 +56,17 @@ def events(
         if node not in org.nodes:
             raise ValidationFailed({"node": f"no node {node!r}"})
         grids = sorted(g for g in org.grids() if org.covers(node, g))
+    if after is not None and cursor is not None:
+        raise ValidationFailed({"cursor": "give cursor or after, not both"})
+    start = after or 0
+    if cursor is not None:
+        (position,) = paging.decode("audit-events", cursor)
+        if not isinstance(position, int):
+            raise ValidationFailed({"cursor": "not a cursor of this list"})
+        start = position
     items = audit_read.trail(
         s.audit,
-        after=after,
+        after=start,
         limit=limit,
         actor=actor,
         grids=grids,
@@ -55,20 +76,54 @@ def events(
         end=utc_param(to, "to"),
         stored=may_read_stored_events(p),
     )
-    return {"items": items, "next_after": items[-1]["position"] if len(items) == limit else None}
+    next_after = items[-1]["position"] if len(items) == limit else None
+    next_cursor = None if next_after is None else paging.encode("audit-events", [next_after])
+    paging.link_next(request, response, next_cursor)
+    return {"items": items, "next_cursor": next_cursor, "next_after": next_after}
 
 
-@router.get("/verify", responses=ERRORS, summary="Recompute the chain over the stored log")
+@router.get(
+    "/verify",
+    response_model=Verification,
+    responses=ERRORS,
+    summary="Recompute the chain over the stored log",
+)
 def verify(s: Services = Depends(auditor)) -> dict[str, Any]:
     return audit_read.verify(s.audit)
 
 
-@router.get("/checkpoints", responses=ERRORS, summary="Signed checkpoints and the public key")
+@router.get(
+    "/checkpoints",
+    response_model=Checkpoints,
+    responses=ERRORS,
+    summary="Signed checkpoints and the public key",
+)
 def checkpoints(s: Services = Depends(auditor)) -> dict[str, Any]:
     return audit_read.checkpoints(s.audit)
 
 
-@router.get("/proofs/inclusion", responses=ERRORS, summary="Merkle inclusion proof (RFC 6962)")
+@router.get(
+    "/leaves",
+    response_model=Leaves,
+    responses=ERRORS,
+    summary="Leaves of the Merkle tree with their input bytes, for recomputing roots",
+)
+def leaves(
+    p: Principal = Depends(principal),
+    s: Services = Depends(auditor),
+    start: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    require(p, Capability.READ_STORED_EVENTS)  # the bytes hold reporters' sealed details
+    return audit_read.leaves(s.audit, start, limit)
+
+
+@router.get(
+    "/proofs/inclusion",
+    response_model=InclusionProof,
+    responses=ERRORS,
+    summary="Merkle inclusion proof (RFC 6962)",
+)
 def inclusion(
     position: Annotated[int, Query(ge=1, le=MAX_POSITION)],
     tree_size: Annotated[int, Query(ge=1, le=MAX_POSITION)],
@@ -82,6 +137,7 @@ def inclusion(
 
 @router.get(
     "/proofs/consistency",
+    response_model=ConsistencyProof,
     responses=ERRORS,
     summary="Merkle consistency proof between two tree sizes (RFC 6962)",
 )

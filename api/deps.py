@@ -48,6 +48,8 @@ class Services:
     readiness: dict[str, Callable[[], Any]] = field(default_factory=dict)
     #: requests per minute per principal (`GRIDFLOW_RATE_LIMIT`); None: no limit
     limiter: RateLimiter | None = None
+    #: web origins allowed to call from a browser (`GRIDFLOW_CORS_ORIGINS`); none: no CORS
+    cors_origins: tuple[str, ...] = ()
 
 
 def services(request: Request) -> Services:

@@ -3,6 +3,9 @@
 - Bodies stop at their limit: a `Content-Length` over it is refused at once, and the
   ASGI receive channel itself counts what arrives, so a chunked body (no length given)
   is cut off at the limit too, whatever reads it. Both answer 413 `payload_too_large`.
+- An answer to a request with `Authorization` varies by it (`Vary: Authorization`):
+  what a caller sees depends on who they are, so a shared cache must not serve one
+  caller's answer to another (RFC 9110 §12.5.5).
 - Every answer carries the browser headers: `nosniff`, no framing, no referrer, and a
   Content-Security-Policy (the console's own policy is set by its route).
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -59,6 +63,42 @@ def refusal(path: str, limit: int) -> Response:
     return response
 
 
+def vary_by_authorization(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    named = b", ".join(v for k, v in headers if k.lower() == b"vary")
+    fields = {f.strip().lower() for f in named.split(b",") if f.strip()}
+    if b"authorization" in fields or b"*" in fields:
+        return headers
+    value = named + b", Authorization" if named else b"Authorization"
+    return [(k, v) for k, v in headers if k.lower() != b"vary"] + [(b"vary", value)]
+
+
+#: what a browser app on an allowed origin may send and read (RFC 9110 conditional
+#: requests, idempotency, the log position, paging links)
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+]
+CORS_EXPOSED_HEADERS = ["ETag", "Location", "Link", "Retry-After", "X-Log-Position"]
+
+
+def install_cors(app: FastAPI, allowed: tuple[str, ...]) -> None:
+    """CORS for the configured origins only (`GRIDFLOW_CORS_ORIGINS`, none by default):
+    preflights answered, the answers' headers readable. Tokens travel in
+    `Authorization`, never cookies: no credentials mode."""
+    if allowed:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(allowed),
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=600,
+        )
+
+
 def install(app: FastAPI, evidence_max_bytes: int) -> None:
     app.add_middleware(Edge, evidence_max_bytes=evidence_max_bytes)
 
@@ -87,6 +127,7 @@ class Edge:
         limit = self.limit(path)
         started = False
         policy = DOCS_POLICY if path.startswith(DOCS) else API_POLICY
+        authorized = any(name.lower() == b"authorization" for name, _ in scope["headers"])
 
         async def send_secured(message: Message) -> None:
             nonlocal started
@@ -97,6 +138,8 @@ class Edge:
                 extra = [h for h in HEADERS if h[0] not in present]
                 if b"content-security-policy" not in present:
                     extra.append((b"content-security-policy", policy.encode()))
+                if authorized:
+                    headers = vary_by_authorization(headers)
                 message["headers"] = headers + extra
             await send(message)
 

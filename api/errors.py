@@ -58,6 +58,25 @@ class ApiError(Exception):
         self.details = details
 
 
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """Every method some route takes at `path` (routers included without a prefix, as
+    `api.app` includes them; FastAPI keeps an included router's own routes)."""
+    methods: set[str] = set()
+
+    def walk(routes: list[Any]) -> None:
+        for route in routes:
+            included = getattr(route, "original_router", None)
+            if included is not None:
+                walk(included.routes)
+                continue
+            regex, allowed = getattr(route, "path_regex", None), getattr(route, "methods", None)
+            if regex is not None and allowed and regex.match(path):
+                methods.update(allowed)
+
+    walk(app.router.routes)
+    return sorted(methods)
+
+
 def body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
@@ -97,7 +116,10 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
-        return JSONResponse(body(code, str(exc.detail)), exc.status_code, exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of every route on this path (§15.5.6)
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
+        return JSONResponse(body(code, str(exc.detail)), exc.status_code, headers)
 
     for store_error in STORE_ERRORS:
 

@@ -50,14 +50,18 @@ def request(facts: Mapping[str, Any], org: Org, whole: bool) -> dict[str, Any]:
         "agency_responsible": _agency(org, tier, facts["grid_id"], facts["departments"]),
         "service_notice": None,
         "requested_datetime": time_text(facts["reported_at"]),
-        "updated_datetime": time_text(facts["updated_at"]),
+        # A closed request was last updated when it closed: later events (a callback, a
+        # comment) do not move it (views built before this rule: the last event's time).
+        "updated_datetime": time_text(facts.get("closed_at") or facts["updated_at"])
+        if facts["state"] in TERMINAL
+        else time_text(facts["updated_at"]),
         "expected_datetime": time_text(facts["expected"]),
         "address": address,
         "address_id": None,
         "zipcode": None,
         "lat": lat,
         "long": lon,
-        "media_url": None,
+        "media_url": facts.get("media_url"),
     }
 
 
@@ -76,6 +80,8 @@ def from_issue(issue: Issue) -> dict[str, Any]:
         "description": issue.description,
         "reported_at": issue.reported_at,
         "updated_at": issue.modified_on,
+        "closed_at": getattr(issue, "closed_at", None),
+        "media_url": getattr(issue, "media_url", None),
         "lat": loc.get("lat"),
         "lon": loc.get("lon"),
         "address": loc.get("address"),

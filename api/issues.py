@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -13,6 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from api import conditional
 from api.deps import Services, json_body, principal, services
 from api.errors import ApiError
 from api.openapi import ERRORS, REPORT_BODY, action_body
@@ -27,6 +27,9 @@ from domain.workflow import CLIENT_ACTIONS, DECLARED
 from stores.idempotency import InFlight, Reservation, StoredAnswer
 
 router = APIRouter(tags=["issues"])
+#: An issue's body differs by who asks (allowed actions, contact details) under one
+#: entity tag, its version: caches must keep one per caller and ask again.
+PRIVATE = {"Vary": "Authorization", "Cache-Control": "private, no-cache"}
 Act = Callable[[], Response]
 
 IdempotencyKey = Annotated[
@@ -67,6 +70,7 @@ def answer(s: Services, result: Result, p: Principal, status: int) -> Response:
         status,
         {
             "ETag": f'"{result.issue.version}"',
+            **PRIVATE,
             "X-Log-Position": str(result.position),
             **({"Location": f"/issues/{result.issue.id}"} if status == 201 else {}),
         },
@@ -165,6 +169,7 @@ def read(
     s: Services = Depends(services),
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
     as_of: Annotated[datetime | None, Query(description="RFC 3339 with offset")] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     if version is not None and as_of is not None:
         raise ValidationFailed({"version": "give version or as_of, not both"})
@@ -172,27 +177,40 @@ def read(
         raise ValidationFailed({"as_of": "needs a UTC offset"})
     uid = parse_issue_id(issue_id)
     issue = s.service.get(uid, p, version=version, as_of=as_of)
+    tag = {"ETag": f'"{issue.version}"', **PRIVATE}
+    unchanged = if_none_match is not None and conditional.parse(
+        if_none_match, "If-None-Match"
+    ).matches_weakly(str(issue.version))
+    if unchanged:
+        return Response(status_code=304, headers=tag)
     past = version is not None or as_of is not None
     out = shown(s, issue, p, s.service.get(uid) if past else None)
     if version is None and as_of is None:  # likely duplicates, as the views see them now
         out["merge_candidates"] = s.views.merge_candidates(str(issue.id))
     return Response(
-        IssueOut.model_validate(out).model_dump_json(),
-        headers={"ETag": f'"{issue.version}"'},
-        media_type="application/json",
+        IssueOut.model_validate(out).model_dump_json(), headers=tag, media_type="application/json"
     )
 
 
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
-
-
-def expected_version(if_match: str | None) -> int | None:
-    if if_match is None or if_match.strip() == "*":
+def expected_version(if_match: str | None, current: Callable[[], int]) -> int | None:
+    """The version `If-Match` lets the action apply to (None: any). Of a list, the one
+    the issue is at; no strong tag naming it (a weak tag never matches): 412."""
+    if if_match is None:
         return None
-    m = _ETAG.match(if_match)
-    if not m:
-        raise ValidationFailed({"If-Match": 'the ETag of the issue, e.g. "3", or a bare version'})
-    return int(m.group(1))
+    condition = conditional.parse(if_match, "If-Match")
+    if condition.any:
+        return None
+    versions = condition.versions()
+    if len(versions) == 1:
+        return next(iter(versions))
+    now = current()
+    if now in versions:
+        return now
+    raise VersionConflict(
+        f"the issue is at version {now}; If-Match names none it matches strongly",
+        current_version=now,
+        stale=True,
+    )
 
 
 ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -228,7 +246,7 @@ def act(
             action,
             p,
             body,
-            expected_version=expected_version(if_match),
+            expected_version=expected_version(if_match, lambda: s.service.get(uid, p).version),
             client=True,
             request_key=request_key,
         )

@@ -17,15 +17,16 @@ from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from api import georeport
+from api.answers import Open311Request, Open311Service, Open311ServiceDefinition
 from api.deps import services
-from api.errors import status_of
 from domain.errors import DomainError
-from domain.principals import Principal, Role
+from domain.principals import Principal
 from domain.public import is_public
 from projections.open311 import RequestQuery
 from projections.records import utc
@@ -45,25 +46,37 @@ class GeoReportError(BaseModel):
     description: str
 
 
+#: An XML answer, documented as XML: the root element GeoReport v2 names.
+def _xml_doc(root: str) -> dict[str, Any]:
+    return {"schema": {"type": "string", "xml": {"name": root}, "description": f"<{root}>…"}}
+
+
 _ERR = {
     "model": list[GeoReportError],
     "description": "GeoReport v2 error list",
-    "content": {"text/xml": {}},
+    "content": {"text/xml": _xml_doc("errors")},
 }
-_OK = {
-    "description": "JSON or XML, per the extension",
-    "content": {
-        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-        "text/xml": {},
-    },
-}
-DOCS: dict[int | str, dict[str, Any]] = {200: _OK, 400: _ERR, 403: _ERR, 404: _ERR}
+
+
+def docs(model: Any, root: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """Answers of one GeoReport call: `model` as JSON, `<root>` as XML, the error list."""
+    ok = {
+        "model": model,
+        "description": "JSON (`.json`) or XML (`.xml`), as GeoReport v2 specifies",
+        "content": {"text/xml": _xml_doc(root)},
+    }
+    return {status: ok, 400: _ERR, 403: _ERR, 404: _ERR}
+
+
 ROOTS = {
     "services": ("services", "service"),
     "requests": ("service_requests", "request"),
     "definition": ("service_definition", None),
     "errors": ("errors", "error"),
+    "discovery": ("discovery", None),
 }
+#: GeoReport v2: "start_date and end_date … may not span more than 90 days"
+MAX_SPAN = timedelta(days=90)
 
 
 class Open311Error(Exception):
@@ -100,6 +113,10 @@ def render(kind: str, fmt: str, payload: Any, status: int = 200) -> Response:
     return JSONResponse(payload, status)
 
 
+def _format_of(path: str) -> str:
+    return "xml" if path.endswith(".xml") else "json"
+
+
 def install(app: Any) -> None:
     @app.exception_handler(Open311Error)
     async def _open311(request: Request, exc: Open311Error) -> Response:
@@ -109,6 +126,42 @@ def install(app: Any) -> None:
             [{"code": exc.code, "description": exc.description}],
             exc.code,
         )
+
+    # Under /open311 every error is GeoReport's: a format it does not serve (`.csv`), a
+    # bad parameter, a path or method it does not have. Elsewhere, the service's own.
+    validation = app.exception_handlers[RequestValidationError]
+    http = app.exception_handlers[HTTPException]
+
+    async def _invalid(request: Request, exc: Exception) -> Response:
+        path = request.url.path
+        if not path.startswith("/open311/"):
+            return await validation(request, exc)
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e['msg']}"
+            for e in getattr(exc, "errors", list)()
+        ]
+        if any(e.get("loc", ())[-1:] == ("fmt",) for e in getattr(exc, "errors", list)()):
+            problems = ["the format must be json or xml"]
+        return render(
+            "errors", _format_of(path), [{"code": 400, "description": "; ".join(problems)}], 400
+        )
+
+    async def _http(request: Request, exc: Exception) -> Response:
+        path = request.url.path
+        if not path.startswith("/open311/") or not isinstance(exc, HTTPException):
+            return await http(request, exc)
+        answer = render(
+            "errors",
+            _format_of(path),
+            [{"code": exc.status_code, "description": str(exc.detail)}],
+            exc.status_code,
+        )
+        for k, v in (exc.headers or {}).items():
+            answer.headers[k] = v
+        return answer
+
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(HTTPException, _http)
 
 
 def _service(cat: dict[str, Any]) -> dict[str, Any]:
@@ -123,13 +176,21 @@ def _service(cat: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/services.{fmt}", responses=DOCS, summary="GeoReport: the service list (categories)")
+@router.get(
+    "/services.{fmt}",
+    responses=docs(list[Open311Service], "services"),
+    summary="GeoReport: the service list (categories)",
+)
 def service_list(request: Request, fmt: Fmt) -> Response:
     cats = services(request).service.org().categories.values()
     return render("services", fmt, [_service(c) for c in cats])
 
 
-@router.get("/services/{code}.{fmt}", responses=DOCS, summary="GeoReport: a service definition")
+@router.get(
+    "/services/{code}.{fmt}",
+    responses=docs(Open311ServiceDefinition, "service_definition"),
+    summary="GeoReport: a service definition",
+)
 def service_definition(request: Request, code: str, fmt: Fmt) -> Response:
     if code not in services(request).service.org().categories:
         raise Open311Error(404, f"no service {code}", fmt)
@@ -176,7 +237,7 @@ def _request_ids(raw: str, fmt: str) -> list[str]:
 
 @router.get(
     "/requests.{fmt}",
-    responses=DOCS,
+    responses=docs(list[Open311Request], "service_requests"),
     summary="GeoReport: service requests (anyone: Open311 requests, coarsened; "
     "with api_key: also what that principal may see)",
 )
@@ -192,10 +253,12 @@ def request_list(request: Request, fmt: Fmt) -> Response:
             raise Open311Error(400, "status is open or closed", fmt)
         end = _date(q.get("end_date"), "end_date", fmt) or s.service.clock()
         try:
-            start = _date(q.get("start_date"), "start_date", fmt) or end - timedelta(days=90)
+            start = _date(q.get("start_date"), "start_date", fmt) or end - MAX_SPAN
             bounds = utc(start), utc(end)
         except (OverflowError, ValueError):
             raise Open311Error(400, "dates lie between the years 2 and 9998", fmt) from None
+        if end - start > MAX_SPAN:
+            raise Open311Error(400, "start_date and end_date may span at most 90 days", fmt)
         query = RequestQuery(
             categories=set(q["service_code"].split(",")) if q.get("service_code") else None,
             is_open=None if statuses is None or len(statuses) == 2 else "open" in statuses,
@@ -209,7 +272,9 @@ def request_list(request: Request, fmt: Fmt) -> Response:
 
 
 @router.get(
-    "/requests/{request_id}.{fmt}", responses=DOCS, summary="GeoReport: one service request"
+    "/requests/{request_id}.{fmt}",
+    responses=docs(list[Open311Request], "service_requests"),
+    summary="GeoReport: one service request",
 )
 def request_one(request: Request, request_id: str, fmt: Fmt) -> Response:
     svc = services(request).service
@@ -223,69 +288,3 @@ def request_one(request: Request, request_id: str, fmt: Fmt) -> Response:
         raise Open311Error(404, f"no service request {request_id}", fmt)
     shown = georeport.request(georeport.from_issue(issue), svc.org(), whole)
     return render("requests", fmt, [shown])
-
-
-@router.post(
-    "/requests.{fmt}", responses=DOCS, summary="GeoReport: create a service request (form-encoded)"
-)
-async def create_request(request: Request, fmt: Fmt) -> Response:
-    try:
-        form = await request.form()
-    except HTTPException:  # the body is over its limit (`api.edge`)
-        raise
-    except ValueError:  # a body that is not a form (python-multipart's parse errors)
-        raise Open311Error(400, "the body must be form-encoded", fmt) from None
-    f = {k: v for k, v in form.items() if isinstance(v, str)}
-    s = services(request)
-    p = s.tokens.principal(f.get("api_key", "")) if f.get("api_key") else None
-    if p is None:
-        raise Open311Error(403, "api_key is missing or invalid", fmt)
-    if p.role not in (Role.RESIDENT, Role.INTAKE):
-        raise Open311Error(403, "api_key must belong to a resident or an intake gateway", fmt)
-    code = f.get("service_code")
-    if not code:
-        raise Open311Error(400, "service_code is required", fmt)
-    location: dict[str, Any] = {}
-    if f.get("lat") and f.get("long"):
-        try:
-            location = {
-                "lat": float(f["lat"]),
-                "lon": float(f["long"]),
-                "crs": f.get("crs", "wgs84"),
-            }
-        except ValueError:
-            raise Open311Error(400, "lat and long must be numbers", fmt) from None
-    if f.get("address_string"):
-        location["address"] = f["address_string"]
-    if not location:
-        raise Open311Error(400, "a location is required: lat and long, or address_string", fmt)
-    name = " ".join(x for x in (f.get("first_name"), f.get("last_name")) if x) or None
-    reporter = {
-        k: v
-        for k, v in {"name": name, "phone": f.get("phone"), "email": f.get("email")}.items()
-        if v
-    }
-    body: dict[str, Any] = {
-        "category": code,
-        "channel": "open311",
-        "location": location,
-        "description": f.get("description") or code,
-        **({"reporter": reporter} if reporter else {}),
-    }
-    try:
-        result = s.service.report(p, body)
-    except DomainError as exc:
-        fields = exc.details.get("fields", {})
-        detail = "; ".join(f"{k}: {v}" for k, v in fields.items()) or exc.message
-        raise Open311Error(status_of(exc) if status_of(exc) != 422 else 400, detail, fmt) from None
-    return render(
-        "requests",
-        fmt,
-        [
-            {
-                "service_request_id": str(result.issue.id),
-                "service_notice": "received; the grid will triage it",
-                "account_id": None,
-            }
-        ],
-    )

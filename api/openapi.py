@@ -54,12 +54,17 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def body_title(action: str) -> str:
+    """`blow_whistle` → `BlowWhistleBody`: the class name a generated client gives it."""
+    return "".join(part.title() for part in action.split("_")) + "Body"
+
+
 REPORT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
-                "schema": _inline(_schema(Report)),
+                "schema": {**_inline(_schema(Report)), "title": body_title("report")},
                 "examples": {
                     "patrol": {
                         "value": {
@@ -93,7 +98,7 @@ REPORT_BODY: dict[str, Any] = {
 
 def action_body(a: Action) -> dict[str, Any]:
     """The request body of one action, typed by its declared data, with its example."""
-    media: dict[str, Any] = {"schema": _inline(_schema(a.data))}
+    media: dict[str, Any] = {"schema": {**_inline(_schema(a.data)), "title": body_title(a.name)}}
     if a.example:
         media["example"] = dict(a.example)
     return {

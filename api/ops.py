@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,9 +18,12 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,9 +40,19 @@ CALENDAR_WARNING_DAYS = 60
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
+def multiprocess_dir() -> str | None:
+    """Where the processes of `serve --workers N` keep their counters (set by `serve`)."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        #: what every process reads from the store at a scrape (the same in each)
+        self.shared: list[Collector] = []
+        if multiprocess_dir() is None:  # one process: its own CPU, memory, files
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
         self.requests = Counter(
             "gridflow_http_requests_total",
             "HTTP requests",
@@ -57,6 +71,58 @@ class Metrics:
             "workflow actions taken",
             ["action", "outcome"],
             registry=self.registry,
+        )
+
+    def share(self, collector: Collector) -> None:
+        self.registry.register(collector)
+        self.shared.append(collector)
+
+    def scrape(self) -> bytes:
+        """The text format: this process's registry; under `--workers N`, every
+        process's counters summed (prometheus_client's multiprocess mode) and the store's
+        figures once."""
+        directory = multiprocess_dir()
+        if directory is None:
+            return bytes(generate_latest(self.registry))
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=directory)
+        for collector in self.shared:
+            merged.register(collector)
+        return bytes(generate_latest(merged))
+
+
+class Backlogs(Collector):
+    """How far the workers are behind the log, read from the store at each scrape:
+    the views (positions), the audit chain (positions), webhook deliveries (pending)."""
+
+    def __init__(
+        self,
+        head: Callable[[], int],
+        views: Callable[[], int],
+        audit: Callable[[], int],
+        outbox: Callable[[], int],
+    ) -> None:
+        self.head, self.views, self.audit, self.outbox = head, views, audit, outbox
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        head = self.head()
+        yield GaugeMetricFamily(
+            "gridflow_log_head_position", "the log's newest position", value=head
+        )
+        yield GaugeMetricFamily(
+            "gridflow_projection_lag_positions",
+            "log positions the views have not folded yet",
+            value=max(0, head - self.views()),
+        )
+        yield GaugeMetricFamily(
+            "gridflow_audit_lag_positions",
+            "log positions the audit chain has not hashed yet",
+            value=max(0, head - self.audit()),
+        )
+        yield GaugeMetricFamily(
+            "gridflow_outbox_backlog",
+            "webhook deliveries not yet acknowledged",
+            value=self.outbox(),
         )
 
 
@@ -211,5 +277,4 @@ def calendar_check(cal: WorkingCalendar, now: datetime) -> dict[str, Any]:
     responses={200: {"content": {"text/plain": {}}}},
 )
 def metrics(request: Request) -> Response:
-    registry = request.app.state.metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(request.app.state.metrics.scrape(), media_type=CONTENT_TYPE_LATEST)

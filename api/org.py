@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from api.answers import OrgLoaded
 from api.deps import Services, json_body, principal, services
 from api.errors import ApiError
 from api.openapi import ERRORS
@@ -25,7 +26,7 @@ class Node(BaseModel):
     boundary: dict[str, Any] | None = None
 
 
-class Department(BaseModel):
+class OrgDepartment(BaseModel):
     id: str
     name: str
     node: str | None
@@ -69,7 +70,7 @@ def node(node_id: str, p: Principal = Depends(principal), s: Services = Depends(
     return _node(s, found)
 
 
-@router.get("/departments", response_model=list[Department], responses=ERRORS)
+@router.get("/departments", response_model=list[OrgDepartment], responses=ERRORS)
 def departments(p: Principal = Depends(principal), s: Services = Depends(services)) -> list[Any]:
     return list(s.service.org().departments.values())
 
@@ -79,7 +80,12 @@ def categories(p: Principal = Depends(principal), s: Services = Depends(services
     return list(s.service.org().categories.values())
 
 
-@router.put("", responses=ERRORS, summary="Load or update the organisation (admin)")
+@router.put(
+    "",
+    response_model=OrgLoaded,
+    responses=ERRORS,
+    summary="Load or update the organisation (admin)",
+)
 def load(
     body: Any = Depends(json_body),
     p: Principal = Depends(principal),

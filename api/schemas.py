@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_serializer
 
 from domain import deadlines
 from domain.issue import Issue
+
+
+def _instant(value: datetime) -> str:
+    """Every time the API answers in one form: UTC, microseconds, `Z` — fixed width, so
+    that comparing two as strings compares them as times (the views' own form)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+#: A time in an answer (docs/http.md: one timestamp format).
+Instant = Annotated[datetime, PlainSerializer(_instant, return_type=str, when_used="json")]
 
 
 class ErrorBody(BaseModel):
@@ -28,22 +38,37 @@ class Deadline(BaseModel):
     kind: str = Field(examples=["small_resolution"])
     department_id: str | None = None
     limit: str = Field(examples=["1wd"])
-    started_at: datetime
-    due_at: datetime = Field(description="the original due time; it never moves")
+    started_at: Instant
+    due_at: Instant = Field(description="the original due time; it never moves")
     paused_seconds: float = Field(description="how far suspensions moved the due time")
     extended_seconds: float = Field(0.0, description="how far approved extensions moved it")
     extensions: int = Field(0, description="approved extensions of this deadline")
-    effective_due_at: datetime
+    effective_due_at: Instant
     status: Literal["open", "paused", "met", "missed", "cancelled"]
     light: Literal["green", "yellow", "red"]
 
 
-class Department(BaseModel):
+class IssueDepartment(BaseModel):
     department_id: str
-    summoned_at: datetime
-    acknowledged_at: datetime | None
-    reported_in_at: datetime | None
-    released_at: datetime | None
+    summoned_at: Instant
+    acknowledged_at: Instant | None
+    reported_in_at: Instant | None
+    released_at: Instant | None
+    lead: bool = Field(False, description="the lead department (牵头)")
+    task: str | None = Field(None, description="its part of the joint handling (分工)")
+    presence: Literal["place", "confirmed", "unproven"] | None = Field(
+        None,
+        description="presence at 报到: proven by place (officer and photo within 300 m), "
+        "confirmed by the whistle holder, or unproven",
+    )
+    task_completed_at: Instant | None = None
+    task_result: str | None = None
+    contest: Literal["pending", "upheld", "released"] | None = Field(
+        None, description="the department's contest of its summons, and what became of it"
+    )
+    evaluation: dict[str, Any] | None = Field(
+        None, description="the whistle holder's evaluation after closing"
+    )
 
 
 class SupervisionFlag(BaseModel):
@@ -64,11 +89,11 @@ class FollowupItem(BaseModel):
     listed: bool = Field(description="挂牌督办: at the city, on the board until cleared")
     status: Literal["open", "replied", "cleared"]
     count: int = Field(description="how often its cause repeated")
-    opened_at: datetime
-    last_at: datetime
+    opened_at: Instant
+    last_at: Instant
     steps: list[str] = Field(description="the levels it went through")
     replies: list[dict[str, Any]]
-    reply_due_at: datetime | None = None
+    reply_due_at: Instant | None = None
 
 
 class Location(BaseModel):
@@ -84,7 +109,24 @@ class IssueOut(BaseModel):
     state: str = Field(examples=["whistle_blown"])
     tier: Literal["small", "big", "hard"] | None
     version: int
-    grid_id: str
+    grid_id: str | None = Field(
+        description="null while a 12345 ticket waits for 分拨 (its place or category "
+        "matched nothing): `node_id` says where"
+    )
+    node_id: str = Field(description="the grid, or the node where the issue waits")
+    unplaced: list[str] = Field(
+        default_factory=list, description="what a waiting ticket did not match"
+    )
+    hotline: dict[str, Any] | None = Field(
+        None,
+        description="a 12345 ticket's own facts: ticket_no, ticket_type, hotline_category, "
+        "received_at, dispatched_at, due_at",
+    )
+    catalogue: dict[str, Any] | None = Field(
+        None,
+        description="the catalogue version the issue was reported (or placed) under and "
+        "its category's rules then: close_conditions, photos_required, limits",
+    )
     original_grid_id: str
     category: str
     description: str
@@ -93,15 +135,20 @@ class IssueOut(BaseModel):
     reporter: dict[str, Any] | None = Field(
         None, description="contact details: shown only within the issue's jurisdiction"
     )
-    reported_at: datetime
+    reported_at: Instant
     reported_by: dict[str, str]
     occurred_at: str | None
     deadlines: list[Deadline]
-    departments: list[Department]
+    departments: list[IssueDepartment]
     grade: str | None
+    lead_department: str | None = Field(None, description="the whistle's lead department")
+    meet_at: dict[str, Any] | None = Field(
+        None, description="where (and when) the departments report in"
+    )
+    meetings: list[dict[str, Any]] = Field(default_factory=list, description="联席会议")
     coordination: dict[str, Any] | None
     resolution: str | None
-    suspended_since: datetime | None
+    suspended_since: Instant | None
     supervision_flag: SupervisionFlag
     followups: list[FollowupItem] = Field(default_factory=list)
     requests: dict[str, dict[str, Any]] = Field(
@@ -112,6 +159,11 @@ class IssueOut(BaseModel):
     duplicates: list[str]
     evidence: list[str]
     counts: dict[str, int] = Field(description="how often each action was taken (urges, …)")
+    assignee: str | None = Field(
+        None,
+        description="who owns the current step (责任人): the actor of the last step that "
+        "handled the issue, or whom the unit's leader named with `assign`",
+    )
     allowed_actions: list[str] = Field(description="what the caller may do now")
     merge_candidates: list[dict[str, Any]] = Field(
         default_factory=list,
@@ -125,7 +177,7 @@ class HistoryEntry(BaseModel):
     version: int
     action: str
     actor: dict[str, str]
-    at: datetime
+    at: Instant
     from_state: str | None
     to_state: str
     data: dict[str, Any]
@@ -145,6 +197,12 @@ class HistoryEntry(BaseModel):
     deadlines_ended: list[dict[str, Any]] = Field(
         default_factory=list, description="clocks the event ended: key and outcome"
     )
+
+    @field_serializer("deadlines_started", "deadlines_ended", when_used="json")
+    def _times(self, clocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {k: _instant(v) if isinstance(v, datetime) else v for k, v in c.items()} for c in clocks
+        ]
 
 
 class History(BaseModel):
@@ -181,7 +239,11 @@ def issue_out(
         "state": issue.state,
         "tier": issue.tier,
         "version": issue.version,
-        "grid_id": issue.grid_id,
+        "grid_id": None if issue.unplaced else issue.grid_id,
+        "node_id": issue.grid_id,
+        "unplaced": issue.unplaced,
+        "hotline": issue.hotline,
+        "catalogue": issue.catalogue,
         "original_grid_id": issue.original_grid_id,
         "category": issue.category,
         "description": issue.description,
@@ -194,6 +256,9 @@ def issue_out(
         "deadlines": [deadline_out(d, now) for d in issue.deadlines],
         "departments": list(issue.departments.values()),
         "grade": issue.grade,
+        "lead_department": issue.lead,
+        "meet_at": issue.meet_at,
+        "meetings": issue.meetings,
         "coordination": issue.coordination,
         "resolution": issue.resolution,
         "suspended_since": issue.suspended_since,
@@ -208,6 +273,7 @@ def issue_out(
         "duplicates": issue.duplicates,
         "evidence": issue.evidence,
         "counts": issue.counts,
+        "assignee": issue.assignee,
         "allowed_actions": allowed,
     }
 

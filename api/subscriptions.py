@@ -23,6 +23,11 @@ class Filter(BaseModel):
     departments: Annotated[list[str], Field(max_length=100)] = []
     actions: Annotated[list[str], Field(max_length=50)] = []
     deadline_warnings: bool = False
+    hotline_replies: bool = Field(
+        default=False,
+        description="results back to the 12345 hotline (回单): a delivery of kind "
+        "`hotline_reply` when a hotline issue closes or is returned",
+    )
 
 
 class NewSubscription(BaseModel):

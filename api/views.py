@@ -6,18 +6,24 @@ up to five seconds for the views to include it: 503 `views_behind` otherwise.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api import paging
+from api.answers import Board, Me
 from api.deps import MAX_POSITION, Services, principal, services, utc_param
 from api.errors import ApiError
 from api.openapi import ERRORS
+from domain import reports
 from domain.access import Capability, require, supervision_node
 from domain.errors import ValidationFailed
 from domain.principals import Principal
+from projections import monthly
 from projections.queries import ListQuery, decode_cursor
 from projections.reader import FIRST_DAY, LAST_DAY, ViewsBehind
 
@@ -75,6 +81,13 @@ def caught_up(s: Services, after: int | None) -> None:
         ) from None
 
 
+#: Supervision lists: everything without `limit` (as before), else pages of it.
+PageLimit = Annotated[int | None, Query(ge=1, le=500, description="a page of at most this many")]
+PageCursor = Annotated[
+    str | None, Query(max_length=500, description="`next_cursor` of the page before")
+]
+
+
 def _cursor(cursor: str | None) -> str | None:
     if cursor is not None:
         try:
@@ -91,6 +104,8 @@ def _cursor(cursor: str | None) -> str | None:
     summary="Issues from the supervision views, newest first or most urgent first",
 )
 def list_issues(
+    request: Request,
+    response: Response,
     p: Principal = Depends(principal),
     s: Services = Depends(services),
     node: NodeQuery = None,
@@ -124,7 +139,9 @@ def list_issues(
         limit=limit,
         cursor=_cursor(cursor),
     )
-    return s.views.issues(p, q, s.service.clock())
+    found = s.views.issues(p, q, s.service.clock())
+    paging.link_next(request, response, found["next_cursor"])
+    return found
 
 
 @router.get(
@@ -134,6 +151,8 @@ def list_issues(
     summary="What the caller can act on now, most urgent first",
 )
 def my_queue(
+    request: Request,
+    response: Response,
     p: Principal = Depends(principal),
     s: Services = Depends(services),
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -143,7 +162,9 @@ def my_queue(
 ) -> Any:
     caught_up(s, after)
     q = ListQuery(limit=limit, cursor=_cursor(cursor), category=category)
-    return s.views.queue(p, q, s.service.clock())
+    found = s.views.queue(p, q, s.service.clock())
+    paging.link_next(request, response, found["next_cursor"])
+    return found
 
 
 def _supervisor(p: Principal, s: Services, node: str | None) -> str:
@@ -167,18 +188,28 @@ def summary(
 
 @supervision.get(
     "/escalations",
+    response_model=Board,
     responses=ERRORS,
     summary="The city follow-up board: open hard matters and flagged issues",
 )
 def escalations(
+    request: Request,
+    response: Response,
     p: Principal = Depends(principal),
     s: Services = Depends(services),
     node: NodeQuery = None,
     level: Literal["community", "street", "city"] | None = None,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
     after: After = None,
 ) -> dict[str, Any]:
     caught_up(s, after)
-    return s.views.escalations(_supervisor(p, s, node), s.service.clock(), level)
+    board = s.views.escalations(_supervisor(p, s, node), s.service.clock(), level)
+    items, board["next_cursor"] = paging.page(
+        "escalations", board["items"], lambda i: [i["reported_at"], i["id"]], limit, cursor
+    )
+    paging.link_next(request, response, board["next_cursor"])
+    return {**board, "items": items}
 
 
 @supervision.get(
@@ -197,6 +228,90 @@ def rankings(
     caught_up(s, after)
     require(p, Capability.SUPERVISE)
     return s.views.rankings(level, from_, to, s.service.clock())
+
+
+MONTH = r"^(19|[2-8][0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Month = Annotated[
+    str | None,
+    Query(
+        pattern=MONTH,
+        description="a local month, YYYY-MM (default: this month)",
+    ),
+]
+
+
+@supervision.get(
+    "/hotspots",
+    responses=ERRORS,
+    summary="Hot spots: counts by category with the change on the previous month, "
+    "repeat and dissatisfaction rates",
+)
+def hotspots(
+    p: Principal = Depends(principal),
+    s: Services = Depends(services),
+    node: NodeQuery = None,
+    month: Month = None,
+    after: After = None,
+) -> dict[str, Any]:
+    caught_up(s, after)
+    return s.views.hotspots(_supervisor(p, s, node), month, s.service.clock())
+
+
+@supervision.get(
+    "/reports/monthly",
+    responses=ERRORS,
+    summary="The frozen monthly report (通报): computed once, three working days after the "
+    "month, and read as stored ever after",
+)
+def monthly_report(
+    p: Principal = Depends(principal),
+    s: Services = Depends(services),
+    node: NodeQuery = None,
+    # None, not "": a default the pattern refuses makes the OpenAPI document invalid.
+    month: Annotated[str | None, Query(pattern=MONTH, description="a local month, YYYY-MM")] = None,
+    format: Literal["json", "csv", "xlsx"] = "json",
+    after: After = None,
+) -> Response:
+    caught_up(s, after)
+    target = _supervisor(p, s, node)
+    if not month:
+        raise ValidationFailed({"month": "required: a local month, YYYY-MM"})
+    report = reports.monthly(
+        s.service, target, month, lambda: s.views.monthly(target, month, s.service.clock())
+    )
+    name = f"gridflow-{target}-{month}"
+    if format == "csv":
+        return Response(
+            monthly.render_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if format == "xlsx":
+        return Response(
+            monthly.render_xlsx(report),
+            media_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    return JSONResponse(report)
+
+
+@supervision.get(
+    "/people",
+    responses=ERRORS,
+    summary="Per-person figures of grid staff: found, late entries, settled on the spot, "
+    "reworked, on time, assigned",
+)
+def people(
+    p: Principal = Depends(principal),
+    s: Services = Depends(services),
+    node: NodeQuery = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+    after: After = None,
+) -> dict[str, Any]:
+    caught_up(s, after)
+    return s.views.people(_supervisor(p, s, node), from_, to, s.service.clock())
 
 
 @supervision.get(
@@ -243,16 +358,25 @@ def patrol_misses(
     summary="Open hotline issues with likely duplicates from other channels",
 )
 def merge_proposals(
+    request: Request,
+    response: Response,
     p: Principal = Depends(principal),
     s: Services = Depends(services),
     node: NodeQuery = None,
+    limit: PageLimit = None,
+    cursor: PageCursor = None,
     after: After = None,
 ) -> dict[str, Any]:
     caught_up(s, after)
-    return {"items": s.views.merge_proposals(_supervisor(p, s, node))}
+    everything = s.views.merge_proposals(_supervisor(p, s, node))
+    items, next_cursor = paging.page(
+        "merge-proposals", everything, lambda i: [json.dumps(i, sort_keys=True)], limit, cursor
+    )
+    paging.link_next(request, response, next_cursor)
+    return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/me", responses=ERRORS, summary="Who the token stands for")
+@router.get("/me", response_model=Me, responses=ERRORS, summary="Who the token stands for")
 def me(p: Principal = Depends(principal), s: Services = Depends(services)) -> dict[str, Any]:
     org = s.service.org()
     scope = org.nodes.get(p.scope) or org.departments.get(p.scope) or {}

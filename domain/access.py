@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from domain.declare import Action, Reach
 from domain.errors import ForbiddenRole, OutsideJurisdiction, ValidationFailed
+from domain.hotline import hides_caller
 from domain.organisation import Org
 from domain.principals import GRID_LEVEL, SEE_ALL, Principal, Role
 from domain.workflow import ACTION
@@ -57,6 +58,8 @@ _NO_CONTACT_NEEDED = frozenset(
         "flag",
         "reply_flag",
         "clear_flag",
+        "assign",  # naming who owns the step needs nobody reached
+        "transfer",  # 分拨 places the matter, it never calls anyone
     }
 )
 
@@ -67,6 +70,8 @@ def may_see_personal(p: Principal, issue: Issue, org: Org) -> bool:
     role may act on the issue now within their jurisdiction, whoever may record its
     callback, and auditors. Seeing the issue is not enough: a building head or
     city-scope intake sees many issues, not the people behind them."""
+    if hides_caller(issue.hotline):  # 举报: the caller is shown to intake and auditors only
+        return p.role in (Role.AUDITOR, Role.INTAKE)
     if p.role is Role.AUDITOR or p.id in (issue.reporter_principal, issue.reported_by.get("id")):
         return True
     if p.role is Role.RESIDENT:
@@ -80,7 +85,7 @@ def may_see_personal(p: Principal, issue: Issue, org: Org) -> bool:
 def may_read_stored_events(p: Principal) -> bool:
     """Events as stored — a reporter's sealed details and the subject beside them, which
     in events of older code is a reversible hash of the phone — are for auditors."""
-    return p.role is Role.AUDITOR
+    return p.role in CAPABILITIES[Capability.READ_STORED_EVENTS]
 
 
 def in_jurisdiction(a: Action, p: Principal, issue: Issue, org: Org) -> bool:
@@ -114,6 +119,7 @@ class Capability(StrEnum):
     ERASE_PERSONAL_DATA = "erase_personal_data"
     SUBSCRIBE = "subscribe"  # webhooks
     STAGE_EVIDENCE = "stage_evidence"  # a photo uploaded before its report
+    READ_STORED_EVENTS = "read_stored_events"  # the log's bytes as hashed (audit leaves)
 
 
 CAPABILITIES: dict[Capability, frozenset[Role]] = {
@@ -133,6 +139,7 @@ CAPABILITIES: dict[Capability, frozenset[Role]] = {
     Capability.ERASE_PERSONAL_DATA: frozenset({R.ADMIN}),
     Capability.SUBSCRIBE: frozenset(Role) - {R.RESIDENT, R.AUDITOR, R.SYSTEM},
     Capability.STAGE_EVIDENCE: ACTION["report"].roles_for(None),
+    Capability.READ_STORED_EVENTS: frozenset({R.AUDITOR}),
 }
 #: Supervision of any node, whatever the principal's own scope.
 _SUPERVISE_ANYWHERE = frozenset({R.CITY_SUPERVISOR, R.AUDITOR, R.ADMIN})

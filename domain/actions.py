@@ -94,6 +94,13 @@ class Report(WithEvidence):
     occurred_at: datetime | None = None
     settled_on_spot: bool = False
     resolution: Text | None = None
+    #: a 12345 ticket's own facts (intake only; domain.hotline.HotlineTicket)
+    hotline: dict[str, Any] | None = None
+    #: with `settled_on_spot`: the category's close conditions, confirmed
+    checklist: Checklist | None = None
+    media_url: Annotated[str, Field(max_length=2000, pattern=r"^https?://\S+$")] | None = Field(
+        None, description="a picture of the matter kept elsewhere (Open311's media_url)"
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> Report:
@@ -121,14 +128,31 @@ class Coordinate(ActionData):
     parties: Annotated[list[Short], Field(max_length=50, json_schema_extra=_widget("list"))] = []
 
 
+class DepartmentTask(Strict):
+    """A summoned department, with its task (分工) and whether it leads (牵头)."""
+
+    department_id: Short
+    task: Long | None = None
+    lead: bool = False
+
+
+class MeetAt(Location):
+    """Where and when the departments report in (default: the issue's place)."""
+
+    at: datetime | None = None
+
+
+#: Each department an id (the old shape: the first leads, no tasks) or with its task.
 Departments = Annotated[
-    list[Short], Field(min_length=1, max_length=50, json_schema_extra=_widget("departments"))
+    list[Short | DepartmentTask],
+    Field(min_length=1, max_length=50, json_schema_extra=_widget("departments")),
 ]
 
 
 class BlowWhistle(ActionData):
     departments: Departments
     grade: Literal["urgent", "standard", "crucial"] = "standard"
+    meet_at: MeetAt | None = None
 
 
 class Summon(ActionData):
@@ -139,8 +163,17 @@ class ReportIn(WithEvidence):
     location: Location | None = None
 
 
+#: Each close condition (结案条件) of the issue's category, confirmed (catalogue).
+Checklist = Annotated[dict[Short, bool], Field(max_length=50)]
+
+
 class Resolve(WithEvidence):
     resolution: Text
+    checklist: Checklist | None = None
+
+
+class Verify(WithEvidence):
+    checklist: Checklist | None = None
 
 
 class Reasoned(ActionData):
@@ -169,6 +202,8 @@ class Merge(ActionData):
 class Transfer(ActionData):
     grid_id: Annotated[Short, Field(json_schema_extra=_widget("grid"))]
     reason: Text
+    #: 分拨 of a ticket whose category the catalogue did not know: the category too
+    category: Short | None = None
 
 
 class Release(ActionData):

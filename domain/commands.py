@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import actions as A
+from domain import catalogue, hotline
 from domain.access import in_jurisdiction
 from domain.context import Context, Decision
 from domain.decide import _dump
@@ -88,9 +89,14 @@ def take(
         raise _refuse(issue, action, p, ctx.org, f"the issue is {issue.state}")
     for rule in a.rules:
         if not rule.holds(issue, p):
-            if rule.refuse is not None:
-                raise rule.refuse(rule.why)
-            raise _refuse(issue, action, p, ctx.org, rule.why)
+            if rule.refuse is None:
+                raise _refuse(issue, action, p, ctx.org, rule.why)
+            refusal = rule.refuse(rule.why)
+            if isinstance(refusal, TransitionNotAllowed):
+                refusal.details.update(_refuse(issue, action, p, ctx.org, "").details)
+            if rule.details is not None:
+                refusal.details.update(rule.details(issue, p))
+            raise refusal
     decision = a.decide(issue, p, parsed, ctx, related)
     assert decision.to_state in destinations(action, issue.state), (action, decision)
     if request_key:
@@ -202,6 +208,15 @@ def _reporter_facts(p: Principal, parsed: A.Report, ctx: Context) -> dict[str, A
     return facts
 
 
+def _ticket(p: Principal, parsed: A.Report) -> hotline.HotlineTicket | None:
+    """A 12345 ticket's own facts, which only the hotline desk gives."""
+    if parsed.hotline is None:
+        return None
+    if p.role is not Role.INTAKE:
+        raise ValidationFailed({"hotline": "only the hotline desk (intake) gives ticket facts"})
+    return A.parse(hotline.HotlineTicket, parsed.hotline)
+
+
 def report(issue_id: UUID, p: Principal, data: Any, ctx: Context) -> Issue:
     """Record a new issue; with `settled_on_spot`, also its on-the-spot handling and
     resolution (three events, saved together)."""
@@ -220,40 +235,62 @@ def report(issue_id: UUID, p: Principal, data: Any, ctx: Context) -> Issue:
         facts["location"] = {"address": parsed.location.address, "lat": lat, "lon": lon}
     elif parsed.location and parsed.location.address:
         facts["location"] = {"address": parsed.location.address}
+    ticket = _ticket(p, parsed)
+    problems: dict[str, str] = {}
     grid = parsed.grid_id
     if grid is None:
         loc = facts["location"]
         if "lat" in loc:
             grid = ctx.org.grid_at(loc["lat"], loc["lon"])
             if grid is None:
-                raise ValidationFailed({"location": "not inside any grid's boundary"})
+                problems["location"] = "not inside any grid's boundary"
         else:
             grid = ctx.org.grid_for_address(loc["address"])
             if grid is None:
-                raise ValidationFailed({"location.address": "matches no grid's address"})
+                problems["location.address"] = "matches no grid's address"
     elif not ctx.org.is_grid(grid):
-        raise ValidationFailed({"grid_id": f"no grid {grid!r}"})
-    if parsed.category not in ctx.org.categories:
-        raise ValidationFailed({"category": f"no category {parsed.category!r}"})
+        problems["grid_id"] = f"no grid {grid!r}"
+    category = parsed.category
+    if ticket is not None:  # the hotline's own name, mapped through the catalogue
+        category = hotline.category_for(ctx.org, parsed.category) or ""
+    if category not in ctx.org.categories:
+        problems["category"] = f"no category {parsed.category!r}"
+    if problems and ticket is None:
+        raise ValidationFailed(problems)
+    if problems:  # a ticket is never refused for these: it waits for 分拨 at the desk's node
+        grid = p.scope
+        facts["unplaced"] = sorted(problems)
+    assert grid is not None
     if not ctx.org.covers(p.scope, grid):
         raise OutsideJurisdiction(f"grid {grid} is outside the jurisdiction of {p.id}")
     facts["grid_id"] = grid
     facts.update(_reporter_facts(p, parsed, ctx))
 
     body = _dump(parsed)
-    for key in ("settled_on_spot", "resolution"):
+    for key in ("settled_on_spot", "resolution", "hotline", "checklist"):
         body.pop(key, None)
     if body.get("reporter"):
         body["reporter"] = ctx.seal(body["reporter"])
+    starts = [ctx.deadline("triage", category, grid, start=hotline.clock_start(ticket, ctx.now))]
+    if category:  # the catalogue version the issue is reported under, and its rules
+        catalogue.check_report(ctx.org, category, parsed.evidence, facts["channel"])
+        facts["catalogue"] = catalogue.snapshot(ctx.org, category)
+    if ticket is not None:
+        facts["category"], facts["hotline"] = category, hotline.facts(ticket)
+        if (due := hotline.due_deadline(ticket, ctx.now)) is not None:
+            starts.append(due)
     issue = Issue.reported(
         issue_id,
         actor=p.as_actor(),
         data=body,
         facts=facts,
-        starts=[ctx.deadline("triage", parsed.category, grid)],
+        starts=starts,
         at=ctx.now,
     )
     if parsed.settled_on_spot:
         take(issue, "handle_on_spot", p, {}, ctx)
-        take(issue, "resolve", p, {"resolution": parsed.resolution}, ctx)
+        settled: dict[str, Any] = {"resolution": parsed.resolution, "evidence": parsed.evidence}
+        if parsed.checklist is not None:
+            settled["checklist"] = parsed.checklist
+        take(issue, "resolve", p, settled, ctx)
     return issue

@@ -31,6 +31,10 @@ class Context:
     is_resident: Callable[[str], bool] = field(default=lambda principal_id: False)
     #: transfers (转派) before only a street officer may transfer again (指定分拨)
     transfer_cap: int = 2
+    #: the EXIF positions (WGS-84 lat, lon) of cited photos that have one (EvidenceIndex)
+    photo_positions: Callable[[list[str]], dict[str, tuple[float, float]]] = field(
+        default=lambda ids: {}
+    )
 
     def check_evidence(self, issue_id: str | None, principal_id: str, ids: list[str]) -> None:
         from domain.errors import ValidationFailed
@@ -55,10 +59,14 @@ class Context:
         grid_id: str,
         department_id: str | None = None,
         grade: str | None = None,
+        start: datetime | None = None,
+        limits: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """A deadline of `kind` starting now, by the category's limits where it has them."""
-        limit = self.limits.limit(kind, self.org.category_limits(category), grade)
-        return new_deadline(kind, self.now, limit, self.calendar(grid_id), department_id)
+        """A deadline of `kind` starting now (or at `start`), by the category's limits
+        where it has them (`limits`: as the issue's catalogue version had them)."""
+        own = self.org.category_limits(category) if limits is None else limits
+        limit = self.limits.limit(kind, own, grade)
+        return new_deadline(kind, start or self.now, limit, self.calendar(grid_id), department_id)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain import actions as A
+from domain import catalogue, hotline, joint
 from domain import followups as F
 from domain.callbacks import someone_to_call
 from domain.context import Context, Decision
@@ -24,9 +25,12 @@ def _dump(data: A.ActionData) -> dict[str, Any]:
     return data.model_dump(mode="json", exclude_none=True)
 
 
-def _deadline(issue: Issue, ctx: Context, kind: str, dept: str | None = None) -> dict[str, Any]:
-    grade = issue.grade if dept else None
-    return ctx.deadline(kind, issue.category, issue.grid_id, dept, grade)
+def _deadline(issue: Issue, ctx: Context, kind: str) -> dict[str, Any]:
+    """A clock of the issue's own, at its catalogue version's limits (departments' clocks:
+    `_summon_clocks`)."""
+    return ctx.deadline(
+        kind, issue.category, issue.grid_id, limits=catalogue.limits(issue, ctx.org)
+    )
 
 
 def _end_resolution(issue: Issue, d: Decision, outcome: str = "met") -> None:
@@ -40,9 +44,12 @@ def _end_triage(issue: Issue, d: Decision) -> None:
 
 
 def _summon_clocks(issue: Issue, ctx: Context, d: Decision, depts: list[str], grade: str) -> None:
+    limits = catalogue.limits(issue, ctx.org)  # the issue's catalogue version's
     for dept in depts:
         for kind in ("department_acknowledge", "department_report_in"):
-            d.starts.append(ctx.deadline(kind, issue.category, issue.grid_id, dept, grade))
+            d.starts.append(
+                ctx.deadline(kind, issue.category, issue.grid_id, dept, grade, limits=limits)
+            )
 
 
 def _known_departments(ctx: Context, depts: list[str]) -> None:
@@ -72,13 +79,24 @@ def coordinate(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> D
     return d
 
 
+def _summons_data(data: A.BlowWhistle | A.Summon) -> dict[str, Any]:
+    """The event keeps the departments as ids (as it always did); their tasks, the lead
+    and the meeting place are the decision's facts (domain.joint)."""
+    body = _dump(data)
+    body["departments"] = joint.ids_of(data.departments)
+    body.pop("meet_at", None)
+    return body
+
+
 def blow_whistle(issue: Issue, p: Principal, data: A.BlowWhistle, ctx: Context, _: Any) -> Decision:
-    _known_departments(ctx, data.departments)
-    d = Decision("whistle_blown", "hard", _dump(data))
+    depts = joint.ids_of(data.departments)
+    _known_departments(ctx, depts)
+    facts = joint.whistle_facts(issue, data.departments, data.meet_at, first=True)
+    d = Decision("whistle_blown", "hard", _summons_data(data), facts)
     _end_triage(issue, d)
     _end_resolution(issue, d, "cancelled")
-    d.starts.append(ctx.deadline("hard_resolution", issue.category, issue.grid_id))
-    _summon_clocks(issue, ctx, d, data.departments, data.grade)
+    d.starts.append(_deadline(issue, ctx, "hard_resolution"))
+    _summon_clocks(issue, ctx, d, depts, data.grade)
     return d
 
 
@@ -99,7 +117,7 @@ def report_in(issue: Issue, p: Principal, data: A.ReportIn, ctx: Context, _: Any
         "whistle_blown" if pending else "joint_handling",
         "hard",
         _dump(data),
-        {"department_id": dept},
+        {"department_id": dept, **joint.presence(issue, p, data.location, data.evidence, ctx)},
     )
     if issue.open_deadline(f"department_acknowledge:{dept}"):
         d.end(f"department_acknowledge:{dept}")
@@ -108,30 +126,33 @@ def report_in(issue: Issue, p: Principal, data: A.ReportIn, ctx: Context, _: Any
 
 
 def summon(issue: Issue, p: Principal, data: A.Summon, ctx: Context, _: Any) -> Decision:
-    _known_departments(ctx, data.departments)
+    depts = joint.ids_of(data.departments)
+    _known_departments(ctx, depts)
     active = issue.active_departments()
-    again = {
-        f"departments.{i}": "already summoned"
-        for i, x in enumerate(data.departments)
-        if x in active
-    }
+    again = {f"departments.{i}": "already summoned" for i, x in enumerate(depts) if x in active}
     if again:
         raise ValidationFailed(again)
-    d = Decision("whistle_blown", "hard", _dump(data))
-    _summon_clocks(issue, ctx, d, data.departments, issue.grade or "standard")
+    facts = joint.whistle_facts(issue, data.departments, None, first=False)
+    d = Decision("whistle_blown", "hard", _summons_data(data), facts)
+    _summon_clocks(issue, ctx, d, depts, issue.grade or "standard")
     return d
 
 
 def resolve(issue: Issue, p: Principal, data: A.Resolve, ctx: Context, _: Any) -> Decision:
+    catalogue.check_close(issue, data.checklist, data.evidence, "resolve")
     d = Decision("resolved", issue.tier, _dump(data))
     _end_resolution(issue, d)
     d.starts.append(_deadline(issue, ctx, "verification"))
     return d
 
 
-def verify(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
+def verify(issue: Issue, p: Principal, data: A.Verify, ctx: Context, _: Any) -> Decision:
+    catalogue.check_close(issue, data.checklist, data.evidence, "verify")
     d = Decision("closed", issue.tier, _dump(data))
     d.end("verification")
+    if issue.hotline is not None:  # 回单: the result goes back to the hotline
+        d.facts["hotline_reply"] = hotline.reply(issue, "closed", issue.resolution)
+        hotline.end_due(issue, d)
     if someone_to_call(issue):  # no callback is owed when there is nobody to call
         d.starts.append(_deadline(issue, ctx, "callback"))
     return d
@@ -164,15 +185,24 @@ def rework(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decis
 def reject(issue: Issue, p: Principal, data: Any, ctx: Context, _: Any) -> Decision:
     d = Decision("rejected", issue.tier, _dump(data))
     _end_triage(issue, d)
+    if issue.hotline is not None:
+        d.facts["hotline_reply"] = hotline.reply(issue, "rejected", data.reason)
+        hotline.end_due(issue, d)
     return d
 
 
 def transfer(issue: Issue, p: Principal, data: A.Transfer, ctx: Context, _: Any) -> Decision:
     if not ctx.org.is_grid(data.grid_id):
         raise ValidationFailed({"grid_id": f"no grid {data.grid_id!r}"})
-    if data.grid_id == issue.grid_id:
+    if data.grid_id == issue.grid_id and not data.category:
         raise ValidationFailed({"grid_id": "the issue is already in this grid"})
+    if data.category is not None and data.category not in ctx.org.categories:
+        raise ValidationFailed({"category": f"no category {data.category!r}"})
+    if not (data.category or issue.category):  # 分拨 places a ticket in a category too
+        raise ValidationFailed({"category": "the hotline's category matched none: name one"})
     d = Decision("reported", issue.tier, _dump(data))  # the triage clock keeps running
+    if data.category and data.category != issue.category:
+        d.facts["catalogue"] = catalogue.snapshot(ctx.org, data.category)
     if issue.counts.get("transfer", 0) >= ctx.transfer_cap:
         if p.role is not Role.STREET_OFFICER:
             raise CapReached(
@@ -181,6 +211,8 @@ def transfer(issue: Issue, p: Principal, data: A.Transfer, ctx: Context, _: Any)
                 cap=ctx.transfer_cap,
             )
         d.facts["binding"] = True  # a binding assignment (指定分拨)
+    if data.category and data.category != issue.category:
+        d.facts["catalogue"] = catalogue.snapshot(ctx.org, data.category)
     return d
 
 
@@ -211,6 +243,7 @@ def merge(
     d = Decision("merged", issue.tier, _dump(data))
     _end_triage(issue, d)
     _end_resolution(issue, d, "cancelled")
+    hotline.end_due(issue, d, "cancelled")
     return d
 
 

@@ -65,6 +65,9 @@ class Rule:
     why: str
     holds: Callable[[Issue, Principal], bool]
     refuse: Callable[[str], DomainError] | None = None
+    #: what a refusal names beyond its reason (its `details`), e.g. the departments whose
+    #: tasks are not done
+    details: Callable[[Issue, Principal], dict[str, Any]] | None = None
 
 
 class Counter(Protocol):

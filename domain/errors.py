@@ -73,6 +73,13 @@ class CapReached(TransitionNotAllowed):
     code = "cap_reached"
 
 
+class TasksIncomplete(TransitionNotAllowed):
+    """A hard matter is resolved only when every department not released has completed
+    its task; `details["departments"]` names those that have not."""
+
+    code = "tasks_incomplete"
+
+
 class BeyondHolidayData(TransitionNotAllowed):
     """A working-time deadline falls due on a day the official holiday data does not
     cover: its miss is not recorded until the calendar file has that year."""

@@ -111,6 +111,9 @@ def for_miss(issue: Issue, kind: str, dept: str | None, ctx: Context) -> tuple[s
         return street(issue, ctx), "city"
     if kind in ("department_acknowledge", "department_report_in"):
         return dept or "", holder_node(issue, ctx)[1]
+    if kind == "hotline_due":  # 12345's own due time (issue 15): as the tier's resolution
+        step = {"big": "big_resolution", "hard": "hard_resolution"}.get(issue.tier or "")
+        return for_miss(issue, step or "small_resolution", dept, ctx)
     raise KeyError(kind)
 
 
@@ -205,7 +208,8 @@ def raise_item(
 
 
 def step_up(issue: Issue, d: Decision, ctx: Context, flag_id: str) -> None:
-    """A reply deadline passed unanswered: it ends missed, and the item goes one level up
+    """A reply deadline passed unanswered: it is recorded missed and ends, and the item goes
+    one level up
     (remind items never step up)."""
     d.end(f"flag_reply:{flag_id}", "missed")
     item = next(it for it in issue.followups if it["id"] == flag_id)

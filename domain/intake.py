@@ -12,10 +12,11 @@ import csv
 import io
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from domain.hotline import TICKET_TYPES
 from domain.inputs import past_time_problem
 
 MAX_TICKET_NO = 200
@@ -32,6 +33,15 @@ class Ticket:
     ticket_no: str
     issue_id: UUID
     report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Consult:
+    """A 咨询 ticket the hotline answered itself (never dispatched): recorded in the
+    import's answer and counted, but no issue."""
+
+    row: int
+    ticket_no: str
 
 
 @dataclass(frozen=True)
@@ -75,8 +85,29 @@ def _number(value: Any, name: str) -> float:
         raise ValueError(f"{name} must be a number") from None
 
 
-def ticket(row: int, raw: Any, now: datetime | None = None) -> Ticket | BadRow:
-    """One row, checked for shape; the domain checks the rest when it reports."""
+def _time(raw: Any, name: str, tz: tzinfo, now: datetime | None) -> datetime | None:
+    """A row's time: RFC 3339; without an offset, local time of the jurisdiction."""
+    value = raw.get(name)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a date and time")
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{name} is not a date and time (RFC 3339)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=tz)
+    if name != "due_at" and (problem := past_time_problem(when, now)):
+        raise ValueError(f"{name} {problem}")
+    return when
+
+
+def ticket(
+    row: int, raw: Any, now: datetime | None = None, tz: tzinfo = UTC
+) -> Ticket | Consult | BadRow:
+    """One row, checked for shape; the domain checks the rest when it reports. Times
+    without an offset are read in `tz` (the jurisdiction's zone)."""
     if not isinstance(raw, dict):
         return BadRow(row, None, "a row is an object with the ticket's fields")
     no = raw.get("ticket_no")
@@ -86,13 +117,26 @@ def ticket(row: int, raw: Any, now: datetime | None = None) -> Ticket | BadRow:
     if len(no) > MAX_TICKET_NO:
         return BadRow(row, None, f"ticket_no is longer than {MAX_TICKET_NO} characters")
     try:
-        received = raw.get("received_at")
-        if not isinstance(received, str):
-            raise ValueError("received_at is required (RFC 3339 with offset)")
-        when = datetime.fromisoformat(received.replace("Z", "+00:00"))
-        if problem := past_time_problem(when, now):
-            raise ValueError(f"received_at {problem}")
+        when = _time(raw, "received_at", tz, now)
+        if when is None:
+            raise ValueError("received_at is required (RFC 3339; without an offset: local)")
+        kind = raw.get("ticket_type")
+        if kind is not None and kind not in TICKET_TYPES:
+            raise ValueError(f"ticket_type is one of {', '.join(TICKET_TYPES)}")
+        dispatched, due = _time(raw, "dispatched_at", tz, now), _time(raw, "due_at", tz, now)
+        if kind == "consult" and dispatched is None:
+            return Consult(row, no)
+        hot: dict[str, Any] = {"ticket_no": no, "received_at": when.isoformat()}
+        if kind is not None:
+            hot["ticket_type"] = kind
+        if isinstance(raw.get("category"), str):
+            hot["hotline_category"] = raw["category"]
+        if dispatched is not None:
+            hot["dispatched_at"] = dispatched.isoformat()
+        if due is not None:
+            hot["due_at"] = due.isoformat()
         body: dict[str, Any] = {
+            "hotline": hot,
             "category": raw.get("category"),
             "description": raw.get("text"),
             "channel": "hotline",
@@ -119,3 +163,36 @@ def ticket(row: int, raw: Any, now: datetime | None = None) -> Ticket | BadRow:
     except ValueError as exc:
         return BadRow(row, no, str(exc))
     return Ticket(row, no, ticket_issue_id(no), body)
+
+
+_YES = {"true", "1", "yes", "y", "是"}
+_NO = {"false", "0", "no", "n", "否"}
+
+
+def _flag(value: Any) -> Any:
+    """A yes/no of a CSV row (true/false, 1/0, yes/no, 是/否) as a bool; else as given."""
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in _YES:
+            return True
+        if low in _NO:
+            return False
+    return value
+
+
+def callback_body(raw: Any) -> dict[str, Any]:
+    """A row of the hotline's callbacks (`ticket_no, called_at, outcome, handler_contacted,
+    solved, satisfaction, reason`) as `record_callback` data, by phone; when the hotline
+    called is kept in the note."""
+    if not isinstance(raw, dict):
+        return {}
+    body: dict[str, Any] = {"via": "phone"}
+    for key in ("outcome", "satisfaction", "reason"):
+        if raw.get(key) not in (None, ""):
+            body[key] = raw[key]
+    for key in ("handler_contacted", "solved"):
+        if raw.get(key) not in (None, ""):
+            body[key] = _flag(raw[key])
+    if raw.get("called_at"):
+        body["note"] = f"12345 callback at {raw['called_at']}"
+    return body

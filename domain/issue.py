@@ -14,9 +14,11 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain import approvals, callbacks, followups
+from domain import approvals, callbacks, followups, joint
 from domain.callbacks import HANDLING_ACTIONS
 from domain.deadlines import Deadline
+from domain.owners import owner_after
+from domain.states import TERMINAL
 
 if TYPE_CHECKING:
     from domain.context import Context
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
 
 
 class Issue(Aggregate):
+    #: who owns the issue's current step (domain.owners); a class default, so that
+    #: snapshots taken before it existed load
+    assignee: str | None = None
+
     def __init__(self) -> None:
         self.state = "reported"
         self.tier: str | None = None
@@ -67,6 +73,26 @@ class Issue(Aggregate):
         self.whistle_holder: dict[str, str] | None = None
         #: follow-up items (督办件, domain.followups)
         self.followups: list[dict[str, Any]] = []
+        #: joint handling (domain.joint): the lead department, where to report in, meetings
+        self.lead: str | None = None
+        self.meet_at: dict[str, Any] | None = None
+        self.meetings: list[dict[str, Any]] = []
+        #: a 12345 ticket's own facts (domain.hotline), and what could not be matched
+        #: while it waits for 分拨 at the intake's node
+        self.hotline: dict[str, Any] | None = None
+        self.unplaced: list[str] = []
+        #: a pending return of the ticket to the hotline (退单), waiting for the street
+        self.return_request: dict[str, Any] | None = None
+        #: tickets merged into the issue as repeat complaints (their callers are reporters)
+        self.repeats: list[str] = []
+        #: the catalogue version the issue was reported (or placed) under, and its
+        #: category's rules then (domain.catalogue)
+        self.catalogue: dict[str, Any] | None = None
+        #: when it last entered a terminal state (None while open); GeoReport's
+        #: updated_datetime of a closed request
+        self.closed_at: datetime | None = None
+        #: a picture of the matter somewhere else (Open311's media_url)
+        self.media_url: str | None = None
 
     # -- events -------------------------------------------------------------------
 
@@ -89,6 +115,10 @@ class Issue(Aggregate):
                 for key, paused_seconds in self.facts.get("resumed_clocks", {}).items():
                     if (d := issue.open_deadline(key)) is not None:
                         d.paused_since, d.paused_seconds = None, paused_seconds
+            if self.to_state not in TERMINAL:
+                issue.closed_at = None
+            elif issue.state not in TERMINAL or getattr(issue, "closed_at", None) is None:
+                issue.closed_at = self.timestamp
             issue.state, issue.tier = self.to_state, self.tier
             for end in self.ends:
                 d = issue.open_deadline(end["key"])
@@ -108,6 +138,7 @@ class Issue(Aggregate):
             issue.counts[self.ACTION] = issue.counts.get(self.ACTION, 0) + 1
             if self.ACTION in HANDLING_ACTIONS and self.actor["id"] not in issue.handled_by:
                 issue.handled_by.append(self.actor["id"])
+            issue.assignee = owner_after(issue.assignee, self.ACTION, self.actor, self.data)
             self.effect(issue)
 
         def effect(self, issue: Issue) -> None:
@@ -128,13 +159,18 @@ class Issue(Aggregate):
         def effect(self, issue: Issue) -> None:
             data, facts = self.data, self.facts
             issue.grid_id = issue.original_grid_id = facts["grid_id"]
-            issue.category, issue.description = data["category"], data["description"]
+            issue.category = facts.get("category", data["category"])
+            issue.description = data["description"]
+            issue.hotline = facts.get("hotline")
+            issue.catalogue = facts.get("catalogue")
+            issue.unplaced = facts.get("unplaced", [])
             issue.channel = facts["channel"]
             issue.location = facts.get("location")
             issue.reporter = data.get("reporter")
             issue.reporter_principal = facts.get("reporter_principal")
             issue.reported_by, issue.reported_at = self.actor, self.timestamp
             issue.occurred_at = data.get("occurred_at")
+            issue.media_url = data.get("media_url")
             issue.contact = bool(facts.get("contact", data.get("reporter") is not None))
 
     class HandledOnSpot(Event):
@@ -156,6 +192,7 @@ class Issue(Aggregate):
             issue.grade = self.data.get("grade", "standard")
             issue.whistle_holder = dict(self.actor)
             _summon(issue, self.data["departments"], self.timestamp)
+            joint.summoned(issue, self.facts, self.data["departments"])
 
     class Acknowledged(Event):
         ACTION = "acknowledge"
@@ -170,12 +207,14 @@ class Issue(Aggregate):
             dept = issue.departments[self.facts["department_id"]]
             dept["acknowledged_at"] = dept["acknowledged_at"] or self.timestamp
             dept["reported_in_at"] = self.timestamp
+            dept["presence"] = self.facts.get("presence")
 
     class Summoned(Event):
         ACTION = "summon"
 
         def effect(self, issue: Issue) -> None:
             _summon(issue, self.data["departments"], self.timestamp)
+            joint.summoned(issue, self.facts, self.data["departments"])
 
     class Resolved(Event):
         ACTION = "resolve"
@@ -229,12 +268,76 @@ class Issue(Aggregate):
 
         def effect(self, issue: Issue) -> None:
             issue.grid_id = self.data["grid_id"]
+            issue.category = self.data.get("category") or issue.category
+            issue.unplaced = []
+            if "catalogue" in self.facts:
+                issue.catalogue = self.facts["catalogue"]
 
     class Released(Event):
         ACTION = "release"
 
         def effect(self, issue: Issue) -> None:
             issue.departments[self.data["department_id"]]["released_at"] = self.timestamp
+            joint.released(issue.departments, self.data["department_id"])
+
+    # joint handling (domain.joint) ---------------------------------------------------
+
+    class PresenceConfirmed(Event):
+        ACTION = "confirm_presence"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.data["department_id"]]["presence"] = "confirmed"
+
+    class TaskCompleted(Event):
+        ACTION = "complete_task"
+
+        def effect(self, issue: Issue) -> None:
+            dept = issue.departments[self.facts["department_id"]]
+            dept["task_completed_at"], dept["task_result"] = self.timestamp, self.data["result"]
+
+    class MeetingRecorded(Event):
+        ACTION = "record_meeting"
+
+        def effect(self, issue: Issue) -> None:
+            issue.meetings.append({**self.data, "recorded_by": self.actor["id"]})
+
+    class DepartmentEvaluated(Event):
+        ACTION = "evaluate_department"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.data["department_id"]]["evaluation"] = {
+                k: self.data[k] for k in joint.EVALUATION
+            }
+
+    class SummonsContested(Event):
+        ACTION = "contest_summons"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.facts["department_id"]]["contest"] = "pending"
+
+    # 12345 both ways (domain.hotline) -------------------------------------------------
+
+    class ReturnRequested(Event):
+        ACTION = "return_to_hotline"
+
+        def effect(self, issue: Issue) -> None:
+            issue.return_request = {"reason": self.data["reason"], "by": self.actor["id"]}
+
+    class ReturnApproved(Event):
+        ACTION = "approve_return"
+
+    class RepeatComplained(Event):
+        ACTION = "repeat_complaint"
+
+        def effect(self, issue: Issue) -> None:
+            issue.repeats.append(self.data["ticket_no"])
+            issue.contact = issue.contact or bool(self.data.get("reporter"))
+
+    class SummonsUpheld(Event):
+        ACTION = "uphold_summons"
+
+        def effect(self, issue: Issue) -> None:
+            issue.departments[self.data["department_id"]]["contest"] = "upheld"
 
     class Merged(Event):
         ACTION = "merge"
@@ -261,6 +364,9 @@ class Issue(Aggregate):
 
     class FlagCleared(Event):
         ACTION = "clear_flag"
+
+    class Assigned(Event):
+        ACTION = "assign"  # the assignee follows from the event (domain.owners)
 
     class Suspended(Event):
         """A request since issue 14; recorded before, a suspension at once."""

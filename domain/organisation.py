@@ -7,6 +7,7 @@ commands consult, built from the aggregate's state.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
@@ -18,6 +19,7 @@ from shapely.errors import GEOSException
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
+from domain import catalogue
 from domain.deadlines import DEADLINE_KINDS, parse_limit
 from domain.errors import InvalidOrganisation
 from domain.inputs import text_problems
@@ -26,6 +28,18 @@ KINDS = ("city", "district", "street", "community", "grid")
 #: What shapely raises for GeoJSON it cannot read.
 BAD_GEOJSON = (ValueError, TypeError, KeyError, IndexError, AttributeError, GEOSException)
 ORGANISATION_ID: UUID = uuid5(NAMESPACE_URL, "gridflow:organisation")
+
+
+def address_key(address: str) -> str:
+    """An address as compared: NFKC (full-width digits and letters as ASCII), no spaces
+    or punctuation between its parts, case folded."""
+    text = unicodedata.normalize("NFKC", address).casefold()
+    return "".join(ch for ch in text if ch.isalnum() or ch in "#-")
+
+
+def _continues_number(key: str, needle: str) -> bool:
+    """`幸福路1` is not a prefix of `幸福路12`: a number may not be cut in two."""
+    return key[-1].isdigit() and needle[len(key)].isdigit()
 
 
 class Organisation(Aggregate):
@@ -153,6 +167,11 @@ def validate_document(
     for d in depts:
         if d["node"] is not None and d["node"] not in merged:
             problems.append(f"{d['id']}: unknown node {d['node']!r}")
+    problems += catalogue.cross_check(
+        cats,
+        dict(current.categories) if current else {},
+        known_depts | {d["id"]: d for d in depts},
+    )
     if problems:
         raise InvalidOrganisation(problems)
     return nodes, depts, cats
@@ -223,6 +242,14 @@ def _category(raw: dict[str, Any], where: str) -> tuple[dict[str, Any] | None, l
         if not isinstance(raw["engineering"], bool):
             errs.append(f"{where}.engineering: true or false")
         category["engineering"] = raw["engineering"] is True
+    extra, more = catalogue.category_fields(raw, where)
+    category |= extra
+    errs += more
+    names = raw.get("hotline_names", [])
+    if not (isinstance(names, list) and all(isinstance(n, str) and n for n in names)):
+        errs.append(f"{where}.hotline_names: list of the hotline's names for it")
+    elif names:
+        category["hotline_names"] = names  # 12345's own names, mapped to this code
     return category, errs
 
 
@@ -274,11 +301,19 @@ class Org:
         return None
 
     def grid_for_address(self, address: str) -> str | None:
-        needle = address.strip()
+        """The grid of a configured address: the same address written another way
+        (full-width digits, spaces, letter case) or a more precise one under it
+        (`幸福路1号3单元501室` under `幸福路1号`): the longest configured address it
+        starts with."""
+        needle = address_key(address)
+        best: tuple[int, str] | None = None
         for grid in self.grids():
-            if needle in self.nodes[grid].get("addresses", ()):
-                return grid
-        return None
+            for known in self.nodes[grid].get("addresses", ()):
+                key = address_key(known)
+                fits = key and needle.startswith(key) and (best is None or len(key) > best[0])
+                if fits and (len(needle) == len(key) or not _continues_number(key, needle)):
+                    best = (len(key), grid)
+        return best[1] if best else None
 
     def category_limits(self, code: str) -> dict[str, str]:
         return dict(self.categories.get(code, {}).get("limits", {}))

@@ -15,6 +15,10 @@ class EvidenceIndex(Protocol):
         """Staged uploads cited by a recorded action now belong to its issue."""
         ...
 
+    def positions(self, ids: list[str]) -> dict[str, tuple[float, float]]:
+        """The EXIF positions (WGS-84 lat, lon) of these files, where they have one."""
+        ...
+
 
 class NoEvidence:
     """Accepts any well-formed id (unit tests, the in-memory store)."""
@@ -24,6 +28,9 @@ class NoEvidence:
 
     def link(self, issue_id: str, principal_id: str, ids: list[str]) -> None:
         return None
+
+    def positions(self, ids: list[str]) -> dict[str, tuple[float, float]]:
+        return {}
 
 
 class Directory(Protocol):

@@ -13,6 +13,7 @@ from domain.callbacks import REPLACERS, hotline_desk
 from domain.declare import Rule
 from domain.errors import ResolverCannotVerify, SeparationOfDuties
 from domain.followups import may_clear, open_items
+from domain.joint import pending_tasks, refuse_tasks, tasks_refusal
 from domain.principals import Principal, Role
 
 if TYPE_CHECKING:
@@ -151,6 +152,77 @@ NO_ESCALATION_ASKED = Rule(
     "an escalation request waits for a decision",
     lambda i, p: not _open(i, "escalation"),
 )
+# -- joint handling (domain.joint) ---------------------------------------------------
+
+
+def _dept(issue: Issue, p: Principal) -> dict[str, object]:
+    return issue.departments[p.scope]
+
+
+REPORTED_IN = Rule(
+    "reported_in",
+    "your department has not reported in",
+    lambda i, p: _dept(i, p)["reported_in_at"] is not None,
+)
+TASK_PENDING = Rule(
+    "task_pending",
+    "your department has no task left to complete",
+    lambda i, p: bool(_dept(i, p).get("task")) and _dept(i, p).get("task_completed_at") is None,
+)
+NOT_CONTESTED = Rule(
+    "not_contested",
+    "your department has already contested this summons",
+    lambda i, p: _dept(i, p).get("contest") is None,
+)
+#: A hard matter is resolved by the lead department's officer or the whistle holder,
+#: never by another summoned department (spec/joint-handling.md).
+LEAD_IF_DEPARTMENT = Rule(
+    "lead_if_department",
+    "only the lead department or the whistle holder resolves a joint matter",
+    lambda i, p: (
+        p.role is not Role.DEPARTMENT_OFFICER or (i.lead is not None and i.lead == p.scope)
+    ),
+)
+TASKS_DONE = Rule(
+    "tasks_done",
+    "every department not released must complete its task first",
+    lambda i, p: not pending_tasks(i),
+    refuse=refuse_tasks,
+    details=lambda i, p: tasks_refusal(i),
+)
+PRESENCE_UNPROVEN = Rule(
+    "presence_unproven",
+    "no department's presence waits for confirmation",
+    lambda i, p: any(v.get("presence") == "unproven" for v in i.active_departments().values()),
+)
+#: A 12345 ticket whose place or category matched nothing waits for 分拨 (transfer).
+UNPLACED = Rule("unplaced", "the issue is placed in a grid", lambda i, p: bool(i.unplaced))
+
+
+def _hotline(issue: Issue, p: Principal) -> bool:
+    channel: str = issue.channel
+    return channel == "hotline"
+
+
+HOTLINE_ISSUE = Rule("hotline_issue", "not a 12345 ticket", _hotline)
+NO_RETURN_PENDING = Rule(
+    "no_return_pending",
+    "a return to the hotline already waits for approval",
+    lambda i, p: i.return_request is None,
+)
+RETURN_PENDING = Rule(
+    "return_pending",
+    "no return to the hotline waits for approval",
+    lambda i, p: i.return_request is not None,
+)
+HARD_MATTER = Rule(
+    "hard_matter", "not a hard matter: no department took part", lambda i, p: i.tier == "hard"
+)
+CONTEST_PENDING = Rule(
+    "contest_pending",
+    "no department's contest of its summons waits for a decision",
+    lambda i, p: any(v.get("contest") == "pending" for v in i.active_departments().values()),
+)
 
 RULES: dict[str, Rule] = {
     r.name: r
@@ -180,5 +252,17 @@ RULES: dict[str, Rule] = {
         CALLBACK_DUE,
         APPEALABLE,
         APPEAL_PENDING,
+        REPORTED_IN,
+        TASK_PENDING,
+        NOT_CONTESTED,
+        LEAD_IF_DEPARTMENT,
+        TASKS_DONE,
+        PRESENCE_UNPROVEN,
+        CONTEST_PENDING,
+        HARD_MATTER,
+        UNPLACED,
+        HOTLINE_ISSUE,
+        NO_RETURN_PENDING,
+        RETURN_PENDING,
     )
 }

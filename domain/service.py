@@ -177,6 +177,7 @@ class IssueService:
             self.evidence.unknown,
             self.directory.is_resident,
             s.transfer_cap,
+            self.evidence.positions,
         )
 
     def report(self, p: Principal, data: Any, *, issue_id: UUID | None = None) -> Result:
@@ -265,6 +266,10 @@ class IssueService:
                 except IntegrityError:
                     continue
             return saved
+
+    def exists(self, issue_id: UUID) -> bool:
+        """Whether an issue with this id is recorded."""
+        return self._exists(issue_id)
 
     def _exists(self, issue_id: UUID) -> bool:
         return bool(self.app.recorder.select_events(issue_id, limit=1))

@@ -51,6 +51,20 @@ def store_env(url: str) -> dict[str, str]:
     raise ValueError(f"{url!r}: GRIDFLOW_DATABASE_URL is sqlite:///PATH or postgresql://…")
 
 
+def origins(text: str) -> tuple[str, ...]:
+    """Comma-separated web origins (`GRIDFLOW_CORS_ORIGINS`): `scheme://host[:port]`
+    each, or `*` for any; ValueError naming a bad one."""
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        u = urlparse(part)
+        if part != "*" and (
+            u.scheme not in ("http", "https") or not u.hostname or u.path or u.query
+        ):
+            raise ValueError(f"GRIDFLOW_CORS_ORIGINS: {part!r} is not an origin (scheme://host)")
+        out.append(part.rstrip("/"))
+    return tuple(out)
+
+
 def networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
     """Comma-separated CIDRs (`GRIDFLOW_WEBHOOK_ALLOW_NETWORKS`); ValueError naming a
     bad one."""
@@ -77,12 +91,16 @@ class Settings:
     #: transfers before only a street officer transfers again (GRIDFLOW_TRANSFER_CAP)
     transfer_cap: int = 2
     score_weights: dict[str, float] | None = None
+    #: units with fewer valid callbacks (or closed issues) in a period are not ranked
+    ranking_min_sample: int = 10
     #: how much a "basically satisfied" callback counts in 满意率
     satisfaction_basic_weight: float = 0.9
     projection_batch: int = 2000
     audit_key: str | None = None
     audit_key_file: str | None = None
-    audit_origin: str = "gridflow"
+    #: the log's name in its checkpoints; None: the name the log already has (a new
+    #: SQLite log: "gridflow"; a new PostgreSQL log must be given one)
+    audit_origin: str | None = "gridflow"
     subject_key: str | None = None
     subject_key_file: str | None = None
     checkpoint_every: int = 1000
@@ -90,6 +108,8 @@ class Settings:
     comparison_radius_m: float = 300.0
     miss_warning_rate: float = 0.3
     miss_warning_min_tickets: int = 3
+    #: a patrol report recorded this long after its occurred_at is a late entry (补录)
+    late_entry_hours: float = 2.0
     evidence_dir: str | None = None
     evidence_s3_bucket: str | None = None
     evidence_s3_endpoint: str | None = None
@@ -102,6 +122,8 @@ class Settings:
     ready_stall_seconds: float = 30.0
     #: networks webhooks may be sent to although private, loopback, link-local, …
     webhook_allow_networks: tuple[IPv4Network | IPv6Network, ...] = ()
+    #: web origins whose browser apps may call the API (CORS); none by default
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -129,7 +151,7 @@ class Settings:
             projection_batch=int(env.get("GRIDFLOW_PROJECTION_BATCH", "2000")),
             audit_key=env.get("GRIDFLOW_AUDIT_KEY") or None,
             audit_key_file=env.get("GRIDFLOW_AUDIT_KEY_FILE") or None,
-            audit_origin=env.get("GRIDFLOW_AUDIT_ORIGIN", "gridflow"),
+            audit_origin=env.get("GRIDFLOW_AUDIT_ORIGIN") or None,
             subject_key=env.get("GRIDFLOW_SUBJECT_KEY") or None,
             subject_key_file=env.get("GRIDFLOW_SUBJECT_KEY_FILE") or None,
             checkpoint_every=int(env.get("GRIDFLOW_CHECKPOINT_EVERY", "1000")),
@@ -137,6 +159,7 @@ class Settings:
             comparison_radius_m=float(env.get("GRIDFLOW_COMPARISON_RADIUS_M", "300")),
             miss_warning_rate=float(env.get("GRIDFLOW_MISS_WARNING_RATE", "0.3")),
             miss_warning_min_tickets=int(env.get("GRIDFLOW_MISS_WARNING_MIN_TICKETS", "3")),
+            late_entry_hours=float(env.get("GRIDFLOW_LATE_ENTRY_HOURS", "2")),
             evidence_dir=env.get("GRIDFLOW_EVIDENCE_DIR") or None,
             evidence_s3_bucket=env.get("GRIDFLOW_EVIDENCE_S3_BUCKET") or None,
             evidence_s3_endpoint=env.get("GRIDFLOW_EVIDENCE_S3_ENDPOINT") or None,
@@ -147,7 +170,9 @@ class Settings:
             group_commit=_flag(env, "GRIDFLOW_GROUP_COMMIT"),
             ready_stall_seconds=float(env.get("GRIDFLOW_READY_STALL_SECONDS", "30")),
             webhook_allow_networks=networks(env.get("GRIDFLOW_WEBHOOK_ALLOW_NETWORKS", "")),
+            cors_origins=origins(env.get("GRIDFLOW_CORS_ORIGINS", "")),
             satisfaction_basic_weight=float(env.get("GRIDFLOW_SATISFACTION_BASIC_WEIGHT", "0.9")),
+            ranking_min_sample=int(env.get("GRIDFLOW_RANKING_MIN_SAMPLE", "10")),
             score_weights=json.loads(env["GRIDFLOW_SCORE_WEIGHTS"])
             if env.get("GRIDFLOW_SCORE_WEIGHTS")
             else None,

@@ -13,10 +13,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain import tally
+from domain import joint, tally
 from domain.callbacks import HANDLING_ACTIONS
 from domain.declare import Counter, Folded
 from domain.followups import apply_ops
+from domain.owners import owner_after
 
 Row = dict[str, Any]
 
@@ -52,6 +53,7 @@ def common(row: Row, e: Folded, count: Counter) -> None:
         for asked in row.get("requests", {}).values():
             if asked["status"] == "open":
                 asked["status"] = "lapsed"
+    row["assignee"] = owner_after(row.get("assignee"), e.action, e.actor, e.data)
 
 
 def report(row: Row, e: Folded, before: str, count: Counter) -> None:
@@ -86,6 +88,7 @@ def summon(row: Row, e: Folded, before: str, count: Counter) -> None:
             "released_at": None,
         }
         count("summoned", dept)
+    joint.fold_summoned(row, e)
 
 
 def acknowledge(row: Row, e: Folded, before: str, count: Counter) -> None:
@@ -96,10 +99,40 @@ def report_in(row: Row, e: Folded, before: str, count: Counter) -> None:
     d = row["departments"][e.facts["department_id"]]
     d["acknowledged_at"] = d["acknowledged_at"] or e.at
     d["reported_in_at"] = e.at
+    joint.fold_report_in(row, e, count)
 
 
 def release(row: Row, e: Folded, before: str, count: Counter) -> None:
     row["departments"][e.data["department_id"]]["released_at"] = e.at
+    joint.released(row["departments"], e.data["department_id"])
+
+
+def return_to_hotline(row: Row, e: Folded, before: str, count: Counter) -> None:
+    row["return_pending"] = True
+
+
+def approve_return(row: Row, e: Folded, before: str, count: Counter) -> None:
+    row["return_pending"] = False
+    count("hotline_returns")
+
+
+def repeat_complaint(row: Row, e: Folded, before: str, count: Counter) -> None:
+    """A ticket about a matter closed lately: it reopens (重办), and counts as closed, then
+    complained about again."""
+    count("reopens")
+    count("closed_then_complained")
+    row.setdefault("repeats", []).append(e.data["ticket_no"])
+    # when the ticket came: the reverse comparison counts it as a ticket of the issue's place
+    row.setdefault("repeat_times", {})[e.data["ticket_no"]] = e.at
+
+
+# joint handling (domain.joint)
+confirm_presence = joint.confirm_presence_fold
+complete_task = joint.complete_task_fold
+record_meeting = joint.record_meeting_fold
+evaluate_department = joint.evaluate_department_fold
+contest_summons = joint.contest_summons_fold
+uphold_summons = joint.uphold_summons_fold
 
 
 def resolve(row: Row, e: Folded, before: str, count: Counter) -> None:
@@ -136,6 +169,7 @@ def reject_appeal(row: Row, e: Folded, before: str, count: Counter) -> None:
 def transfer(row: Row, e: Folded, before: str, count: Counter) -> None:
     count("transfers")
     row["grid_id"] = e.data["grid_id"]
+    row["category"] = e.data.get("category") or row["category"]
 
 
 def merge(row: Row, e: Folded, before: str, count: Counter) -> None:
@@ -227,7 +261,7 @@ def resume(row: Row, e: Folded, before: str, count: Counter) -> None:
 
 def miss_deadline(row: Row, e: Folded, before: str, count: Counter) -> None:
     d = row["deadlines"].get(e.data["deadline"])
-    if e.facts.get("resumed"):  # a suspension's allowance ran out: not a unit's miss
+    if e.facts.get("resumed"):  # a suspension's allowance ran out: no miss
         resume(row, e, before, count)
         count("suspension_allowance_ended")
         if d is not None:
@@ -239,3 +273,7 @@ def miss_deadline(row: Row, e: Folded, before: str, count: Counter) -> None:
         count(f"deadline_missed:{d['kind']}", d["department_id"] or "", at=due)
         if d["kind"] == "callback":
             tally.callback_missed(row, due, count)
+
+
+def assign(row: Row, e: Folded, before: str, count: Counter) -> None:
+    count("assignments")  # the assignee itself follows in `common` (domain.owners)

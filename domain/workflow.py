@@ -18,6 +18,8 @@ from domain import summary as S
 from domain.declare import Action, Labels, Move, Reach
 from domain.followup_declared import FOLLOWUP
 from domain.issue import Issue
+from domain.joint_declared import JOINT
+from domain.owners_declared import OWNERS
 from domain.parties import (
     BIG_HANDLERS,
     EVERYONE_BUT_AUDITORS,
@@ -32,11 +34,14 @@ from domain.rules import (
     CALLBACK_DUE,
     CALLBACK_OWED,
     DEPARTMENT_SUMMONED,
+    LEAD_IF_DEPARTMENT,
     NOT_ACKNOWLEDGED,
     NOT_HANDLER,
     NOT_REPORTED_IN,
     NOT_RESOLVER,
     SUSPENDED,
+    TASKS_DONE,
+    UNPLACED,
 )
 from domain.states import (
     HANDLING_STATE,
@@ -174,6 +179,7 @@ DECLARED: tuple[Action, ...] = (
         event=Issue.Resolved,
         labels=Labels("办结", "Resolve"),
         decide=decide.resolve,
+        rules=(LEAD_IF_DEPARTMENT, TASKS_DONE),
         queue=_q(
             R.GRID_WORKER, R.GRID_LEADER, R.COMMUNITY_STAFF, R.STREET_OFFICER, R.DEPARTMENT_OFFICER
         ),
@@ -184,7 +190,7 @@ DECLARED: tuple[Action, ...] = (
         "verify",
         moves=(Move(("resolved",), "closed"),),
         roles=VERIFIERS,
-        data=A.WithEvidence,
+        data=A.Verify,
         event=Issue.Verified,
         labels=Labels("核查通过", "Verify"),
         decide=decide.verify,
@@ -245,11 +251,12 @@ DECLARED: tuple[Action, ...] = (
     Action(
         "transfer",
         moves=(Move(("reported",), STAY),),
-        roles=frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF, R.STREET_OFFICER}),
+        roles=frozenset({R.GRID_LEADER, R.COMMUNITY_STAFF, R.STREET_OFFICER, R.INTAKE}),
         data=A.Transfer,
         event=Issue.Transferred,
         labels=Labels("转派", "Transfer"),
         decide=decide.transfer,
+        queue={R.STREET_OFFICER: (UNPLACED,), R.INTAKE: (UNPLACED,)},  # 分拨 of tickets
         fold=S.transfer,
         example={"grid_id": "huancui-s1-c1-g2", "reason": "wrong grid"},
     ),
@@ -315,6 +322,8 @@ DECLARED: tuple[Action, ...] = (
         client=False,  # the deadline worker's
     ),
     *FOLLOWUP,  # follow-up, exceptions and callbacks (domain/followup_declared.py)
+    *OWNERS,  # named owners (domain/owners_declared.py)
+    *JOINT,  # joint handling: tasks, presence, meetings, evaluations (domain/joint_declared.py)
 )
 
 ACTION: dict[str, Action] = {a.name: a for a in DECLARED}

@@ -364,6 +364,42 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_monthly(args: argparse.Namespace) -> int:
+    """The frozen monthly report of a node, as `GET /supervision/reports/monthly` gives
+    it: computed and stored once it is due, read as stored afterwards."""
+    import json
+    import re
+
+    from domain import reports
+    from projections import monthly
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
+        raise ValueError(f"--month {args.month!r}: a month, YYYY-MM")
+    with _container() as c:
+        c.engine.catch_up()
+        org = c.service.org()
+        node = args.node or next(n for n, v in org.nodes.items() if v["kind"] == "city")
+        if node not in org.nodes:
+            raise ValueError(f"--node {node!r}: no such node")
+        report = reports.monthly(
+            c.service, node, args.month, lambda: c.views.monthly(node, args.month, c.now())
+        )
+    if args.format == "json":
+        data = (json.dumps(report, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode()
+    elif args.format == "csv":
+        data = monthly.render_csv(report)
+    else:
+        data = monthly.render_xlsx(report)
+    if args.out:
+        Path(args.out).write_bytes(data)
+        print(f"{node} {args.month}: written to {args.out}")
+    elif args.format == "xlsx":
+        raise ValueError("--format xlsx needs --out FILE")
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from gridflow.serve import serve
 
@@ -455,6 +491,13 @@ def parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--node")
     cmp_.add_argument("--date", help="YYYY-MM-DD (default today)")
     cmp_.set_defaults(func=cmd_compare)
+    reports_ = sub.add_parser("report", help="reports").add_subparsers(dest="report", required=True)
+    mon = reports_.add_parser("monthly", help="the frozen monthly report (通报) of a node")
+    mon.add_argument("--month", required=True, help="YYYY-MM")
+    mon.add_argument("--node", help="default: the city")
+    mon.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
+    mon.add_argument("--out", help="write to this file (required for xlsx)")
+    mon.set_defaults(func=cmd_report_monthly)
     priv = sub.add_parser("privacy", help="personal data").add_subparsers(
         dest="privacy", required=True
     )

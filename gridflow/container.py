@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -102,6 +103,7 @@ class Container:
             s.comparison_radius_m,
             s.miss_warning_rate,
             s.miss_warning_min_tickets,
+            s.late_entry_hours,
         )
         return ViewReader(
             self.db,
@@ -111,18 +113,19 @@ class Container:
             policy,
             s.ready_stall_seconds,
             s.satisfaction_basic_weight,
+            s.ranking_min_sample,
         )
 
     @cached_property
     def audit(self) -> AuditLog:
         s = self.settings
-        return AuditLog(
-            self.db,
-            self.tracking,
-            self.signer(),
-            s.audit_origin,
-            checkpoint_every=s.checkpoint_every,
+        signer = self.signer()
+        audit = AuditLog(
+            self.db, self.tracking, signer, signer.name, checkpoint_every=s.checkpoint_every
         )
+        origin = log_origin(audit.recorded_origin(), s)
+        audit.origin, audit.signer = origin, replace(signer, name=origin)
+        return audit
 
     @cached_property
     def outbox(self) -> Outbox:
@@ -170,8 +173,8 @@ class Container:
         if s.database_url.startswith("memory:") and not s.audit_key:
             from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-            return Signer(s.audit_origin, Ed25519PrivateKey.generate())
-        return load_signer(s.audit_origin, s.audit_key, key_file)
+            return Signer(s.audit_origin or DEFAULT_ORIGIN, Ed25519PrivateKey.generate())
+        return load_signer(s.audit_origin or DEFAULT_ORIGIN, s.audit_key, key_file)
 
     def subject_key(self) -> bytes:
         """The key of reporters' subjects (docs/audit.md): from configuration, else a key
@@ -204,6 +207,7 @@ class Container:
             outbox=self.outbox,
             readiness=readiness,
             limiter=self.limiter if self.settings.rate_limit > 0 else None,
+            cors_origins=self.settings.cors_origins,
         )
 
     def workers(self) -> dict[str, Callable[[threading.Event], None]]:
@@ -224,3 +228,28 @@ class Container:
             self.service.close()
         if "db" in self.__dict__:
             self.db.close()
+
+
+DEFAULT_ORIGIN = "gridflow"
+
+
+def log_origin(recorded: str | None, s: Settings) -> str:
+    """The name the log's checkpoints carry: the one it has (a log keeps it: witnesses
+    tell logs apart by it), else the configured one, else on a new SQLite log
+    `gridflow`. A new PostgreSQL log must be given one (`GRIDFLOW_AUDIT_ORIGIN`), and
+    one that names another than its log's is refused."""
+    if recorded is not None:
+        if s.audit_origin is not None and s.audit_origin != recorded:
+            raise ValueError(
+                f"GRIDFLOW_AUDIT_ORIGIN is {s.audit_origin!r} but this log's checkpoints are "
+                f"signed as {recorded!r}: a log keeps its origin (unset it, or set {recorded!r})"
+            )
+        return recorded
+    if s.audit_origin is not None:
+        return s.audit_origin
+    if s.is_sqlite or s.database_url.startswith("memory:"):
+        return DEFAULT_ORIGIN
+    raise ValueError(
+        "a new PostgreSQL log needs its name for checkpoints: set GRIDFLOW_AUDIT_ORIGIN "
+        "(e.g. example.org/weihai-gridflow; docs/audit.md)"
+    )

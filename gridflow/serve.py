@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 import threading
 
 import uvicorn
@@ -49,6 +51,10 @@ def serve(args: argparse.Namespace) -> int:
         if settings.is_sqlite:
             raise ValueError("--workers needs PostgreSQL (SQLite has one writer)")
         c.close()
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # One set of counters for all the processes (GET /metrics sums them): the
+            # variable must be there before a worker imports prometheus_client.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gridflow-metrics-")
         uvicorn.run(
             "gridflow.serve:app_from_env",
             factory=True,

@@ -74,6 +74,19 @@ class AuditLog:
         self.events_table = "gridflow_events" if db.dialect == "postgres" else "stored_events"
         self.position_col = "notification_id" if db.dialect == "postgres" else "rowid"
 
+    def position(self) -> int:
+        """The log position of the last event hashed into the chain (gridflow_tracking)."""
+        return self.engine.position(self)
+
+    def recorded_origin(self) -> str | None:
+        """The origin the log's checkpoints name (None before the first checkpoint)."""
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                "SELECT note FROM gridflow_audit_checkpoints ORDER BY tree_size DESC LIMIT 1"
+            )
+            row = cur.fetchone()
+        return str(row[0]).split("\n", 1)[0] if row else None
+
     # -- reading the stored events, bytes as stored ------------------------------------
 
     def rows(self, cur: Cursor, after: int, limit: int | None = None) -> list[StoredRow]:
@@ -108,6 +121,7 @@ class AuditLog:
 
     def step(self) -> int:
         """Hash the next batch of stored events into the chain; how many."""
+        self.fill_nodes()
         return self.engine.step(self)
 
     def fold(self, cur: Cursor, batch: Sequence[Any]) -> None:
@@ -116,19 +130,21 @@ class AuditLog:
             for n in batch
         ]
         size, _, chain, frontier = self.head(cur)
-        leaves, trail = [], []
+        self._fill_nodes(cur, size)
+        leaves, trail, nodes = [], [], []
         states = self._last_states(cur, {str(r.originator_id) for r in rows})
         due = self._next_due(cur)
         for i, row in enumerate(rows, start=size):
             leaf = row.leaf()
             chain = hashlib.sha256(chain + leaf).digest()
-            frontier.append(leaf)
+            nodes += [(lv, ix, h.hex()) for lv, ix, h in frontier.append(leaf)]
             if frontier.size >= due:  # signed at exactly the size promised
                 due = self._checkpoint(cur, frontier)["next_checkpoint"]
             leaves.append((i, row.position, leaf.hex(), chain.hex()))
             if (t := self._trail_or_aside(cur, i, row, states)) is not None:
                 trail.append(t)
         cur.executemany("INSERT INTO gridflow_audit_leaves VALUES (%s, %s, %s, %s)", leaves)
+        cur.executemany("INSERT INTO gridflow_audit_nodes VALUES (%s, %s, %s)", nodes)
         cur.executemany(
             "INSERT INTO gridflow_audit_trail VALUES "
             "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -166,8 +182,45 @@ class AuditLog:
             )
             return None
 
+    def _fill_nodes(self, cur: Cursor, size: int) -> None:
+        """A tree hashed by earlier code has leaves but no stored subtrees: compute them
+        once from the recorded leaves (the last one present means all are: they are
+        written with their leaves)."""
+        if size < 2:
+            return
+        cur.execute(
+            "SELECT 1 FROM gridflow_audit_nodes WHERE level = 1 AND idx = %s", (size // 2 - 1,)
+        )
+        if cur.fetchone() is not None:
+            return
+        cur.execute("DELETE FROM gridflow_audit_nodes")
+        frontier, done = merkle.Frontier(), 0
+        while done < size:
+            cur.execute(
+                "SELECT leaf FROM gridflow_audit_leaves WHERE idx >= %s AND idx < %s ORDER BY idx",
+                (done, min(size, done + 50_000)),
+            )
+            batch = [bytes.fromhex(r[0]) for r in cur.fetchall()]
+            if not batch:
+                return
+            nodes = [(lv, ix, h.hex()) for leaf in batch for lv, ix, h in frontier.append(leaf)]
+            cur.executemany("INSERT INTO gridflow_audit_nodes VALUES (%s, %s, %s)", nodes)
+            done += len(batch)
+
     def catch_up(self) -> int:
+        self.fill_nodes()
         return self.engine.catch_up(self)
+
+    def fill_nodes(self) -> None:
+        """Fill in the stored subtrees of a tree hashed by earlier code (once; a store
+        whose nodes are complete answers in one query). The head row is locked so that
+        two processes do not fill at once."""
+        lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
+        with self.db.transaction() as cur:
+            cur.execute(f"SELECT size FROM gridflow_audit_head WHERE id = 1{lock}")
+            row = cur.fetchone()
+            if row is not None:
+                self._fill_nodes(cur, int(row[0]))
 
     def checkpoint(self) -> dict[str, Any] | None:
         """Sign a checkpoint of the tree as it is now (if it grew since the last)."""

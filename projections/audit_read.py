@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from projections import merkle
 from projections.audit import ZERO, AuditLog
+from projections.audit_proofs import consistency, inclusion, leaves
 from stores.signing import promised, verify_note
+
+__all__ = ["checkpoints", "consistency", "export", "inclusion", "leaves", "trail", "verify"]
 
 
 def verify(log: AuditLog, kept: Sequence[str] = ()) -> dict[str, Any]:
@@ -133,14 +136,6 @@ def _leaves(log: AuditLog, size: int) -> list[tuple[int, str, str]]:
     return out
 
 
-def leaf_hashes(log: AuditLog, size: int) -> list[bytes]:
-    return [bytes.fromhex(leaf) for _, leaf, _ in _leaves(log, size)]
-
-
-def subtree_roots(leaves: list[bytes]) -> Callable[[int, int], bytes]:
-    return lambda lo, hi: merkle.root(leaves[lo:hi])
-
-
 def checkpoints(log: AuditLog) -> dict[str, Any]:
     with log.db.transaction(write=False) as cur:
         cur.execute(
@@ -161,40 +156,6 @@ def checkpoints(log: AuditLog) -> dict[str, Any]:
             }
             for n, r, at, note in rows
         ],
-    }
-
-
-def inclusion(log: AuditLog, position: int, tree_size: int) -> dict[str, Any]:
-    with log.db.transaction(write=False) as cur:
-        cur.execute("SELECT idx, leaf FROM gridflow_audit_leaves WHERE position = %s", (position,))
-        row = cur.fetchone()
-    if row is None or int(row[0]) >= tree_size:
-        raise LookupError(f"position {position} is not in a tree of size {tree_size}")
-    leaves = leaf_hashes(log, tree_size)
-    if len(leaves) < tree_size:
-        raise LookupError(f"the tree has not reached size {tree_size}")
-    path = merkle.inclusion_path(int(row[0]), tree_size, subtree_roots(leaves))
-    return {
-        "position": position,
-        "leaf_index": int(row[0]),
-        "tree_size": tree_size,
-        "leaf_hash": row[1],
-        "root_hash": merkle.root(leaves).hex(),
-        "audit_path": [h.hex() for h in path],
-    }
-
-
-def consistency(log: AuditLog, old: int, new: int) -> dict[str, Any]:
-    leaves = leaf_hashes(log, new)
-    if len(leaves) < new or not 0 < old <= new:
-        raise LookupError(f"no consistency proof from {old} to {new}")
-    proof = merkle.consistency_proof(old, new, subtree_roots(leaves))
-    return {
-        "from": old,
-        "to": new,
-        "old_root": merkle.root(leaves[:old]).hex(),
-        "new_root": merkle.root(leaves).hex(),
-        "proof": [h.hex() for h in proof],
     }
 
 

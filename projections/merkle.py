@@ -42,6 +42,31 @@ def root(leaves: Hashes) -> bytes:
 SubtreeRoot = Callable[[int, int], bytes]
 
 
+def cover(lo: int, hi: int) -> list[tuple[int, int]]:
+    """The perfect subtrees, as (level, index), that make up leaves [lo, hi), largest
+    first: for every range a proof asks about (`lo` a multiple of a power of two at
+    least `hi - lo`'s largest), the tree over them is their right fold."""
+    out: list[tuple[int, int]] = []
+    while lo < hi:
+        size = 1 << ((hi - lo).bit_length() - 1)
+        while lo % size:
+            size >>= 1
+        level = size.bit_length() - 1
+        out.append((level, lo >> level))
+        lo += size
+    return out
+
+
+def fold(perfect: Hashes) -> bytes:
+    """The root of a tree whose perfect subtrees, left to right, are `perfect`."""
+    if not perfect:
+        return hashlib.sha256(b"").digest()
+    acc = perfect[-1]
+    for left in reversed(perfect[:-1]):
+        acc = node_hash(left, acc)
+    return acc
+
+
 def inclusion_path(index: int, size: int, mth: SubtreeRoot) -> list[bytes]:
     """PATH(m, D[n]) with `mth(start, end)` the root of leaves [start, end)."""
     path: list[bytes] = []
@@ -83,13 +108,18 @@ class Frontier:
         self.nodes = nodes or []  # (height, hash), left to right, heights decreasing
         self.size = size
 
-    def append(self, leaf: bytes) -> None:
+    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+        """Add a leaf; the perfect subtrees it completes, as (level, index, hash) with
+        level >= 1 (the node at level L, index i covers leaves [i * 2^L, (i + 1) * 2^L))."""
         node, height = leaf, 0
+        completed: list[tuple[int, int, bytes]] = []
         while self.nodes and self.nodes[-1][0] == height:
             _, left = self.nodes.pop()
             node, height = node_hash(left, node), height + 1
+            completed.append((height, (self.size + 1 >> height) - 1, node))
         self.nodes.append((height, node))
         self.size += 1
+        return completed
 
     def root(self) -> bytes:
         if not self.nodes:

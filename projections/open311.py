@@ -80,6 +80,8 @@ def requests(cur: Cursor, p: str, who: Principal | None, q: RequestQuery) -> lis
         folded = json.loads(row.pop("state_json"))
         row["deadlines"] = folded.get("deadlines", {})
         row["departments"] = list(folded.get("departments", {}))
+        row["closed_at"] = folded.get("closed_at")
+        row["media_url"] = folded.get("media_url")
         row["whole"] = bool(r[len(COLUMNS)])
         out.append(row)
     return out

@@ -19,6 +19,7 @@ from typing import Any
 
 from projections import quarantine
 from projections.engine import Engine
+from projections.hotline_replies import reply_of
 from projections.records import Record, decode, utc
 from projections.webhooks import WebhookTargets
 from stores.db import Cursor, Database
@@ -55,9 +56,15 @@ def matches(f: dict[str, Any], r: Record, grid: str, depts: set[str], covers: Co
     if f.get("departments") and not set(f["departments"]) & depts:
         return False
     actions = f.get("actions")
+    if f.get("hotline_replies") and not actions:  # the hotline's subscription: replies only
+        return False
     if actions and r.action not in actions:
         return bool(r.action == "miss_deadline" and f.get("deadline_warnings"))
     return True
+
+
+def _in_nodes(f: dict[str, Any], grid: str, covers: Covers) -> bool:
+    return not f.get("nodes") or any(covers(n, grid) for n in f["nodes"])
 
 
 def payload(r: Record, grid: str) -> dict[str, Any]:
@@ -195,6 +202,12 @@ class Outbox:
             )
             return int(cur.rowcount) > 0
 
+    def backlog(self) -> int:
+        """Deliveries not yet acknowledged by their receiver."""
+        with self.db.transaction(write=False) as cur:
+            cur.execute("SELECT COUNT(*) FROM gridflow_outbox WHERE status = 'pending'")
+            return int(cur.fetchone()[0])
+
     def deliveries(self, sub_id: str, limit: int = 200) -> list[dict[str, Any]]:
         with self.db.transaction(write=False) as cur:
             cur.execute(
@@ -275,6 +288,26 @@ class Outbox:
                             r.issue_id,
                             "event",
                             json.dumps(payload(r, grid)),
+                            "pending",
+                            0,
+                            _now(),
+                        )
+                    )
+                reply = reply_of(r)
+                if (
+                    reply is not None
+                    and r.position > sub["from_position"]
+                    and sub["filter"].get("hotline_replies")
+                    and _in_nodes(sub["filter"], grid, covers)
+                ):
+                    rows.append(
+                        (
+                            sub["id"],
+                            f"hotline_reply:{r.position}",
+                            r.position,
+                            r.issue_id,
+                            "hotline_reply",
+                            json.dumps({"kind": "hotline_reply", **reply}),
                             "pending",
                             0,
                             _now(),

@@ -209,6 +209,32 @@ RULE_SQL: dict[str, Callable[[str, Principal], tuple[str, list[Any]]]] = {
         if who.role is Role.COMMUNITY_STAFF
         else ("1 = 1", [])
     ),
+    "reported_in": lambda p, who: _department(p, who, "reported_in_at IS NOT NULL"),
+    "task_pending": lambda p, who: _joint(p, who, "task_pending = 1"),
+    "not_contested": lambda p, who: _joint(p, who, "contest IS NULL"),
+    "lead_if_department": lambda p, who: (
+        _joint(p, who, "lead = 1") if who.role is Role.DEPARTMENT_OFFICER else ("1 = 1", [])
+    ),
+    "tasks_done": lambda p, who: (
+        f"id NOT IN (SELECT issue_id FROM {p}issue_joint WHERE task_pending = 1 AND released = 0)",
+        [],
+    ),
+    "presence_unproven": lambda p, who: _any_joint(p, "presence = 'unproven'"),
+    "contest_pending": lambda p, who: _any_joint(p, "contest = 'pending'"),
+    "hard_matter": lambda p, who: ("tier = 'hard'", []),
+    "hotline_issue": lambda p, who: ("channel = 'hotline'", []),
+    "no_return_pending": lambda p, who: (
+        f"id NOT IN (SELECT issue_id FROM {p}issue_hotline WHERE return_pending = 1)",
+        [],
+    ),
+    "return_pending": lambda p, who: (
+        f"id IN (SELECT issue_id FROM {p}issue_hotline WHERE return_pending = 1)",
+        [],
+    ),
+    "unplaced": lambda p, who: (
+        f"grid_id NOT IN (SELECT id FROM {p}nodes WHERE kind = 'grid')",
+        [],
+    ),
 }
 
 _LEVELS = ("community", "street", "city")
@@ -248,6 +274,18 @@ def _not_asked(p: str, kind: str, also: str = "") -> tuple[str, list[Any]]:
         "AND status = 'open'))",
         [kind],
     )
+
+
+def _joint(p: str, who: Principal, condition: str) -> tuple[str, list[Any]]:
+    return (
+        f"id IN (SELECT issue_id FROM {p}issue_joint WHERE department_id = %s AND {condition})",
+        [who.scope],
+    )
+
+
+def _any_joint(p: str, condition: str) -> tuple[str, list[Any]]:
+    """Some department not released meets `condition`."""
+    return (f"id IN (SELECT issue_id FROM {p}issue_joint WHERE released = 0 AND {condition})", [])
 
 
 def _callback_due(p: str, who: Principal) -> tuple[str, list[Any]]:
@@ -365,7 +403,29 @@ DEFAULT_WEIGHTS = {
     "resolution_rate": 0.2,
     "response_rate": 0.1,
     "rework_rate": -0.1,
+    "evaluation_rate": 0.2,
 }
+
+
+def joint_part(c: Mapping[str, int]) -> dict[str, Any]:
+    """A department's part in joint handling (spec/joint-handling.md): presence at 报到,
+    tasks, contests, and the whistle holders' evaluations (1–5) averaged; its
+    `evaluation_rate` is the three ratings' mean mapped to 0–1 ((mean − 1) / 4)."""
+    n = c.get("evaluations", 0)
+    means = {k: round(c.get(f"eval_{k}", 0) / n, 2) if n else None for k in RATINGS}
+    rated = [v for v in means.values() if v is not None]
+    return {
+        "presence": {k: c.get(f"presence_{k}", 0) for k in ("place", "confirmed", "unproven")},
+        "tasks_completed": c.get("tasks_completed", 0),
+        "contests": c.get("contests", 0),
+        "contests_upheld": c.get("contests_upheld", 0),
+        "evaluations": n,
+        "evaluation": {**means, "leader_share": _rate(c.get("eval_leader", 0), n)},
+        "evaluation_rate": round((sum(rated) / len(rated) - 1) / 4, 4) if rated else None,
+    }
+
+
+RATINGS = ("timeliness", "cooperation", "result")
 
 
 def score(ind: Mapping[str, Any], weights: Mapping[str, float]) -> float | None:

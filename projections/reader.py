@@ -12,7 +12,18 @@ from zoneinfo import ZoneInfo
 
 from domain.errors import ValidationFailed
 from domain.principals import Principal
-from projections import comparison, open311, quarantine, queries, supervision
+from projections import (
+    comparison,
+    hotline_views,
+    hotspots,
+    monthly,
+    open311,
+    owner_views,
+    quarantine,
+    queries,
+    reverse,
+    supervision,
+)
 from projections.generations import ViewGenerations, prefix
 from projections.records import utc
 from stores.db import Database
@@ -40,6 +51,7 @@ class ViewReader:
         comparison_policy: comparison.ComparisonPolicy | None = None,
         stall_seconds: float = 30.0,
         basic_weight: float = 0.9,
+        min_sample: int = 10,
     ) -> None:
         self.db, self.engine = db, engine
         self.tz = ZoneInfo(timezone)
@@ -48,6 +60,8 @@ class ViewReader:
         self.comparison = comparison_policy or comparison.ComparisonPolicy()
         self.stall_seconds = stall_seconds
         self.basic_weight = basic_weight
+        #: units with fewer valid callbacks (or closed issues) are not ranked
+        self.min_sample = min_sample
         #: the position where the views lag, and since when (None: caught up)
         self._behind: tuple[int, float] | None = None
 
@@ -141,11 +155,13 @@ class ViewReader:
     def summary(
         self, node: str, start: date | None, end: date | None, now: datetime
     ) -> dict[str, Any]:
-        d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())
+        d_from, d_to, lo, hi = self.period(start, end, now.astimezone(self.tz).date())
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
-            out = supervision.summary(cur, p, node, d_from, d_to, utc(now), self.basic_weight)
-            misses = comparison.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
+            out = supervision.summary(
+                cur, p, node, d_from, d_to, utc(now), self.basic_weight, (lo, hi)
+            )
+            misses = reverse.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
         out["indicators"]["patrol_miss_rate"] = misses["miss_rate"]
         out["patrol_misses"] = {
             "hotline": misses["hotline"],
@@ -179,7 +195,86 @@ class ViewReader:
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
             return supervision.rankings(
-                cur, p, level, d_from, d_to, self.weights, self.basic_weight
+                cur, p, level, d_from, d_to, self.weights, self.basic_weight, self.min_sample
+            )
+
+    def monthly(self, node: str, month: str, now: datetime) -> dict[str, Any]:
+        """The content of `node`'s report of `month`, as the views read now, with the
+        policy it is computed under (projections.monthly; frozen by domain.reports)."""
+        first, after = hotspots.month_days(month)
+        d_from, d_to, lo, hi = self.period(first, after, now.astimezone(self.tz).date())
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            summary = supervision.summary(
+                cur, p, node, d_from, d_to, utc(now), self.basic_weight, (lo, hi)
+            )
+            cur.execute(f"SELECT kind FROM {p}nodes WHERE id = %s", (node,))
+            kind = (cur.fetchone() or ("",))[0]
+            level = monthly.RANKED_BELOW.get(kind)
+            cur.execute(
+                f"SELECT DISTINCT ancestor_id FROM {p}grid_ancestors WHERE grid_id IN "
+                f"(SELECT grid_id FROM {p}grid_ancestors WHERE ancestor_id = %s)",
+                (node,),
+            )
+            below = {r[0] for r in cur.fetchall()}
+            ranks = (
+                supervision.rankings(
+                    cur, p, level, d_from, d_to, self.weights, self.basic_weight,
+                    self.min_sample, within=below,
+                )["items"]
+                if level
+                else []
+            )  # fmt: skip
+            misses = reverse.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
+            hot = hotspots.hotspots(cur, p, node, month, self.tz, self.comparison.radius_m)
+            people = owner_views.figures(
+                cur, p, node, d_from, d_to, lo, hi, self.comparison.late_after_hours
+            )
+            board = supervision.escalations(cur, p, node, utc(now))["items"]
+        indicators = {**summary["indicators"], "patrol_miss_rate": misses["miss_rate"]}
+        keep = ("id", "state", "tier", "grid_id", "category", "urges", "flagged", "flags")
+        return {
+            "node": node,
+            "month": month,
+            "from": d_from,
+            "to": d_to,
+            "policy": {
+                "timezone": str(self.tz),
+                "score_weights": dict(self.weights),
+                "satisfaction_basic_weight": self.basic_weight,
+                "ranking_min_sample": self.min_sample,
+                "ranked_level": level,
+                "comparison": dict(self.comparison.__dict__),
+            },
+            "indicators": indicators,
+            "counts": summary["counts"],
+            "by_category": summary["by_category"],
+            "rankings": ranks,
+            "patrol_misses": misses["grids"],
+            "patrol_miss_totals": {
+                k: misses[k] for k in ("hotline", "misses", "miss_rate", "by_kind", "warnings")
+            },
+            "hotspots": hot["items"],
+            "people": people["items"],
+            "follow_up": [{k: item[k] for k in keep} for item in board],
+        }
+
+    def hotspots(self, node: str, month: str | None, now: datetime) -> dict[str, Any]:
+        """Counts by category of a local month (default: this one) and the month before."""
+        month = month or now.astimezone(self.tz).strftime("%Y-%m")
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return hotspots.hotspots(cur, p, node, month, self.tz, self.comparison.radius_m)
+
+    def people(
+        self, node: str, start: date | None, end: date | None, now: datetime
+    ) -> dict[str, Any]:
+        """Per-person figures of the grid staff below `node` (projections.owner_views)."""
+        d_from, d_to, lo, hi = self.period(start, end, now.astimezone(self.tz).date())
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return owner_views.figures(
+                cur, p, node, d_from, d_to, lo, hi, self.comparison.late_after_hours
             )
 
     def departments(self, start: date | None, end: date | None, now: datetime) -> dict[str, Any]:
@@ -194,12 +289,22 @@ class ViewReader:
         d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
-            return comparison.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
+            return reverse.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
 
     def merge_candidates(self, issue_id: str) -> list[dict[str, Any]]:
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
             return comparison.merge_candidates(cur, p, issue_id, self.comparison)
+
+    def closed_like(self, category: str, since: datetime) -> list[dict[str, Any]]:
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return hotline_views.closed_like(cur, p, category, utc(since))
+
+    def merged_ticket(self, ticket_no: str) -> str | None:
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            return hotline_views.merged_ticket(cur, p, ticket_no)
 
     def merge_proposals(self, node: str) -> list[dict[str, Any]]:
         p = self._prefix()

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from projections.queries import indicators, score, under
+from projections.queries import indicators, joint_part, score, under
 from stores.db import Cursor
 
 
@@ -25,9 +25,11 @@ def summary(
     day_to: str,
     now: str,
     basic_weight: float = 0.9,
+    bounds: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Issues reported in the period by state and tier, open deadlines by light, and
-    the indicators of the period."""
+    """Issues reported in the period by state and tier (and, with the period's UTC
+    `bounds`, by category), open deadlines by light, and the indicators of the period."""
+    lo, hi = bounds or ("", "")
     cur.execute(
         f"SELECT state, tier, SUM(n) FROM {p}state_counts WHERE node_id = %s AND day >= %s "
         "AND day < %s GROUP BY state, tier",
@@ -51,6 +53,7 @@ def summary(
     red, yellow, green, paused = (int(v or 0) for v in cur.fetchone())
     counts = facts(cur, p, node, day_from, day_to)
     return {
+        "by_category": by_category(cur, p, node, lo, hi),
         "node": node,
         "from": day_from,
         "to": day_to,
@@ -212,7 +215,12 @@ def rankings(
     day_to: str,
     weights: Mapping[str, float],
     basic_weight: float = 0.9,
+    min_sample: int = 10,
+    within: set[str] | None = None,
 ) -> dict[str, Any]:
+    """Units ranked by the composite score, each with the parts of its score. A unit with
+    fewer than `min_sample` valid callbacks (closed issues, when no weight is on a
+    callback's rate) in the period is `insufficient_sample`: shown, not ranked."""
     if level == "department":
         cur.execute(
             f"SELECT department_id, metric, SUM(n) FROM {p}facts WHERE department_id <> '' "
@@ -232,22 +240,60 @@ def rankings(
         counts[key][metric] = int(n)
     cur.execute(f"SELECT id, name FROM {p}nodes")
     names = dict(cur.fetchall())
+    basis = "valid_callbacks" if any(weights.get(k) for k in CALLBACK_RATES) else "closed"
     rows = []
     for key, c in counts.items():
+        if within is not None and key not in within:
+            continue  # ranked among the units below one node only
         ind = indicators(c, basic_weight)
+        sample = c.get("cb_valid" if basis == "valid_callbacks" else "closed", 0)
+        row: dict[str, Any] = {"id": key, "name": names.get(key, key)}
+        if level == "department":  # beside the clocks: how it took part in joint handling
+            row["joint"] = joint_part(c)
+            ind["evaluation_rate"] = row["joint"]["evaluation_rate"]
         rows.append(
             {
-                "id": key,
-                "name": names.get(key, key),
+                **row,
                 "score": score(ind, weights),
+                "score_parts": score_parts(ind, weights),
+                "sample": sample,
+                "status": "ranked" if sample >= min_sample else "insufficient_sample",
                 "indicators": ind,
                 "counts": c,
             }
         )
-    rows.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), r["id"]))
-    for rank, row in enumerate(rows, 1):
+    rows.sort(
+        key=lambda r: (r["status"] != "ranked", r["score"] is None, -(r["score"] or 0), r["id"])
+    )
+    ranked = [r for r in rows if r["status"] == "ranked"]
+    for rank, row in enumerate(ranked, 1):
         row["rank"] = rank
-    return {"level": level, "from": day_from, "to": day_to, "weights": dict(weights), "items": rows}
+    for row in rows[len(ranked) :]:
+        row["rank"] = None
+    return {
+        "level": level,
+        "from": day_from,
+        "to": day_to,
+        "weights": dict(weights),
+        "min_sample": {"n": min_sample, "of": basis},
+        "items": rows,
+    }
+
+
+#: The rates measured over valid callbacks (docs/indicators.md).
+CALLBACK_RATES = ("response_rate", "resolution_rate", "satisfaction_rate")
+
+
+def score_parts(ind: Mapping[str, Any], weights: Mapping[str, float]) -> list[dict[str, Any]]:
+    """Each weighted indicator's part in the score: its value, weight and points
+    (w × x, or −w × (1 − x) for a negative weight); an indicator without data has no
+    points and its weight is left out of the divisor."""
+    parts = []
+    for k, w in weights.items():
+        x = ind.get(k)
+        points = None if x is None else round(w * x if w > 0 else -w * (1 - x), 4)
+        parts.append({"indicator": k, "value": x, "weight": w, "points": points})
+    return parts
 
 
 def departments(cur: Cursor, p: str, day_from: str, day_to: str) -> dict[str, Any]:
@@ -301,4 +347,22 @@ def trend(cur: Cursor, p: str, node: str, day_from: str, day_to: str) -> dict[st
         "from": day_from,
         "to": day_to,
         "days": [{"date": x, **{m: counts[x].get(m, 0) for m in TREND_METRICS}} for x in days],
+    }
+
+
+def by_category(cur: Cursor, p: str, node: str, lo: str, hi: str) -> dict[str, dict[str, int]]:
+    """Issues reported in [lo, hi) below `node`, per category: reported, still open,
+    closed (each issue in its state now)."""
+    if not lo:
+        return {}
+    where, args = under(p, node)
+    cur.execute(
+        f"SELECT category, COUNT(*), SUM(is_open), "
+        f"SUM(CASE WHEN state = 'closed' THEN 1 ELSE 0 END) FROM {p}issues "
+        f"WHERE reported_at >= %s AND reported_at < %s AND {where} GROUP BY category",
+        [lo, hi, *args],
+    )
+    return {
+        cat: {"reported": int(n), "open": int(o or 0), "closed": int(c or 0)}
+        for cat, n, o, c in sorted(cur.fetchall())
     }

@@ -21,13 +21,13 @@ from zoneinfo import ZoneInfo
 from domain.states import TERMINAL
 from domain.summary import common, shift
 from domain.workflow import ACTION
-from projections import followup_views
+from projections import followup_views, hotline_views, hotspots, joint_views, owner_views, reverse
 from projections.records import OrgChange, Record, utc
 from stores.db import Cursor
 
 #: Bumped when folding changes what the views hold, so that views built by older code
 #: are rebuilt from the log on start (projections.generations).
-FOLD_VERSION = 4
+FOLD_VERSION = 8
 
 
 def schema(p: str) -> list[str]:
@@ -40,7 +40,8 @@ def schema(p: str) -> list[str]:
             merged_into TEXT, urges BIGINT NOT NULL, is_open BIGINT NOT NULL,
             next_due_at TEXT, next_warn_at TEXT, suspended BIGINT NOT NULL,
             occurred_at TEXT NOT NULL, lat DOUBLE PRECISION, lon DOUBLE PRECISION,
-            state_json TEXT NOT NULL, address TEXT)""",
+            state_json TEXT NOT NULL, address TEXT, settled_at TEXT, closed_at TEXT,
+            resolution_due_at TEXT)""",
         f"CREATE INDEX IF NOT EXISTS {p}issues_channel ON {p}issues (channel, occurred_at)",
         f"CREATE INDEX IF NOT EXISTS {p}issues_grid ON {p}issues (grid_id, reported_at)",
         f"CREATE INDEX IF NOT EXISTS {p}issues_reported ON {p}issues (reported_at, id)",
@@ -74,6 +75,10 @@ def schema(p: str) -> list[str]:
             grid_id TEXT NOT NULL, ancestor_id TEXT NOT NULL, kind TEXT NOT NULL,
             PRIMARY KEY (ancestor_id, grid_id))""",
         *followup_views.schema(p),
+        *owner_views.schema(p),
+        *hotspots.schema(p),
+        *joint_views.schema(p),
+        *hotline_views.schema(p),
     ]
 
 
@@ -86,6 +91,10 @@ TABLES = (
     "nodes",
     "grid_ancestors",
     *followup_views.TABLES,
+    *owner_views.TABLES,
+    *hotspots.TABLES,
+    *joint_views.TABLES,
+    *hotline_views.TABLES,
 )
 
 
@@ -100,6 +109,8 @@ class IssueViews:
         self.p = prefix
         self.tz = ZoneInfo(timezone)
         self._ancestors: dict[str, list[str]] | None = None
+        self._people: owner_views.People = Counter()
+        self._categories: hotspots.Categories = Counter()
 
     def day(self, at: str) -> str:
         return (
@@ -121,6 +132,7 @@ class IssueViews:
         rows = self._load(cur, {r.issue_id for r in records if r.action != "report"})
         facts: Counter[tuple[str, str, str, str]] = Counter()
         states: Counter[tuple[str, str, str, str]] = Counter()
+        self._people, self._categories = Counter(), Counter()
         for r in records:
             row = rows.get(r.issue_id)
             if row is None:
@@ -133,6 +145,8 @@ class IssueViews:
             states[self._state_key(row)] += 1
         self._store(cur, rows)
         self._count(cur, facts, states)
+        owner_views.store(cur, self.p, self._people)
+        hotspots.store(cur, self.p, self._categories)
 
     def _state_key(self, row: dict[str, Any]) -> tuple[str, str, str, str]:
         return (row["grid_id"], self.day(row["reported_at"]), row["state"], row.get("tier") or "")
@@ -208,11 +222,13 @@ class IssueViews:
             "address": location.get("address"),
             "id": r.issue_id,
             "grid_id": r.facts["grid_id"],
-            "category": r.data["category"],
+            "category": r.facts.get("category", r.data["category"]),
             "channel": r.facts["channel"],
             "description": r.data["description"][:500],
             "reported_at": r.at,
+            "media_url": r.data.get("media_url"),
             "reporter_principal": r.facts.get("reporter_principal"),
+            "ticket_no": (r.facts.get("hotline") or {}).get("ticket_no"),
             "resolver_id": None,
             "flags": [],
             "merged_into": None,
@@ -227,10 +243,12 @@ class IssueViews:
         self, row: dict[str, Any], r: Record, facts: Counter[tuple[str, str, str, str]]
     ) -> None:
         before = row["state"]
-        grid, day = row["grid_id"], self.day(r.at)
+        grid, day, category = row["grid_id"], self.day(r.at), row["category"]
 
         def count(metric: str, dept: str = "", at: str | None = None, n: int = 1) -> None:
             facts[(self.day(at) if at else day, grid, dept, metric)] += n
+            if metric in hotspots.METRICS and not dept:
+                self._categories[(grid, self.day(at) if at else day, category, metric)] += n
 
         # What this action does to the summary (declared with it, domain.summary) comes
         # first: a missed deadline is marked before an escalation ends its clock.
@@ -238,6 +256,8 @@ class IssueViews:
         if fold is not None:
             fold(row, r, before, count)
         common(row, r, count)
+        reverse.milestones(row, r, before)
+        owner_views.fold(row, r, self._people, self.day)
         open_ = row["deadlines"]
         for end in r.ends:
             d = open_.pop(end["key"], None)
@@ -276,6 +296,10 @@ class IssueViews:
                     d["paused"] = False
                     d["effective_due_at"] = shift(d["due_at"], seconds)
                     d["effective_warn_at"] = shift(d["warn_at"], seconds)
+        if r.to_state not in TERMINAL:
+            row["closed_at"] = None
+        elif before not in TERMINAL or row.get("closed_at") is None:
+            row["closed_at"] = r.at
         if r.facts.get("flag"):
             row["flags"].append(r.facts["flag"])
 
@@ -314,6 +338,9 @@ class IssueViews:
                     row["lon"],
                     json.dumps(row, ensure_ascii=False),
                     row.get("address"),
+                    row.get("settled_at"),
+                    row.get("closed_at"),
+                    row.get("resolution_due_at"),
                 )
             )
             for dept, d in row["departments"].items():
@@ -352,11 +379,12 @@ class IssueViews:
         cols = (
             "id, version, state, tier, grid_id, category, channel, description, reported_at, "
             "updated_at, reporter_principal, resolver_id, flagged, merged_into, urges, is_open, "
-            "next_due_at, next_warn_at, suspended, occurred_at, lat, lon, state_json, address"
+            "next_due_at, next_warn_at, suspended, occurred_at, lat, lon, state_json, address, "
+            "settled_at, closed_at, resolution_due_at"
         )
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols.split(", ")[1:])
         cur.executemany(
-            f"INSERT INTO {p}issues ({cols}) VALUES ({', '.join(['%s'] * 24)}) "
+            f"INSERT INTO {p}issues ({cols}) VALUES ({', '.join(['%s'] * 27)}) "
             f"ON CONFLICT (id) DO UPDATE SET {updates}",
             issue_rows,
         )
@@ -370,6 +398,8 @@ class IssueViews:
             deadline_rows,
         )
         followup_views.store(cur, p, rows)
+        joint_views.store(cur, p, rows)
+        hotline_views.store(cur, p, rows)
 
     def _org(self, cur: Cursor, change: OrgChange) -> None:
         p = self.p
@@ -384,9 +414,9 @@ class IssueViews:
         cur.execute(f"SELECT id, kind, parent FROM {p}nodes WHERE is_department = 0")
         nodes = {i: (k, parent) for i, k, parent in cur.fetchall()}
         pairs = []
-        for grid, (kind, _) in nodes.items():
-            if kind != "grid":
-                continue
+        # Every node's chain, not only grids': a 12345 ticket waiting for 分拨 sits at a
+        # node (domain.hotline), and lists and counts under a node must find it there.
+        for grid in nodes:
             current: str | None = grid
             while current is not None and current in nodes:
                 pairs.append((grid, current, nodes[current][0]))

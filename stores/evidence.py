@@ -193,6 +193,19 @@ class Evidence:
             known = {r[0] for r in cur.fetchall()}
         return [i for i in ids if i not in known]
 
+    def positions(self, ids: list[str]) -> dict[str, tuple[float, float]]:
+        """The EXIF positions read from the original bytes at upload (presence at 报到)."""
+        if not ids:
+            return {}
+        marks = ", ".join(["%s"] * len(ids))
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT sha256, exif_lat, exif_lon FROM gridflow_evidence WHERE sha256 IN "
+                f"({marks}) AND exif_lat IS NOT NULL AND exif_lon IS NOT NULL",
+                list(ids),
+            )
+            return {sha: (float(lat), float(lon)) for sha, lat, lon in cur.fetchall()}
+
     def link(self, issue_id: str, principal_id: str, ids: list[str]) -> None:
         """Staged uploads cited by an action now belong to its issue."""
         with self.db.transaction() as cur:

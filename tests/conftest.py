@@ -10,6 +10,19 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
+if os.environ.get("GRIDFLOW_MUTATION"):
+    # Under `make mutation` a mutant that breaks a property fails at its first falsifying
+    # example: no shrinking (minutes per mutant), the same examples every run.
+    from hypothesis import Phase, settings
+
+    settings.register_profile(
+        "mutation",
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        derandomize=True,
+        database=None,
+    )
+    settings.load_profile("mutation")
+
 POSTGRES_URL = os.environ.get(
     "GRIDFLOW_TEST_POSTGRES_URL", "postgresql://postgres@localhost:5432/test"
 )

@@ -33,6 +33,7 @@ def process_env(url: str, home: Path) -> dict[str, str]:
         **env,
         "GRIDFLOW_AUDIT_KEY_FILE": str(home / "audit.key"),
         "GRIDFLOW_EVIDENCE_DIR": str(home / "evidence"),
+        "GRIDFLOW_AUDIT_ORIGIN": "gridflow",  # a new PostgreSQL log must be named
         **subject_key_env(url),
     }
 

@@ -61,6 +61,7 @@ class Service:
                 {
                     "GRIDFLOW_DATABASE_URL": url,
                     "GRIDFLOW_AUDIT_KEY_FILE": str(home / "key"),
+                    "GRIDFLOW_AUDIT_ORIGIN": "gridflow",
                     "GRIDFLOW_EVIDENCE_DIR": str(home / "evidence"),
                 }
             )
@@ -85,6 +86,7 @@ class Service:
             **os.environ,
             "GRIDFLOW_DATABASE_URL": self.url,
             "GRIDFLOW_AUDIT_KEY_FILE": str(self.home / "key"),
+            "GRIDFLOW_AUDIT_ORIGIN": "gridflow",
             "GRIDFLOW_EVIDENCE_DIR": str(self.home / "evidence"),
         }
         run = [sys.executable, "-m", "gridflow.cli"]

@@ -113,6 +113,7 @@ def check_log(
             {
                 "GRIDFLOW_DATABASE_URL": url,
                 "GRIDFLOW_AUDIT_KEY_FILE": str(home / "key"),
+                "GRIDFLOW_AUDIT_ORIGIN": "gridflow",
                 "GRIDFLOW_EVIDENCE_DIR": str(home / "evidence"),
             }
         )

@@ -41,6 +41,7 @@ class Served:
             **os.environ,
             "GRIDFLOW_DATABASE_URL": url,
             "GRIDFLOW_AUDIT_KEY_FILE": str(home / "audit.key"),
+            "GRIDFLOW_AUDIT_ORIGIN": "gridflow",
             "GRIDFLOW_EVIDENCE_DIR": str(home / "evidence"),
             **env,
         }

@@ -125,6 +125,7 @@ def test_an_unreachable_store_is_one_line_not_a_traceback(monkeypatch, capsys):
     for name, value in {
         "GRIDFLOW_DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/nothing",
         "GRIDFLOW_AUDIT_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "GRIDFLOW_AUDIT_ORIGIN": "gridflow",
         "GRIDFLOW_SUBJECT_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         "GRIDFLOW_EVIDENCE_DIR": "/srv/shared/evidence",
     }.items():
@@ -150,3 +151,20 @@ def test_token_list_opens_only_the_tokens_not_the_views(db_env, capsys):
         cur.execute("SELECT active FROM gridflow_view_generation")
         assert cur.fetchone()[0] == 1
     c.close()
+
+
+def test_report_monthly_freezes_once_and_reads_the_same(db_env, tmp_path, capsys):
+    assert main(["demo"]) == 0
+    capsys.readouterr()
+    args = ["report", "monthly", "--month", "2025-01", "--node", "weihai"]
+    assert main([*args, "--format", "csv"]) == 0
+    first = capsys.readouterr().out
+    assert first.lstrip("\ufeff").startswith("section,row,field,value\n")
+    assert "report,,month,2025-01" in first
+    assert main([*args, "--format", "csv"]) == 0
+    assert capsys.readouterr().out == first
+    assert main([*args, "--format", "xlsx"]) == 2  # a workbook needs a file
+    out = tmp_path / "r.xlsx"
+    assert main([*args, "--format", "xlsx", "--out", str(out)]) == 0
+    assert out.read_bytes()[:2] == b"PK"
+    assert main(["report", "monthly", "--month", "2025-13"]) == 2

@@ -43,6 +43,7 @@ from domain.settings import Settings
 from gridflow.container import Container
 from projections.records import ACTION_BY_TOPIC, decode
 from projections.verify import rebuild_and_verify
+from tests.interop import tlog
 from tests.support import Clock
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store"
@@ -188,6 +189,9 @@ def test_the_audit_chain_verifies(old_store: Opened):
     assert not differences(verified, old_store.expected("audit_verify"))
     checkpoints = old_store.get("/audit/checkpoints")
     assert checkpoints["checkpoints"], checkpoints
+    # An outside checker, over HTTP: the old checkpoints, leaves and every proof.
+    checked = tlog.check_log(old_store.get, "gridflow")
+    assert checked["checkpoints"] == len(checkpoints["checkpoints"])
 
 
 def test_every_stored_topic_resolves(old_store: Opened):

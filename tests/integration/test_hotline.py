@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.http.support import Api, api
-from tests.support import LEADER, WORKER, P
+from tests.support import LEADER, WORKER, Clock, P
 
 SH = ZoneInfo("Asia/Shanghai")
 D = date(2026, 11, 23)  # the day compared (the test clock's Monday)
@@ -28,7 +28,10 @@ B = (37.5020, 122.1020)
 C = (37.5060, 122.1080)
 
 
-def patrol(a: Api, who, grid: str, category: str, when: str, where=None) -> str:
+def patrol(a: Api, who, grid: str, category: str, when: str, where=None, late=0) -> str:
+    """A patrol report recorded at `when` (or `late` minutes after it): the comparison
+    goes by the log's time, not the claimed one."""
+    a.clock.now = datetime.fromisoformat(when) + timedelta(minutes=late)
     body: dict[str, Any] = {
         "grid_id": grid,
         "category": category,
@@ -64,7 +67,7 @@ def post(a: Api, rows: list[dict]) -> dict:
 
 @pytest.fixture
 def day(store_url: str):
-    with api(store_url) as a:
+    with api(store_url, Clock(datetime(2026, 11, 19, tzinfo=SH))) as a:
         ids = {
             # exactly 72 h before H1, 100 m from it: matched (the window is inclusive)
             "P1": patrol(
@@ -76,6 +79,7 @@ def day(store_url: str):
             # 72 h and one minute before H10: just outside the window
             "P10": patrol(a, W3, "g3", "road", at(D - timedelta(days=3), 9, 59)),
         }
+        a.clock.now = datetime.fromisoformat(at(D, 17))  # the day's tickets come in
         first = post(
             a,
             [
@@ -97,7 +101,7 @@ def day(store_url: str):
 
 def test_every_row_is_created_with_the_channel_and_grid(day):
     a, ids, first = day
-    assert first["counts"] == {"created": 8, "duplicate": 0, "error": 0}
+    assert first["counts"] == {"created": 8, "duplicate": 0, "error": 0, "consult": 0, "merged": 0}
     h6 = a.client.get(f"/issues/{ids['H6']}", headers=a.h(LEADER)).json()
     assert (h6["channel"], h6["grid_id"]) == ("hotline", "g2")
 
@@ -125,13 +129,13 @@ def test_reimporting_changes_nothing_and_broken_rows_are_reported(day):
             ticket("H5", "g2", "sanitation", at(D, 14)),
         ],
     )
-    assert again["counts"] == {"created": 0, "duplicate": 2, "error": 0}
+    assert again["counts"] == {"created": 0, "duplicate": 2, "error": 0, "consult": 0, "merged": 0}
     assert a.container.service.head() == head
     # a file holding one imported ticket and one new: the new one is created all the same
     part = post(
         a, [ticket("H1", None, "sanitation", at(D, 10), A), ticket("N1", "g1", "road", at(D, 9))]
     )
-    assert part["counts"] == {"created": 1, "duplicate": 1, "error": 0}
+    assert part["counts"] == {"created": 1, "duplicate": 1, "error": 0, "consult": 0, "merged": 0}
     new = part["rows"][1]["issue_id"]
     assert a.client.get(f"/issues/{new}", headers=a.h(DESK)).json()["state"] == "reported"
     head = a.container.service.head()
@@ -148,16 +152,27 @@ def test_reimporting_changes_nothing_and_broken_rows_are_reported(day):
         ],
     )
     status = [(r["ticket_no"], r["status"]) for r in mixed["rows"]]
+    # Issue 15: an unknown category or a place that matches no grid is not refused: the
+    # ticket waits for 分拨 at the desk's node (before, these rows were errors).
     assert status == [
         (None, "error"),
         ("X1", "error"),
-        ("X2", "error"),
+        ("X2", "created"),
         ("X3", "created"),
-        ("X4", "error"),
-        ("X5", "error"),
+        ("X4", "created"),
+        ("X5", "created"),
         ("X6", "created"),
     ]
-    assert "category" in mixed["rows"][2]["reason"] and "grid" in mixed["rows"][4]["reason"]
+    waiting = {
+        r["ticket_no"]: a.client.get(f"/issues/{r['issue_id']}", headers=a.h(DESK)).json()
+        for r in mixed["rows"][2:6]
+        if r["ticket_no"] != "X3"
+    }
+    assert {k: (v["grid_id"], v["node_id"], v["unplaced"]) for k, v in waiting.items()} == {
+        "X2": (None, "c1", ["category"]),
+        "X4": (None, "c1", ["location"]),
+        "X5": (None, "c1", ["location.address"]),
+    }
 
 
 def test_csv_imports_too(day):
@@ -170,7 +185,8 @@ def test_csv_imports_too(day):
     r = a.client.post(
         "/intake/hotline", content=csv.encode(), headers=a.h(DESK, **{"Content-Type": "text/csv"})
     )
-    assert [row["status"] for row in r.json()["rows"]] == ["created", "error"]
+    # the unknown grid waits for 分拨 (issue 15; it was an error before)
+    assert [row["status"] for row in r.json()["rows"]] == ["created", "created"]
     bad = a.client.post("/intake/hotline", content=b"\xff\xfe", headers=a.h(DESK))
     assert bad.status_code == 400
     assert a.client.post("/intake/hotline", json=[], headers=a.h(WORKER)).status_code == 403

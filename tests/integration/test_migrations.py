@@ -21,7 +21,7 @@ from stores.schema import migrate, pending
 from tests.integration.test_fixture_store import DB, FIXTURE, restore
 from tests.support import Clock, process_env
 
-ALL = ["0001.side-tables", "0002.tracking"]
+ALL = ["0001.side-tables", "0002.tracking", "0003.audit-nodes"]
 
 
 def test_an_empty_database_is_brought_to_the_schema_by_the_command(
@@ -31,7 +31,7 @@ def test_an_empty_database_is_brought_to_the_schema_by_the_command(
         monkeypatch.setenv(name, value)
     assert main(["db", "migrate"]) == 0
     out = capsys.readouterr().out
-    assert "applied 0001.side-tables" in out and "applied 0002.tracking" in out
+    assert all(f"applied {m}" in out for m in ALL)
     assert main(["db", "migrate"]) == 0  # nothing left to apply
     assert "applied" not in capsys.readouterr().out.replace("up to date", "")
     c = Container(Settings.from_env(), clock=Clock())

@@ -87,12 +87,32 @@ def data_for(action: str, draw: Any, others: list[UUID], p: Any = None) -> dict[
     depts = ["housing", "water", "police"]
     if action == "record_callback":
         return callback(draw, p)
+    chosen = draw(st.lists(st.sampled_from(depts), min_size=1, unique=True))
+    with_tasks = [
+        {"department_id": d, "task": f"{d}'s part", "lead": n == 0} for n, d in enumerate(chosen)
+    ]
     return {
         "coordinate": {"lead_party": "property company"},
         "blow_whistle": {
-            "departments": draw(st.lists(st.sampled_from(depts), min_size=1, unique=True)),
+            "departments": draw(st.sampled_from([chosen, with_tasks])),
             "grade": draw(st.sampled_from(["urgent", "standard", "crucial"])),
         },
+        "confirm_presence": {"department_id": draw(st.sampled_from(depts))},
+        "complete_task": {"result": "done"},
+        "record_meeting": {
+            "held_at": "2026-11-23T08:00:00+08:00",
+            "attendees": ["water"],
+            "decisions": "split the work",
+        },
+        "evaluate_department": {
+            "department_id": draw(st.sampled_from(depts)),
+            "timeliness": 4,
+            "attendee_level": "leader",
+            "cooperation": 5,
+            "result": 3,
+        },
+        "contest_summons": {"reason": "not ours"},
+        "uphold_summons": {"department_id": draw(st.sampled_from(depts)), "reason": "yours"},
         "summon": {"departments": [draw(st.sampled_from(depts))]},
         "resolve": {"resolution": "done"},
         "rework": {"reason": "not done"},
@@ -245,5 +265,44 @@ def test_the_follow_up_rules_are_reached() -> None:
         c.service.act(i, "record_callback", desk, dissatisfied)
         c.service.act(i, "appeal_callback", STAFF, {"reason": "unreasonable"})
         check(STAFF, desk, STREET, SUPERVISOR)  # staff: the reopened big matter to resolve
+    finally:
+        c.close()
+
+
+def test_the_joint_handling_rules_are_reached() -> None:
+    """A contest waits in the whistle holders' queues; a task in its department's; the
+    resolution of a joint matter in the lead's and the whistle holders', never another
+    department's, and in nobody's while a task is open."""
+    clock = Clock()
+    c = Container(Settings(database_url="memory://"), clock=clock)
+    try:
+        c.service.load_org(ORG)
+        i = c.service.report(WORKER, {"grid_id": "g1", "category": "road", "description": "x"})
+        i_id = i.issue.id
+        tasks = [
+            {"department_id": "water", "task": "repair", "lead": True},
+            {"department_id": "police", "task": "divert traffic"},
+        ]
+        c.service.act(i_id, "blow_whistle", STAFF, {"departments": tasks})
+
+        def check(*expected: Any) -> None:
+            c.engine.catch_up()
+            org, issue = c.service.org(), c.service.get(i_id)
+            for p in (STAFF, STREET, WATER, POLICE):
+                queued = {x["id"] for x in c.views.queue(p, ListQuery(), clock())["items"]}
+                assert (queued == {str(i_id)}) == owes(issue, p, org) == (p in expected), p
+
+        c.service.act(i_id, "report_in", WATER)
+        c.service.act(i_id, "contest_summons", POLICE, {"reason": "not ours"})
+        # the contest to decide; water's task; the police still owe 报到 (its clock runs)
+        check(STAFF, STREET, WATER, POLICE)
+        c.service.act(i_id, "uphold_summons", STREET, {"department_id": "police"})
+        c.service.act(i_id, "report_in", POLICE)
+        c.service.act(i_id, "complete_task", WATER, {"result": "repaired"})
+        # the police's task is open: water, the lead, may not resolve yet (the whistle
+        # holders may always summon more departments)
+        check(STAFF, STREET, POLICE)
+        c.service.act(i_id, "complete_task", POLICE, {"result": "diverted"})
+        check(STAFF, STREET, WATER)  # the resolution: the whistle holders and the lead
     finally:
         c.close()

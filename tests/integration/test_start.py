@@ -80,6 +80,7 @@ def test_the_start_banner_never_shows_the_database_password(
     url = urlunsplit(parts._replace(netloc=f"{parts.username or 'postgres'}:s3cr3t-pw@{host}"))
     monkeypatch.setenv("GRIDFLOW_DATABASE_URL", url)
     monkeypatch.setenv("GRIDFLOW_AUDIT_KEY_FILE", str(tmp_path / "audit.key"))
+    monkeypatch.setenv("GRIDFLOW_AUDIT_ORIGIN", "gridflow")
     monkeypatch.setenv("GRIDFLOW_EVIDENCE_DIR", str(tmp_path / "evidence"))
     assert main(["serve", "--port", "0", "--no-demo"]) == 0
     out = capsys.readouterr().out
@@ -170,6 +171,7 @@ def test_postgres_starts_with_a_configured_key_and_evidence_dir(
     monkeypatch.chdir(work)
     monkeypatch.setenv("GRIDFLOW_DATABASE_URL", postgres_url)
     monkeypatch.setenv("GRIDFLOW_AUDIT_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+    monkeypatch.setenv("GRIDFLOW_AUDIT_ORIGIN", "gridflow")
     monkeypatch.setenv("GRIDFLOW_EVIDENCE_DIR", str(tmp_path / "shared-evidence"))
     monkeypatch.setenv("GRIDFLOW_SUBJECT_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
     assert main(["serve", "--no-demo"]) == 0

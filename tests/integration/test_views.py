@@ -189,9 +189,19 @@ def test_rankings_and_department_timeliness(world: World):
     # m2: one on-time triage, nothing else -> 0.3 x 1.0 / 0.3 = 1.0. m1 (docs/indicators.md):
     # on time 1.0, satisfaction 1/2, resolution 1/2, response 1/1, rework 1/3 against:
     # 0.3 + 0.15 + 0.1 + 0.1 + 0.1 x (1 - 1/3) = 0.7167 over the weights' 1.0.
-    assert [(r["id"], r["rank"], r["score"]) for r in ranks["items"]] == [
-        ("m2", 1, 1.0),
-        ("m1", 2, 0.7167),
+    # spec/followup.md: fewer than 10 valid callbacks (or closed issues) in the period is
+    # `insufficient_sample`: shown with its score, not ranked (GRIDFLOW_RANKING_MIN_SAMPLE)
+    assert [(r["id"], r["rank"], r["score"], r["status"]) for r in ranks["items"]] == [
+        ("m2", None, 1.0, "insufficient_sample"),
+        ("m1", None, 0.7167, "insufficient_sample"),
+    ]
+    url = world.c.settings.database_url
+    small = Container(Settings(database_url=url, ranking_min_sample=1), clock=world.clock)
+    ranked = small.views.rankings("community", None, None, world.clock.now)
+    # m1 has 2 valid callbacks and is ranked; m2 has none (nor a closed issue): still not
+    assert [(r["id"], r["rank"], r["score"], r["status"]) for r in ranked["items"]] == [
+        ("m1", 1, 0.7167, "ranked"),
+        ("m2", None, 1.0, "insufficient_sample"),
     ]
     m1 = next(r for r in ranks["items"] if r["id"] == "m1")
     assert m1["counts"]["reported"] == 4
@@ -310,3 +320,55 @@ def test_a_catch_up_that_loses_a_batch_to_another_copy_still_reaches_the_head(st
         recorder.select_notifications = read
         twin.close()
         w.c.close()
+
+
+def test_every_count_behind_the_indicators_is_folded_exactly(world: World):
+    """Every counter of the scripted day, worked out by hand from the script (the views'
+    folding of each action, domain/summary.py and projections/views.py)."""
+    day = world.clock.now.date()
+    out = world.c.views.summary(
+        "c1", day - timedelta(days=30), day + timedelta(days=30), world.clock.now
+    )
+    assert out["counts"] == {
+        "reported": 5,
+        "triaged": 4,  # A, B, D, E (C was rejected)
+        "whistles": 1,
+        "verifications": 3,  # A's and E's verify, E's rework
+        "reworks": 1,
+        "closed": 2,
+        "callbacks": 2,
+        "contacted": 2,
+        "solved": 1,
+        "satisfied": 1,
+        "dissatisfied": 1,
+        "reopens": 1,  # E, reopened on the spot
+        "cb_valid": 2,
+        "cb_handler_known": 1,  # E's callback is in the old shape
+        "cb_handler_contacted": 1,
+        "cb_solved": 1,
+        "cb_satisfied": 1,
+        "cb_dissatisfied": 1,
+        "deadline_met:triage": 5,
+        "deadline_met:small_resolution": 3,  # A, E settled, E after the rework
+        "deadline_met:verification": 3,  # A, E before and after the rework
+        "deadline_met:callback": 2,
+        "followup_open": 1,  # the urge on B opens a follow-up item on water (issue 14)
+    }
+
+
+def test_the_views_timestamps_are_utc_whatever_the_machines_time_zone(monkeypatch):
+    """Their text is compared as text (lexical order is time order): never local time."""
+    import time as _time
+    from datetime import UTC, datetime
+
+    from domain.summary import shift, utc
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    _time.tzset()
+    try:
+        at = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+        assert utc(at) == "2026-11-23T01:00:00.000000Z"
+        assert shift(utc(at), 3600) == "2026-11-23T02:00:00.000000Z"
+    finally:
+        monkeypatch.undo()
+        _time.tzset()

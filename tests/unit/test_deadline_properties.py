@@ -1,11 +1,13 @@
 """Random histories that take only allowed steps (so they go deep: whistles, summons,
 reworks, reopenings, suspensions, misses), with time passing between steps, against the
-clock invariants of spec/workflow.md:
+clock invariants of spec/workflow.md and followup.md:
 
 - each deadline ends once, and only a running one ends;
 - a paused clock never runs: it is never missed, and its light does not change;
 - no step ends `met` after its effective due time, nor `missed` before it;
-- a miss is recorded at or after the effective due time, once.
+- a miss is recorded at or after the effective due time (moved by pauses and approved
+  extensions), once;
+- a suspension request pauses nothing; its approval does.
 
 The same walk runs from a seeded generator to show which depths it reaches.
 """
@@ -50,6 +52,9 @@ ACTORS = [WORKER, WORKER2, LEADER, STAFF, DESK, STREET, HOUSING, WATER, POLICE, 
 DEPTS = ["housing", "water", "police"]
 MINUTES = [0, 0, 10, 45, 90, 240, 24 * 60, 3 * 24 * 60]
 FAR = timedelta(days=60)
+#: steps that leave the issue where it is (some start or end a reply clock): taken in a
+#: quarter of the draws, so that the walk goes deep
+SIDE_STEPS = ("comment", "urge", "assign", "flag", "reply_flag", "clear_flag")
 
 
 def data_for(action: str, choose: Choose[Any], target: str) -> dict[str, Any]:
@@ -79,6 +84,20 @@ def data_for(action: str, choose: Choose[Any], target: str) -> dict[str, Any]:
         "merge": {"duplicate_of": target},
         "urge": {"message": "hurry"},
         "suspend": {"reason": "no access"},
+        "deny_suspension": {"reason": "ask the owner first"},
+        "request_extension": {"reason": "parts on order", "extra": choose(["1wd", "2h"])},
+        "deny_extension": {"reason": "no"},
+        "request_escalation": {"reason": "too big for the grid"},
+        "approve_escalation": {"lead_party": "property company"},
+        "deny_escalation": {"reason": "a grid matter"},
+        "flag": {"message": "why so slow"},
+        "reply_flag": {"text": "on it"},
+        "clear_flag": {"note": "answered"},
+        "assign": {"principal_id": "second-worker"},
+        "contest_summons": {"reason": "not ours"},
+        "uphold_summons": {"department_id": choose(DEPTS)},
+        "confirm_presence": {"department_id": choose(DEPTS)},
+        "complete_task": {"result": "done"},
         "comment": {"text": "noted"},
         "appeal_callback": {"reason": "unreasonable"},
         "uphold_appeal": {"reason": "unreasonable"},
@@ -104,10 +123,15 @@ def walk(choose: Choose[Any], steps: int) -> tuple[IssueService, Any, list[str]]
             if not d.missed and d.paused_since is None and d.effective_due <= clock.now
         ]
         moves += [(SYSTEM, "miss_deadline")] * len(due)
-        if not moves:
+        # an action first, then who takes it: ten actors who may all comment would
+        # otherwise drown the rare steps (a suspension approved, then resumed)
+        actions = sorted({a for _, a in moves})
+        steps = [a for a in actions if a not in SIDE_STEPS]
+        if not steps:  # merged, rejected: nothing but talk is left (or a flag to clear)
             break
-        steps = [m for m in moves if m[1] not in ("comment", "urge")]  # they move nothing
-        p, action = choose(choose([steps or moves, moves]))
+        lively = [a for a in steps if a not in ("merge", "reject")] or steps  # not the end
+        action = choose(choose([lively, lively, steps, actions]))
+        p = choose([p for p, a in moves if a == action])
         body = {"deadline": choose(due)} if action == "miss_deadline" else None
         try:
             live = svc.act(i, action, p, body or data_for(action, choose, target)).issue
@@ -130,6 +154,7 @@ def check_live(issue: Any, now: datetime) -> None:
 class Instance:
     key: str
     due: datetime
+    extended: float = 0.0
     paused: float = 0.0
     paused_since: datetime | None = None
     ended: bool = False
@@ -149,28 +174,43 @@ def check_log(events: list[Any]) -> None:
             c = running(e.data["deadline"])
             assert c is not None and not c.missed, "a deadline is missed once"
             assert c.paused_since is None, "a paused clock never runs, nor misses"
-            assert e.timestamp >= c.due + timedelta(seconds=c.paused)
+            assert e.timestamp >= c.due + timedelta(seconds=c.paused + c.extended)
             c.missed = True
         for end in e.ends:
             c = running(end["key"])
             assert c is not None, f"{name} ends {end['key']}, which is not running"
             paused = end.get("paused_seconds", c.paused)
             assert paused >= c.paused  # credited pause never shrinks
-            due = c.due + timedelta(seconds=paused)
+            due = c.due + timedelta(seconds=paused + c.extended)
             if end["outcome"] == "met":
                 assert e.timestamp <= due, f"{end['key']} met after its due time"
-            if end["outcome"] == "missed":
+            if name == "DeadlineMissed" and end["key"] == e.data["deadline"]:
+                # a miss that ends its own clock (missed: a reply deadline stepping up, a
+                # used-up suspension allowance; cancelled: a small matter escalated) is
+                # recorded at or after the due time, as any miss
+                assert end["outcome"] in ("missed", "cancelled") and e.timestamp >= due
+            elif end["outcome"] == "missed":
                 assert e.timestamp > due, f"{end['key']} missed before its due time"
             c.ended = True
         for start in e.starts:
             assert running(start["key"]) is None, f"{start['key']} started twice"
             clocks.append(Instance(start["key"], start["due_at"]))
-        if name == "Suspended":
+        # suspend asks and the approval pauses (a `suspend` of old events paused at once)
+        if name in ("Suspended", "SuspensionApproved") and "paused" in e.facts:
+            assert name == "SuspensionApproved" or "requested" not in e.facts
             for key in e.facts["paused"]:
                 c = running(key)
                 assert c is not None
                 c.paused_since = e.timestamp
-        if name == "Resumed" or e.facts.get("resumed_clocks"):
+        if name == "Suspended" and "requested" in e.facts:
+            assert "paused" not in e.facts, "a request pauses nothing"
+        for key, seconds in e.facts.get("extended", {}).items():
+            c = running(key)
+            assert c is not None and seconds > 0
+            c.extended += seconds
+        # resumed: by `resume`, by a step that leaves the suspended state
+        # (`resumed_clocks`), or when a suspension's allowance runs out (`resumed`)
+        if name == "Resumed" or e.facts.get("resumed_clocks") or e.facts.get("resumed"):
             resumed = e.facts.get("resumed_clocks") or e.facts["paused_seconds"]
             for key, seconds in resumed.items():
                 c = running(key)
@@ -212,4 +252,9 @@ def test_the_walk_reaches_deep_states() -> None:
         "DeadlineMissed",
         "CallbackRecorded",
         "CallbackAppealed",
+        # issue 14: approvals, extensions and the follow-up ladder
+        "SuspensionApproved",
+        "ExtensionApproved",
+        "Flagged",
+        "FlagReplied",
     } <= actions

@@ -3,11 +3,11 @@ their edges, and the pause in each kind of time."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.calendar import WorkingCalendar
+from domain.calendar import OfficialYears, WorkingCalendar
 from domain.deadlines import Deadline, Limit, LimitPolicy, due_at, parse_limit, warn_at
 from tests.unit.test_clocks import sh
 
@@ -174,3 +174,58 @@ def test_a_pause_never_brings_a_night_due_time_forward() -> None:
     # paused until Monday 09:45: 1.25 working hours paused, due Friday 09:45
     monday = d.paused_seconds_at(sh(30, 9, 45), CAL)
     assert d.due_at + timedelta(seconds=monday) == sh(4, 9, 45, month=12)
+
+
+def test_a_working_hours_pause_counts_working_hours_not_the_lunch_break() -> None:
+    d = clock(limit="2wh", due_at=sh(23, 14), warn_at=sh(23, 13, 45), paused_since=sh(23, 11, 30))
+    # paused Monday 11:30 with 1 working hour left (11:30-12:00, 13:30-14:00), resumed
+    # Tuesday 09:00: due Tuesday 10:00 (in wall-clock time it would be 11:30)
+    shift = d.paused_seconds_at(sh(24, 9), CAL)
+    assert d.due_at + timedelta(seconds=shift) == sh(24, 10)
+
+
+def test_the_last_half_second_of_a_clock_is_credited_too() -> None:
+    d = clock(limit="2wh", due_at=sh(23, 11), paused_since=sh(23, 11) - timedelta(seconds=0.5))
+    shift = d.paused_seconds_at(sh(23, 14), CAL)
+    assert d.due_at + timedelta(seconds=shift) == sh(23, 14) + timedelta(seconds=0.5)
+
+
+def test_a_clock_paused_at_its_due_time_is_credited_nothing() -> None:
+    assert clock(paused_since=sh(23, 13)).paused_seconds_at(sh(23, 18), CAL) == 0
+    assert clock(paused_since=sh(23, 13) - US).paused_seconds_at(sh(23, 18), CAL) > 0
+
+
+OFFICIAL_2027 = OfficialYears.from_config(
+    {"2027": {"holidays": ["2027-01-01", "2027-01-02", "2027-01-03"], "workdays": []}}
+)
+
+
+def test_a_miss_beyond_the_holiday_data_is_judged_on_the_calendar_as_it_is_now() -> None:
+    # A working-time clock due on 1 January 2027 local time (31 December in UTC): beyond
+    # the package's data, so judged again; with no 2027 data there is no judgement.
+    d = clock(
+        limit="2wh",
+        started_at=sh(31, 16, month=12),
+        due_at=sh(31, 16, month=12) + timedelta(hours=9),  # 01:00 local on 1 January
+        paused_seconds=600.0,
+    )
+    assert d.judged_due(CAL) is None
+    with_2027 = WorkingCalendar(official=OFFICIAL_2027)
+    # computed again with 2027's holidays: 1.5 h left on 31 December, the rest after the
+    # New Year holidays (Monday 4 January 08:30 + 0.5 h), plus the 10 paused minutes
+    again = datetime(2027, 1, 4, 1, 0, tzinfo=UTC) + timedelta(minutes=10)
+    assert d.judged_due(with_2027) == again
+    wall = clock(due_at=sh(31, 16, month=12) + timedelta(hours=9))
+    assert wall.judged_due(CAL) == wall.due_at  # wall-clock time needs no holiday data
+
+
+def test_a_due_time_recomputed_into_a_year_without_data_has_no_judgement() -> None:
+    # 1 January 2028 made a working day by the 2027 notice (an example, not the real one):
+    # a 1wd clock started at 01:00 local on 31 December 2027 falls due at 01:00 local on
+    # 1 January 2028 — still 31 December in UTC — a day the calendar file does not cover
+    official = OfficialYears.from_config(
+        {"2027": {"holidays": ["2027-01-01"], "workdays": ["2028-01-01"]}}
+    )
+    start = datetime(2027, 12, 30, 17, 0, tzinfo=UTC)
+    d = clock(limit="1wd", started_at=start, due_at=start + timedelta(days=1))
+    assert d.judged_due(WorkingCalendar(official=official)) is None

@@ -94,8 +94,9 @@ def test_no_miss_is_recorded_on_a_due_time_beyond_the_holiday_data():
     svc, clock, issue = on_spot_on_new_years_eve({})
     # Weekends only: due Friday 1 Jan 2027 at 10:00 — a public holiday in fact.
     clock.now = at(2027, 1, 1, 11, 0)
-    with pytest.raises(BeyondHolidayData, match="2026-12-31"):
+    with pytest.raises(BeyondHolidayData, match="2026-12-31") as refused:
         svc.act(issue, "miss_deadline", SYSTEM, {"deadline": "small_resolution"})
+    assert refused.value.details == {"state": "on_spot", "allowed_actions": []}
     after = svc.get(issue)
     assert after.state == "on_spot"  # not escalated on a guess
     assert not after.open_deadline("small_resolution").missed
@@ -142,3 +143,15 @@ def test_the_deadline_worker_holds_such_a_miss_and_says_so_once(
     held = [r for r in caplog.records if "beyond the official holiday data" in r.getMessage()]
     assert len(held) == 1
     assert svc.get(issue).state == "on_spot"
+
+
+def test_a_miss_beyond_the_package_data_is_judged_on_the_grids_own_calendar():
+    # The 2027 notice from the calendar file, and community m1 off on Monday 4 January:
+    # one working day from Thursday 31 December 10:00 ends on Tuesday 5 January 10:00.
+    svc, clock, issue = on_spot_on_new_years_eve({**YEAR_2027, "m1": {"holidays": ["2027-01-04"]}})
+    clock.now = at(2027, 1, 4, 11, 0)  # due on the default calendar, not on the grid's
+    with pytest.raises(TransitionNotAllowed, match="not yet due"):
+        svc.act(issue, "miss_deadline", SYSTEM, {"deadline": "small_resolution"})
+    clock.now = at(2027, 1, 5, 10, 0)
+    missed = svc.act(issue, "miss_deadline", SYSTEM, {"deadline": "small_resolution"}).issue
+    assert missed.state == "coordinating"

@@ -50,7 +50,13 @@ data_for: dict[str, Any] = {
     "coordinate": st.just({"lead_party": "property company"}),
     "blow_whistle": st.fixed_dictionaries(
         {
-            "departments": st.lists(st.sampled_from(DEPTS), min_size=1, max_size=3, unique=True),
+            "departments": st.lists(st.sampled_from(DEPTS), min_size=1, max_size=3, unique=True)
+            | st.lists(st.sampled_from(DEPTS), min_size=1, max_size=3, unique=True).map(
+                lambda ds: [
+                    {"department_id": d, "task": f"{d}'s part", "lead": n == 0}
+                    for n, d in enumerate(ds)
+                ]
+            ),
             "grade": st.sampled_from(["urgent", "standard", "crucial"]),
         }
     ),
@@ -100,6 +106,23 @@ data_for: dict[str, Any] = {
             {"message": "report in", "target": "water", "grade": "list"},
         ]
     ),
+    "assign": st.sampled_from([{"principal_id": "worker-li"}, {"principal_id": "worker-wang"}]),
+    "confirm_presence": st.sampled_from(DEPTS).map(lambda d: {"department_id": d}),
+    "complete_task": st.just({"result": "done"}),
+    "record_meeting": st.just(
+        {"held_at": "2026-11-23T08:00:00+08:00", "attendees": ["water"], "decisions": "split"}
+    ),
+    "evaluate_department": st.sampled_from(DEPTS).map(
+        lambda d: {
+            "department_id": d,
+            "timeliness": 4,
+            "attendee_level": "staff",
+            "cooperation": 3,
+            "result": 5,
+        }
+    ),
+    "contest_summons": st.just({"reason": "not ours"}),
+    "uphold_summons": st.sampled_from(DEPTS).map(lambda d: {"department_id": d, "reason": "ours"}),
     "miss_deadline": st.sampled_from(
         [
             "triage",
@@ -157,6 +180,12 @@ def test_random_histories_keep_the_invariants(steps: list[Any]) -> None:
             active = [d for d in live.departments.values() if d["released_at"] is None]
             everyone_in = all(d["reported_in_at"] is not None for d in active)
             assert (live.state == "joint_handling") == everyone_in
+        if action == "resolve" and live.tier == "hard":  # the joint matter's own rules
+            active = [d for d in live.departments.values() if d["released_at"] is None]
+            assert all(d.get("task_completed_at") for d in active if d.get("task"))
+            assert ACTORS[who].role.value != "department_officer" or (
+                live.lead == ACTORS[who].scope
+            )
 
     events = list(svc.app.events.get(i))
     resolver = None

@@ -44,9 +44,9 @@ SPEC: dict[str, tuple[str, set[str], dict[str, Any]]] = {
         {"contacted": True, "solved": True, "satisfaction": "satisfied"},
     ),
     "reject": ("reported", {"grid_leader", "community_staff"}, {"reason": "not ours"}),
-    "transfer": (
+    "transfer": (  # and the hotline desk (分拨, spec/joint-handling.md)
         "reported",
-        {"grid_leader", "community_staff", "street_officer"},
+        {"grid_leader", "community_staff", "street_officer", "intake"},
         {"grid_id": "g2", "reason": "wrong grid"},
     ),
     "release": (
@@ -81,6 +81,29 @@ SPEC: dict[str, tuple[str, set[str], dict[str, Any]]] = {
     "request_escalation": ("on_spot", {"grid_worker"}, {"reason": "too big"}),
     "approve_escalation": ("on_spot", {"grid_leader", "community_staff"}, {}),
     "deny_escalation": ("on_spot", {"grid_leader", "community_staff"}, {"reason": "no"}),
+    # spec/followup.md: the unit's leader names an assignee
+    "assign": (
+        "on_spot",
+        {"grid_leader", "community_staff", "street_officer"},
+        {"principal_id": "worker-li"},
+    ),
+    # joint handling (spec/joint-handling.md): the whistle holder, or a summoned department
+    "confirm_presence": (
+        "whistle_blown",
+        {"community_staff", "street_officer"},
+        {"department_id": "housing"},
+    ),
+    "record_meeting": (
+        "whistle_blown",
+        {"community_staff", "street_officer"},
+        {"held_at": "2026-11-23T08:00:00+08:00", "attendees": ["housing"], "decisions": "x"},
+    ),
+    "contest_summons": ("whistle_blown", {"department_officer"}, {"reason": "not ours"}),
+    "uphold_summons": (
+        "whistle_blown",
+        {"community_staff", "street_officer"},
+        {"department_id": "housing"},
+    ),
 }
 #: what another grid worker asks first (the request that the action decides)
 ASKED_FIRST = {
@@ -149,6 +172,11 @@ def attempt(action: str, principal: Any) -> None:
         svc.act(i, request, WORKER2, body)
     if action == "resume":
         svc.act(i, "approve_suspension", STAFF, {})
+    housing = P("department_officer", "housing")
+    if action == "confirm_presence":
+        svc.act(i, "report_in", housing, {})  # unproven: no place given
+    if action == "uphold_summons":
+        svc.act(i, "contest_summons", housing, {"reason": "not ours"})
     replacers = ("street_officer", "city_supervisor")
     if action == "record_callback" and principal.role.value in replacers:
         svc.act(i, action, STAFF, data)  # the round's valid callback, which they replace

@@ -177,7 +177,7 @@ document.addEventListener('alpine:init', () => {
       const l = summary.open_deadlines;
       this.chart('chart-lights', { type: 'doughnut', data: { labels: [this.t('green'), this.t('yellow'), this.t('red'), this.t('paused')], datasets: [{ data: [l.green, l.yellow, l.red, l.paused], backgroundColor: ['#4c9f70', '#e0a030', '#d0453a', '#999'] }] } });
       this.chart('chart-trend', { type: 'line', data: { labels: trend.days.map(d => d.date.slice(5)), datasets: ['reported', 'closed', 'whistles'].map((m, i) => ({ label: this.t('trend.' + m), data: trend.days.map(d => d[m]), borderColor: ['#3b6fb6', '#4c9f70', '#d0453a'][i], tension: 0.2 })) } });
-      this.chart('chart-rank', { type: 'bar', data: { labels: ranks.items.map(r => r.name), datasets: [{ label: this.t('score'), data: ranks.items.map(r => r.score), backgroundColor: '#3b6fb6' }] }, options: { indexAxis: 'y', plugins: { legend: { display: false } } } });
+      this.chart('chart-rank', { type: 'bar', data: { labels: ranks.items.map(r => r.rank === null ? `${r.name} (${this.t('insufficient_sample')})` : r.name), datasets: [{ label: this.t('score'), data: ranks.items.map(r => r.score), backgroundColor: '#3b6fb6' }] }, options: { indexAxis: 'y', plugins: { legend: { display: false } } } });
     },
 
     async verify() { await this.guard(async () => { this.verifyResult = await this.api('GET', '/audit/verify'); }); },

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import Api, api
+from tests.http.support import Api, api
 from tests.support import HOUSING, LEADER, STAFF, STREET, SUPERVISOR, WORKER
 
 
