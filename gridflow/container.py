@@ -27,6 +27,7 @@ from projections.tokens import TokenStore
 from projections.webhooks import WebhookTargets
 from workers.deadlines import DeadlineWorker
 from workers.notifier import Notifier
+from workers.patrol_misses import PatrolMissWorker
 
 
 @dataclass
@@ -171,6 +172,7 @@ class Container:
         return {
             "projections": lambda stop: self.engine.follow(stop, self.wake),
             "deadlines": deadlines.follow,
+            "patrol_misses": PatrolMissWorker(self.service, self.views).follow,
             "audit": self.follow_audit,
             "notifications": lambda stop: self.notifier.follow(stop, self.notify_wake),
         }
