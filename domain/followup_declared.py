@@ -220,6 +220,16 @@ LADDER: tuple[Action, ...] = (
         queue={r: () for r in CLEARERS},
         example={"note": "answered and checked"},
     ),
+    Action(
+        "raise_patrol_miss",
+        moves=(Move(STATES, STAY),),
+        roles=frozenset({R.SYSTEM}),
+        data=followups.PatrolMiss,
+        event=Issue.PatrolMissRaised,
+        labels=Labels("漏报督办", "Patrol-miss follow-up"),
+        decide=followups.raise_patrol_miss,
+        client=False,  # the patrol-miss worker's (workers/patrol_misses.py)
+    ),
 )
 
 FOLLOWUP: tuple[Action, ...] = (

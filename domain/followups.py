@@ -24,7 +24,7 @@ from pydantic import Field
 
 from domain.actions import ActionData, Short, Text, WithEvidence
 from domain.context import Context, Decision
-from domain.errors import Forbidden, ValidationFailed
+from domain.errors import BeyondHolidayData, Forbidden, TransitionNotAllowed, ValidationFailed
 from domain.principals import Principal, Role
 from domain.states import TERMINAL
 
@@ -65,6 +65,16 @@ class ReplyFlag(WithEvidence):
         description="the follow-up item (default: the one open item aimed at you)",
     )
     text: Text
+
+
+class PatrolMiss(ActionData):
+    """The reverse comparison's warning on a grid (the worker's, workers/patrol_misses.py):
+    the rolling window that warned and its counts, kept in the event as the evidence."""
+
+    grid_id: Short
+    days: int = Field(ge=1, le=366, description="the rolling window that warned (7 or 30)")
+    hotline: int = Field(ge=0)
+    misses: int = Field(ge=0)
 
 
 class ClearFlag(ActionData):
@@ -365,4 +375,32 @@ def clear_flag(issue: Issue, p: Principal, data: ClearFlag, ctx: Context, _: Any
     d.facts["followups"] = [{"op": "clear", "id": item["id"]}]
     if issue.open_deadline(f"flag_reply:{item['id']}"):
         d.end(f"flag_reply:{item['id']}", "cancelled")
+    return d
+
+
+def raise_patrol_miss(
+    issue: Issue, p: Principal, data: PatrolMiss, ctx: Context, _: Any
+) -> Decision:
+    """漏报预警 → 督办: a rolling-window warning on a grid opens an item to the grid (its
+    leader answers) at the community level, on the issue of the grid's newest missed
+    ticket. One item per missed ticket: a repeat of the same warning, or a second worker,
+    opens nothing (the store's version conflict settles two at once)."""
+    if not ctx.org.is_grid(data.grid_id) or issue.grid_id != data.grid_id:
+        raise ValidationFailed({"grid_id": "not the grid of this ticket"})
+    if any(it["reason"] == "patrol_miss" for it in issue.followups):
+        raise TransitionNotAllowed(
+            "a patrol_miss item was already raised on this ticket",
+            state=issue.state,
+            allowed_actions=[],
+        )
+    cal = ctx.calendar(data.grid_id)
+    if not cal.covers(ctx.now.astimezone(cal.tz).date()):
+        raise BeyondHolidayData(
+            f"today is after {cal.data_until}, beyond the official holiday data: no follow-up "
+            "item opens until that year is added to the calendar file",
+            state=issue.state,
+            allowed_actions=[],
+        )
+    d = _stay(issue, data)
+    raise_item(issue, d, ctx, target=data.grid_id, level="community", reason="patrol_miss", by=p.id)
     return d

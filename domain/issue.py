@@ -365,6 +365,9 @@ class Issue(Aggregate):
     class FlagCleared(Event):
         ACTION = "clear_flag"
 
+    class PatrolMissRaised(Event):
+        ACTION = "raise_patrol_miss"
+
     class Assigned(Event):
         ACTION = "assign"  # the assignee follows from the event (domain.owners)
 

@@ -443,8 +443,11 @@ def parser() -> argparse.ArgumentParser:
     load = org.add_parser("load", help="load or update the organisation from a JSON/YAML file")
     load.add_argument("file")
     load.set_defaults(func=cmd_org_load)
-    w = sub.add_parser("worker", help="background workers: projections, deadlines")
-    w.add_argument("--only", help="run one worker: projections or deadlines")
+    w = sub.add_parser("worker", help="background workers: projections, deadlines, …")
+    w.add_argument(
+        "--only",
+        help="run one worker: projections, deadlines, patrol_misses, audit or notifications",
+    )
     w.set_defaults(func=cmd_worker)
     proj = sub.add_parser("projections", help="the views").add_subparsers(dest="p", required=True)
     rb = proj.add_parser("rebuild", help="rebuild every view from the log, beside, then switch")

@@ -31,6 +31,7 @@ from stores.tokens import TokenStore
 from workers.audit import AuditWorker
 from workers.deadlines import DeadlineWorker
 from workers.notifier import Notifier
+from workers.patrol_misses import PatrolMissWorker
 from workers.projections import ProjectionWorker
 
 
@@ -215,6 +216,7 @@ class Container:
         return {
             "projections": lambda stop: ProjectionWorker(self.engine, self.wake).follow(stop),
             "deadlines": lambda stop: DeadlineWorker(self.service, self.views).follow(stop),
+            "patrol_misses": lambda stop: PatrolMissWorker(self.service, self.views).follow(stop),
             "audit": lambda stop: AuditWorker(self.audit).follow(stop),
             "notifications": lambda stop: self.notifier.follow(stop, self.notify_wake),
         }

@@ -291,6 +291,17 @@ class ViewReader:
         with self.db.transaction(write=False) as cur:
             return reverse.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
 
+    def open_items_by_target(self, reason: str) -> set[str]:
+        """Targets with a follow-up item of `reason` not cleared yet (any issue)."""
+        p = self._prefix()
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT DISTINCT target FROM {p}followup_items "
+                "WHERE reason = %s AND status <> 'cleared'",
+                (reason,),
+            )
+            return {r[0] for r in cur.fetchall()}
+
     def merge_candidates(self, issue_id: str) -> list[dict[str, Any]]:
         p = self._prefix()
         with self.db.transaction(write=False) as cur:

@@ -136,6 +136,14 @@ class Console:
             page = ctx.new_page()
             page.on("console", lambda m: self.logs.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: self.logs.append(str(e)))
+            page.on(
+                "response",
+                lambda r: (
+                    self.logs.append(f"{r.status} {r.request.method} {r.url}")
+                    if r.status >= 400
+                    else None
+                ),
+            )
             page.goto(self.base + "/console")
             page.fill("[data-testid=token]", self.tokens[role])
             page.click("[data-testid=sign-in]")
@@ -152,7 +160,13 @@ class Console:
         page = self.as_(role)
         page.goto(f"{self.base}/console#/issue/{issue}")
         page.reload()  # as a person coming back to the page would see it now
-        page.wait_for_selector("[data-testid=issue-page] >> text=v")
+        try:
+            page.wait_for_selector("[data-testid=issue-page] >> text=v", timeout=15_000)
+        except Exception:
+            self.shot(page, f"{role}-open-stuck")
+            raise AssertionError(
+                f"the issue page did not open; browser errors: {self.logs}"
+            ) from None
         page.wait_for_function(
             "id => document.querySelector('[data-testid=issue-state]') && "
             "location.hash.endsWith(id)",

@@ -170,3 +170,20 @@ def test_a_rejected_issue_s_items_lose_their_reply_clock_and_wait_to_be_cleared(
     assert issue.open_deadline("flag_reply:f1") is None
     issue = svc.act(i, "clear_flag", STAFF, {"note": "rejected: nothing to answer"}).issue
     assert issue.followups[0]["status"] == "cleared"
+
+
+def test_a_patrol_miss_item_goes_to_the_tickets_own_grid_once_per_ticket():
+    svc = make_service(clock=Clock())
+    i = report(svc)  # grid g1
+    warned = {"grid_id": "g1", "days": 7, "hotline": 3, "misses": 3}
+    with pytest.raises(ValidationFailed):  # not this ticket's grid: nothing recorded
+        svc.act(i, "raise_patrol_miss", SYSTEM, {**warned, "grid_id": "g2"})
+    assert svc.get(i).followups == []
+    issue = svc.act(i, "raise_patrol_miss", SYSTEM, warned).issue
+    (it,) = issue.followups
+    assert (item_of(it), it["raised_by"]) == (("g1", "community", "patrol_miss"), "system")
+    assert issue.open_deadline(f"flag_reply:{it['id']}") is not None
+    with pytest.raises(TransitionNotAllowed):  # a second run: refused
+        svc.act(i, "raise_patrol_miss", SYSTEM, warned)
+    with pytest.raises(Forbidden):  # a system action: nobody else records it
+        svc.act(i, "raise_patrol_miss", SUPERVISOR, warned)

@@ -66,7 +66,12 @@ document.addEventListener('alpine:init', () => {
     },
     async signIn() {
       this.token = this.tokenInput.trim();
-      await this.guard(async () => { await this.loadMe(); localStorage.setItem('gridflow.token', this.token); this.tokenInput = ''; });
+      await this.guard(async () => {
+        // kept as soon as the service knows it: a page reloaded while the rest loads stays signed in
+        await this.api('GET', '/me');
+        localStorage.setItem('gridflow.token', this.token); this.tokenInput = '';
+        await this.loadMe();
+      });
     },
     signOut() { this.me = null; this.token = ''; localStorage.removeItem('gridflow.token'); },
     async loadMe() {
