@@ -21,10 +21,14 @@ _NOT_IN_FORMS = {"note", "location"}
 class FormField(BaseModel):
     name: str
     #: text, textarea, checkbox, yesno (a yes/no answer nobody gave yet), select, list,
-    #: or a widget: departments, photo, …
+    #: number (an integer within minimum..maximum), datetime, checklist (an object of
+    #: booleans: one checkbox per key the issue offers), or a widget: departments, photo, …
     type: str
     required: bool
     options: list[str] | None = None
+    #: the bounds of a number
+    minimum: int | None = None
+    maximum: int | None = None
     #: what the form shows chosen at first; None: nothing (the person chooses)
     default: Any = None
 
@@ -60,10 +64,18 @@ def form(a: Action) -> list[FormField]:
         elif variant.get("type") == "boolean":
             kind = "checkbox" if default is not None else "yesno"
             options = None if default is not None else ["yes", "no"]
+        elif variant.get("type") == "integer":
+            kind = "number"
+        elif variant.get("type") == "string" and variant.get("format") == "date-time":
+            kind = "datetime"
         elif variant.get("type") == "string":
             kind = "textarea" if variant.get("maxLength", 0) > 200 else "text"
+        elif variant.get("type") == "object" and variant.get("additionalProperties") == {
+            "type": "boolean"
+        }:
+            kind = "checklist"
         else:
-            continue  # an object: no form asks for it
+            continue  # any other object: no form asks for it
         fields.append(
             FormField(
                 name=name,
@@ -71,6 +83,8 @@ def form(a: Action) -> list[FormField]:
                 required=name in required,
                 options=options,
                 default=default if kind in ("select", "checkbox") else None,
+                minimum=variant.get("minimum") if kind == "number" else None,
+                maximum=variant.get("maximum") if kind == "number" else None,
             )
         )
     return sorted(fields, key=lambda f: f.type == "photo")  # the photo last, as on paper

@@ -12,8 +12,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -265,9 +267,16 @@ def test_a_day_of_work_walks_every_action_through_the_console(server: Any, brows
     a = c.report("E2E 主管道漏水 main pipe leaking", phone="13900000002")
     assert c.state(c.open("grid_worker", a)) == "reported"
     c.act("grid_worker", a, "handle_on_spot")
+    c.act("grid_worker", a, "suspend", {"reason": "住户不在家 nobody home"})
+    c.act("grid_leader", a, "deny_suspension", {"reason": "上午可入户 the flat is open mornings"})
     c.act("grid_worker", a, "suspend", {"reason": "等待入户 waiting for access"})
     c.act("grid_leader", a, "approve_suspension")
     c.act("grid_worker", a, "resume")
+    extension = {"reason": "配件在途 the part is on order", "extra": "3wd"}
+    c.act("grid_worker", a, "request_extension", extension)
+    c.act("grid_leader", a, "deny_extension", {"reason": "先关阀止水 shut the valve first"})
+    c.act("grid_worker", a, "request_extension", {**extension, "extra": "2wd"})
+    c.act("grid_leader", a, "approve_extension")
     c.act("grid_worker", a, "comment", {"text": "已联系物业"})
     page = c.act(
         "community_staff",
@@ -276,16 +285,45 @@ def test_a_day_of_work_walks_every_action_through_the_console(server: Any, brows
         {"lead_party": "物业公司", "parties": "业委会, 居民代表"},
     )
     assert c.state(page) == "coordinating"
+    # The whistle gives each department its task (分工) and names the lead (牵头).
     page = c.act(
         "community_staff",
         a,
         "blow_whistle",
-        {"departments": ["housing", "water"], "grade": "urgent"},
+        {
+            "departments": ["housing", "water"],
+            "task-housing": "更换楼内主管道 replace the riser",
+            "task-water": "关闭总阀 shut the mains valve",
+            "lead-housing": True,
+            "grade": "urgent",
+        },
     )
     assert c.state(page) == "whistle_blown"
+    c.act(
+        "department_officer", a, "contest_summons", {"reason": "主管道属水务 the main is water's"}
+    )
+    c.act(
+        "community_staff",
+        a,
+        "uphold_summons",
+        {"department_id": "housing", "reason": "楼内立管归住建 the riser is yours"},
+    )
     c.act("department_officer", a, "acknowledge")
     page = c.act("department_officer", a, "report_in", {}, photo=jpeg())
     assert "已报到" in page.inner_text("[data-testid=departments]")
+    # Reported in without a position: the community confirms the officer was there.
+    c.act("community_staff", a, "confirm_presence", {"department_id": "housing"})
+    held = datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(hours=1)
+    c.act(
+        "community_staff",
+        a,
+        "record_meeting",
+        {
+            "held_at": held.strftime("%Y-%m-%dT%H:%M"),
+            "attendees": "住建局, 水务集团, 社区 community",
+            "decisions": "住建今日换管，水务配合停水 housing replaces the riser today",
+        },
+    )
     c.act("street_officer", a, "summon", {"departments": ["police"]})
     c.act("street_officer", a, "release", {"department_id": "water", "reason": "不属职责"})
 
@@ -298,11 +336,24 @@ def test_a_day_of_work_walks_every_action_through_the_console(server: Any, brows
 
     page = c.act("street_officer", a, "release", {"department_id": "police", "reason": "已处理"})
     assert c.state(page) == "joint_handling"
+    c.act("department_officer", a, "complete_task", {"result": "立管已更换 riser replaced"})
     c.act("department_officer", a, "resolve", {"resolution": "更换管道"}, photo=jpeg())
     c.act("street_officer", a, "rework", {"reason": "仍有渗水"})
     c.act("community_staff", a, "resolve", {"resolution": "二次修复"})
     page = c.act("street_officer", a, "verify")
     assert c.state(page) == "closed"
+    c.act(
+        "community_staff",
+        a,
+        "evaluate_department",
+        {
+            "department_id": "housing",
+            "timeliness": "5",
+            "attendee_level": "leader",
+            "cooperation": "4",
+            "result": "5",
+        },
+    )
     c.act(
         "callback_desk",
         a,
@@ -337,6 +388,42 @@ def test_a_day_of_work_walks_every_action_through_the_console(server: Any, brows
     assert c.state(page) == "coordinating"
     c.act("grid_leader", settled, "appeal_callback", {"reason": "诉求超出职责 beyond any remit"})
     c.act("city_supervisor", settled, "uphold_appeal", {"reason": "不合理诉求 unreasonable"})
+
+    # A small matter the grid would hand up: a follow-up item on the way, then escalated.
+    e = c.report("E2E 楼道堆物 clutter in the stairwell")
+    c.act("grid_worker", e, "handle_on_spot")
+    owner = {"principal_id": "grid-worker-li", "note": "李师傅熟悉该楼 Li knows the building"}
+    c.act("grid_leader", e, "assign", owner)
+    c.act("street_officer", e, "flag", {"message": "请周五前说明进展 explain by Friday"})
+    c.act("grid_worker", e, "reply_flag", {"text": "已通知住户清理 residents told to clear it"})
+    c.act("street_officer", e, "clear_flag", {"note": "已核实 checked"})
+    c.act(
+        "grid_worker", e, "request_escalation", {"reason": "需业委会同意 the committee must agree"}
+    )
+    c.act("grid_leader", e, "deny_escalation", {"reason": "先联系物业 call the manager first"})
+    c.act("grid_worker", e, "request_escalation", {"reason": "物业无权处理 the manager may not"})
+    page = c.act(
+        "grid_leader", e, "approve_escalation", {"lead_party": "物业公司", "parties": "业委会"}
+    )
+    assert c.state(page) == "coordinating"
+
+    # A 12345 ticket the grid returns to the hotline, with the street's approval (退单).
+    ticket = httpx.post(
+        base + "/issues",
+        json={
+            "grid_id": "huancui-s1-c1-g1",
+            "category": "road",
+            "description": "E2E 12345 咨询燃气开户 how to open a gas account",
+            "channel": "hotline",
+            "hotline": {"ticket_no": "E2E-0001", "ticket_type": "consult"},
+        },
+        headers={"Authorization": f"Bearer {tokens['intake']}"},
+    )
+    assert ticket.status_code in (200, 201), ticket.text
+    h = ticket.json()["id"]
+    c.act("grid_leader", h, "return_to_hotline", {"reason": "燃气公司事项 the gas company's"})
+    page = c.act("street_officer", h, "approve_return")
+    assert c.state(page) == "rejected"
 
     b = c.report("E2E 路灯不亮 street light out")
     page = c.act("grid_leader", b, "transfer", {"grid_id": "huancui-s1-c1-g2", "reason": "属邻格"})

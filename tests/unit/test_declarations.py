@@ -182,3 +182,12 @@ def client() -> Any:
     with TestClient(create_app(c.services())) as tc:
         yield tc
     c.close()
+
+
+def test_ratings_times_and_checklists_have_their_own_inputs() -> None:
+    forms = {a.name: {f.name: f for f in a.fields} for a in workflow().actions}
+    rating = forms["evaluate_department"]["timeliness"]
+    assert (rating.type, rating.minimum, rating.maximum, rating.required) == ("number", 1, 5, True)
+    assert forms["record_meeting"]["held_at"].type == "datetime"
+    assert forms["resolve"]["checklist"].type == "checklist"
+    assert forms["verify"]["checklist"].type == "checklist"

@@ -140,9 +140,10 @@ document.addEventListener('alpine:init', () => {
         if (f.type === 'select' || f.type === 'yesno') data[f.name] = f.default ?? '';
         if (f.type === 'departments') data[f.name] = [];
         if (f.type === 'checkbox') data[f.name] = !!f.default;
+        if (f.type === 'checklist') data[f.name] = {};
         if (f.type === 'issue' && this.issue.merge_candidates.length) data[f.name] = this.issue.merge_candidates[0].id;
       }
-      this.form = { action, data, photo: null };
+      this.form = { action, data, photo: null, tasks: {}, lead: '' };
     },
     async submitAction() {
       await this.guard(async () => {
@@ -151,6 +152,12 @@ document.addEventListener('alpine:init', () => {
         for (const [k, v] of Object.entries(data)) if (v !== '' && v !== undefined && v !== null) body[k] = v;
         for (const f of this.fieldsOf(action)) if (f.type === 'list') body[f.name] = (data[f.name] || '').split(/[,，、]/).map(s => s.trim()).filter(Boolean);
         for (const f of this.fieldsOf(action)) if (f.type === 'yesno' && f.name in body) body[f.name] = body[f.name] === 'yes';
+        // the departments' tasks (分工) and the lead (牵头), where the person gave any
+        const { tasks, lead } = this.form;
+        for (const f of this.fieldsOf(action)) if (f.type === 'departments' && (lead || Object.values(tasks).some(Boolean))) body[f.name] = body[f.name].map(id => ({ department_id: id, task: tasks[id] || undefined, lead: id === lead }));
+        // a local date and time on the form, an instant with its offset in the request
+        for (const f of this.fieldsOf(action)) if (f.type === 'datetime' && f.name in body) body[f.name] = new Date(body[f.name]).toISOString();
+        for (const f of this.fieldsOf(action)) if (f.type === 'checklist' && !Object.keys(body[f.name] || {}).length) delete body[f.name];
         if (photo) body.evidence = [await this.upload('/issues/' + this.issue.id + '/evidence', photo)];
         await this.api('POST', '/issues/' + this.issue.id + '/actions/' + action, body, { 'If-Match': '"' + this.issue.version + '"' });
         this.notice = this.t('done') + ': ' + this.actionLabel(action);
