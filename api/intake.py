@@ -135,7 +135,10 @@ def repeat(s: Services, p: Principal, t: Ticket) -> tuple[str, str | None, Any] 
     since = s.service.clock() - timedelta(days=tickets.REPEAT_DAYS)
     target = tickets.repeat_target(s.views.closed_like(code, since), place.get("address"), lat, lon)
     if target is None:
-        return None
+        # The views may have folded this ticket's merge between the two reads above (the
+        # matter it reopened is no longer closed): read again, on views at least as new.
+        merged = s.views.merged_ticket(t.ticket_no)
+        return None if merged is None else ("duplicate", merged, None)
     body = {"ticket_no": t.ticket_no, "hotline": t.report.get("hotline")}
     if t.report.get("reporter"):
         body["reporter"] = t.report["reporter"]

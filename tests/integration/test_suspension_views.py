@@ -64,6 +64,7 @@ def test_the_views_move_a_resumed_clock_by_its_pause(store_url: str) -> None:
         c.service.act(i, "handle_on_spot", WORKER)
         clock.advance(hours=1)
         c.service.act(i, "suspend", WORKER, {"reason": "road closed by police"})
+        c.service.act(i, "approve_suspension", LEADER)  # the pause runs from the approval
         c.engine.catch_up()
         key = (str(i), "small_resolution")
         assert key not in c.views.due_deadlines(clock.now + timedelta(days=1))  # paused

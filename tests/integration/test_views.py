@@ -352,7 +352,7 @@ def test_every_count_behind_the_indicators_is_folded_exactly(world: World):
         "deadline_met:small_resolution": 3,  # A, E settled, E after the rework
         "deadline_met:verification": 3,  # A, E before and after the rework
         "deadline_met:callback": 2,
-        "followup_open": 1,  # the urge on B opens a follow-up item on water (issue 14)
+        "followup_open": 1,  # the supervisor's urge on B opened an item on water (issue 14)
     }
 
 
