@@ -183,8 +183,7 @@ def test_the_xlsx_has_a_sheet_per_section(month):
     # views pass it by.
     a.container.audit.catch_up()
     c = a.container
-    while c.outbox.step(c.service.app.recorder, c.service.org().covers):
-        pass
+    c.outbox.catch_up(c.service.org().covers)
     assert c.outbox.position() == c.service.head()
     assert c.views.quarantined() == {} or not any(c.views.quarantined().values())
     a.container.engine.catch_up()
