@@ -50,6 +50,8 @@ class Services:
     limiter: RateLimiter | None = None
     #: web origins allowed to call from a browser (`GRIDFLOW_CORS_ORIGINS`); none: no CORS
     cors_origins: tuple[str, ...] = ()
+    #: the most rows one hotline import takes (`GRIDFLOW_MAX_IMPORT_ROWS`)
+    max_import_rows: int = 50_000
 
 
 def services(request: Request) -> Services:

@@ -224,7 +224,7 @@ async def hotline(
             "a JSON array of tickets",
             fields={"body": "a JSON array of tickets"},
         )
-    if len(rows) > (most := s.service.settings.max_import_rows):
+    if len(rows) > (most := s.max_import_rows):
         raise ValidationFailed(
             {"body": f"{len(rows)} rows: an import takes at most {most} (split the file)"}
         )
@@ -279,7 +279,7 @@ async def hotline_callbacks(
         raise ApiError(400, "malformed_request", f"not a JSON array or a CSV: {exc}") from None
     if not isinstance(rows, list):
         raise ValidationFailed({"body": "a JSON array of callbacks"})
-    if len(rows) > (most := s.service.settings.max_import_rows):
+    if len(rows) > (most := s.max_import_rows):
         raise ValidationFailed({"body": f"{len(rows)} rows: at most {most}"})
     result = await run_in_threadpool(import_callbacks, s, p, rows)
     headers = {"X-Log-Position": str(result["position"])} if result["position"] else {}

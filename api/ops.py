@@ -241,7 +241,7 @@ def readyz(request: Request) -> JSONResponse:
     for name, check in s.readiness.items():
         checks[name] = check()
         ok = ok and not (isinstance(checks[name], dict) and checks[name].get("ok") is False)
-    checks["calendar"] = calendar_check(s.service.settings.calendars.default, s.service.clock())
+    checks["calendar"] = calendar_check(s.service.policy.calendars.default, s.service.clock())
     return JSONResponse(
         {"ready": ok, "checks": checks}, 200 if ok else 503, {} if ok else {"Retry-After": "2"}
     )

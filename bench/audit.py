@@ -23,9 +23,9 @@ from uuid import uuid4
 
 from bench.floors import bench_shared, fresh_database
 from domain.principals import Principal, Role
-from domain.settings import Settings
 from gridflow import demo
 from gridflow.container import Container
+from gridflow.settings import Settings
 from projections.audit_read import verify
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,9 +20,9 @@ from uuid import uuid4
 from bench.floors import bench_shared, fresh_database
 from domain import commands
 from domain.principals import Principal, Role
-from domain.settings import Settings
 from gridflow import demo
 from gridflow.container import Container
+from gridflow.settings import Settings
 
 DB = "gridflow_bench_comparison"
 

@@ -36,13 +36,13 @@ def child(url: str, issue: UUID, threads: int, seconds: float, tuning: dict[str,
     from domain import service
     from domain.errors import VersionConflict
     from domain.principals import Principal, Role
-    from domain.service import IssueService
-    from domain.settings import Settings
     from gridflow import demo
+    from gridflow.container import issue_service
+    from gridflow.settings import Settings
 
     for name, value in tuning.items():  # to compare back-off settings
         setattr(service, name, value)
-    svc = IssueService(Settings(database_url=url))
+    svc = issue_service(Settings(database_url=url))
     staff = Principal("bench-staff", Role.COMMUNITY_STAFF, demo.COMMUNITY)
     svc.get(issue)
     print("ready", flush=True)
@@ -120,16 +120,16 @@ def main() -> None:
     args = ap.parse_args()
 
     from domain.principals import Principal, Role
-    from domain.service import IssueService
-    from domain.settings import Settings
     from gridflow import demo
+    from gridflow.container import issue_service
+    from gridflow.settings import Settings
 
     name = f"gridflow_bench_contention_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(SERVER, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql://postgres@localhost:5432/{name}"
     try:
-        svc = IssueService(Settings(database_url=url))
+        svc = issue_service(Settings(database_url=url))
         svc.load_org(demo.organisation())
         worker = Principal("bench-worker", Role.GRID_WORKER, demo.GRID)
         body = {"grid_id": demo.GRID, "category": "road", "description": "pothole"}

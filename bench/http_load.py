@@ -31,9 +31,9 @@ import httpx
 
 from bench.floors import bench_shared, fresh_database, percentiles, raw_floor
 from domain.principals import Principal, Role
-from domain.settings import Settings
 from gridflow import demo
 from gridflow.container import Container
+from gridflow.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DB = "gridflow_bench_http"

@@ -35,9 +35,9 @@ import psycopg
 from bench.floors import bench_shared, fresh_database
 from domain import commands
 from domain.principals import Principal, Role
-from domain.settings import Settings
 from gridflow import demo
 from gridflow.container import Container
+from gridflow.settings import Settings
 
 DB = "gridflow_bench_memory"
 URL = f"postgresql://postgres@localhost:5432/{DB}"

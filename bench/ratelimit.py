@@ -26,9 +26,9 @@ import httpx
 from api.app import create_app
 from bench.floors import fresh_database
 from domain.principals import Principal, Role
-from domain.settings import Settings
 from gridflow import demo
 from gridflow.container import Container
+from gridflow.settings import Settings
 
 LIMIT = 6000  # the default of GRIDFLOW_RATE_LIMIT
 

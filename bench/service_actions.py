@@ -25,10 +25,10 @@ from eventsourcing.domain import Aggregate
 
 from bench.floors import bench_shared, fresh_database, percentiles, raw_floor
 from domain.principals import Principal, Role
-from domain.service import GridflowApplication
-from domain.settings import Settings, store_env
 from gridflow import demo
 from gridflow.container import Container
+from gridflow.settings import Settings
+from stores.eventstore import GridflowApplication, store_env
 
 DB = "gridflow_bench_service"
 ISSUES_PER_THREAD = 8
@@ -93,7 +93,7 @@ def action_rounds(url: str, threads: int, seconds: float, rounds: int) -> dict[s
     results: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
     for _ in range(rounds):
         for on, c in containers.items():
-            gc = c.service.group_commit
+            gc = c.group_commit
             before = (gc.batches, gc.commands) if gc else (0, 0)
 
             def act(k: int, i: int, c: Container = c) -> None:

@@ -29,13 +29,13 @@ from domain import commands
 from domain.issue import Issue
 from domain.organisation import Organisation
 from domain.principals import Principal, Role
-from domain.service import GridflowApplication
-from domain.settings import Settings
 from gridflow import demo
 from gridflow.container import Container
+from gridflow.settings import Settings
 from projections.queries import ListQuery
 from projections.records import OrgChange, Record, utc
 from projections.views import IssueViews, schema
+from stores.eventstore import GridflowApplication
 
 #: Its own database; GRIDFLOW_BENCH_DB names another, so that two runs at once do not
 #: drop each other's.

@@ -28,9 +28,9 @@ from typing import Any
 from bench.floors import bench_shared, fresh_database
 from bench.http_load import DB, URL, running_service
 from domain.principals import Principal, Role
-from domain.settings import Settings
 from gridflow import demo
 from gridflow.container import Container
+from gridflow.settings import Settings
 
 LUA = """
 local ids = {%s}

@@ -3,7 +3,10 @@ composition root (gridflow/container.py)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from eventsourcing.persistence import Recording
 
 
 class EvidenceIndex(Protocol):
@@ -44,3 +47,10 @@ class NoDirectory:
 
     def is_resident(self, principal_id: str) -> bool:
         return False
+
+
+class SaveEvents(Protocol):
+    """Saves the events in one transaction and answers their recordings (the library's
+    `Application.save`, or a group commit that shares one transaction among commands)."""
+
+    def __call__(self, events: Sequence[Any]) -> Sequence[Recording[Any]]: ...

@@ -95,7 +95,7 @@ def monthly(
     except AggregateNotFoundError:
         pass
     now = svc.clock()
-    due = due_at(month, svc.settings.calendars.for_chain(svc.org().ancestors(node)))
+    due = due_at(month, svc.policy.calendars.for_chain(svc.org().ancestors(node)))
     if now < due:
         raise ReportNotDue(
             f"the report of {month} is computed at {due.isoformat()}", due_at=due.isoformat()

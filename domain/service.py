@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, ProgrammingError
+from eventsourcing.persistence import IntegrityError
 
 from domain import commands
 from domain.access import may_see, may_see_personal
@@ -30,14 +30,13 @@ from domain.errors import (
     UnknownAction,
     VersionConflict,
 )
-from domain.groupcommit import GroupCommit
 from domain.history import entries as history_entries
 from domain.issue import Issue
 from domain.organisation import ORGANISATION_ID, Org, Organisation
-from domain.ports import Directory, EvidenceIndex, NoDirectory, NoEvidence
+from domain.policy import Policy
+from domain.ports import Directory, EvidenceIndex, NoDirectory, NoEvidence, SaveEvents
 from domain.principals import Principal
 from domain.privacy import PlainVault, Vault
-from domain.settings import Settings, store_env
 from domain.workflow import CLIENT_ACTIONS
 
 Clock = Callable[[], datetime]
@@ -66,24 +65,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class GridflowApplication(Application[UUID]):
-    """The event store: issues and the organisation share one log."""
-
-    name = "gridflow"
-
-
-def open_application(url: str) -> GridflowApplication:
-    """The event store. A role that does not own the log's tables (see `gridflow db
-    secure`) cannot run the library's CREATE … IF NOT EXISTS: it opens them as they are."""
-    env = store_env(url)
-    try:
-        return GridflowApplication(env=env)
-    except ProgrammingError as exc:
-        if "must be owner" not in str(exc):
-            raise
-        return GridflowApplication(env={**env, "CREATE_TABLE": "n"})
-
-
 @dataclass(frozen=True)
 class Result:
     issue: Issue
@@ -91,22 +72,26 @@ class Result:
 
 
 class IssueService:
+    """The application service over an opened event store (`stores.eventstore`). `save`
+    replaces the store's own save (the group commit of `stores.groupcommit`)."""
+
     def __init__(
         self,
-        settings: Settings | None = None,
+        app: Application[UUID],
+        policy: Policy | None = None,
         clock: Clock = utc_now,
-        app: GridflowApplication | None = None,
         vault: Vault | None = None,
         evidence: EvidenceIndex | None = None,
         directory: Directory | None = None,
+        save: SaveEvents | None = None,
     ) -> None:
-        self.settings = settings or Settings.from_env()
+        self.app = app
+        self.policy = policy or Policy()
         self.clock = clock
         self.vault: Vault = vault or PlainVault()
         self.evidence: EvidenceIndex = evidence or NoEvidence()
         self.directory: Directory = directory or NoDirectory()
-        self.app = app or open_application(self.settings.database_url)
-        self.group_commit = GroupCommit(self.app.save) if self.settings.group_commit else None
+        self._save_events: SaveEvents = save or (lambda events: app.save(*events))
         # Commands on one issue within this process take turns (load, decide, save), so
         # they never race each other; other processes' races are retried.
         self._issue_locks = [threading.Lock() for _ in range(ISSUE_LOCK_STRIPES)]
@@ -166,7 +151,7 @@ class IssueService:
     # -- commands -------------------------------------------------------------------
 
     def context(self) -> Context:
-        s = self.settings
+        s = self.policy
         return Context(
             self.clock(),
             self.org(),
@@ -366,10 +351,7 @@ class IssueService:
 
     def _save(self, *aggregates: Issue | Organisation | None) -> int:
         events = [e for a in aggregates if a is not None for e in a.collect_events()]
-        if self.group_commit is not None:
-            recordings = self.group_commit.save(events)
-        else:
-            recordings = self.app.save(*events)
+        recordings = self._save_events(events)
         position = max(r.notification.id for r in recordings)
         for r in recordings:
             cited = getattr(r.domain_event, "data", {}).get("evidence")

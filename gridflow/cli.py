@@ -19,9 +19,9 @@ from psycopg_pool import PoolTimeout
 
 from domain.errors import DomainError
 from domain.principals import Principal, Role
-from domain.settings import DEFAULT_DATABASE_URL, Settings
 from domain.workflow import mermaid
 from gridflow.container import Container
+from gridflow.settings import DEFAULT_DATABASE_URL, Settings
 from gridflow.startup import (
     TOKEN_HINT,
     load_demo,

@@ -11,8 +11,10 @@ from functools import cached_property
 from pathlib import Path
 
 from api.deps import Services
+from domain.ports import Directory, EvidenceIndex
+from domain.privacy import Vault
 from domain.service import Clock, IssueService, utc_now
-from domain.settings import Settings
+from gridflow.settings import Settings
 from projections.audit import AuditLog
 from projections.comparison import ComparisonPolicy
 from projections.engine import Engine
@@ -21,7 +23,9 @@ from projections.outbox import Outbox
 from projections.reader import ViewReader
 from projections.webhooks import WebhookTargets
 from stores.db import Database
+from stores.eventstore import open_application
 from stores.evidence import BlobStore, DirectoryStore, Evidence, S3Store
+from stores.groupcommit import GroupCommit
 from stores.idempotency import IdempotencyStore
 from stores.privacy import KeyVault, load_subject_key
 from stores.ratelimit import RateLimiter
@@ -33,6 +37,21 @@ from workers.deadlines import DeadlineWorker
 from workers.notifier import Notifier
 from workers.patrol_misses import PatrolMissWorker
 from workers.projections import ProjectionWorker
+
+
+def issue_service(
+    settings: Settings,
+    clock: Clock = utc_now,
+    *,
+    vault: Vault | None = None,
+    evidence: EvidenceIndex | None = None,
+    directory: Directory | None = None,
+) -> IssueService:
+    """The application service over the configured store, with group commit unless
+    `GRIDFLOW_GROUP_COMMIT` turns it off."""
+    app = open_application(settings.database_url)
+    save = GroupCommit(app.save).save if settings.group_commit else None
+    return IssueService(app, settings.policy, clock, vault, evidence, directory, save)
 
 
 class Container:
@@ -69,15 +88,25 @@ class Container:
 
     @cached_property
     def service(self) -> IssueService:
+        gc = self.group_commit
         service = IssueService(
-            self.settings,
-            clock=self.clock,
+            open_application(self.settings.database_url),
+            self.settings.policy,
+            self.clock,
             vault=self.vault,
             evidence=self.evidence,
             directory=self.tokens,
+            save=gc.save if gc else None,
         )
         service.on_saved.append(self._saved)
         return service
+
+    @cached_property
+    def group_commit(self) -> GroupCommit | None:
+        """Shares one transaction among concurrent commands (`GRIDFLOW_GROUP_COMMIT`)."""
+        if not self.settings.group_commit:
+            return None
+        return GroupCommit(lambda *events: self.service.app.save(*events))
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:
@@ -209,6 +238,7 @@ class Container:
             readiness=readiness,
             limiter=self.limiter if self.settings.rate_limit > 0 else None,
             cors_origins=self.settings.cors_origins,
+            max_import_rows=self.settings.max_import_rows,
         )
 
     def workers(self) -> dict[str, Callable[[threading.Event], None]]:

@@ -20,9 +20,8 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from domain.service import GridflowApplication
-from domain.settings import store_env
 from stores.db import Database
+from stores.eventstore import GridflowApplication, store_env
 from stores.schema import migrate
 
 APPEND_ONLY = (

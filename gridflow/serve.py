@@ -12,8 +12,8 @@ import threading
 import uvicorn
 
 from api.app import create_app
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from gridflow.startup import (
     TOKEN_HINT,
     load_demo,

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from domain.settings import store_env
 from gridflow import demo
 from gridflow.container import Container
+from stores.eventstore import store_env
 from stores.tokens import parse_duration
 
 TOKEN_HINT = "gridflow token create --principal ID --role ROLE --scope NODE_OR_DEPARTMENT"

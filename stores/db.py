@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from domain.settings import store_env
+from stores.eventstore import store_env
 
 
 class Cursor(Protocol):

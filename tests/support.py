@@ -9,7 +9,8 @@ from uuid import UUID
 
 from domain.principals import Principal, Role
 from domain.service import IssueService
-from domain.settings import Settings
+from gridflow.container import issue_service
+from gridflow.settings import Settings
 
 
 def subject_key_env(url: str) -> dict[str, str]:
@@ -124,7 +125,7 @@ CALLER = {"name": "Li", "phone": "13800000001"}
 
 
 def make_service(url: str = "memory://", clock: Clock | None = None) -> IssueService:
-    svc = IssueService(Settings(database_url=url), clock=clock or Clock())
+    svc = issue_service(Settings(database_url=url), clock or Clock())
     svc.load_org(ORG)
     return svc
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 
 from domain.principals import Principal, Role
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from tests.support import ORG
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,11 +21,12 @@ import json, sys, threading
 from uuid import UUID
 from domain.errors import DomainError
 from domain.service import IssueService
-from domain.settings import Settings
+from gridflow.container import issue_service
+from gridflow.settings import Settings
 from tests.support import STAFF
 
 url, issue, name, each = sys.argv[1], UUID(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-svc = IssueService(Settings(database_url=url))
+svc = issue_service(Settings(database_url=url))
 svc.get(issue)  # connections open and the organisation read before the start
 print("ready", flush=True)
 sys.stdin.readline()  # the test releases both processes together

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from projections.verify import rebuild_and_verify
 from tests.e2e.server import Service, free_port
 

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from domain.principals import Principal
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from tests.images import photo, png_bomb
 from tests.support import ORG, WORKER
 

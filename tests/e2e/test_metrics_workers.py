@@ -52,7 +52,7 @@ SCRIPT = """
 import sys
 from fastapi.testclient import TestClient
 from api.app import create_app
-from domain.settings import Settings
+from gridflow.settings import Settings
 from gridflow.container import Container
 c = Container(Settings(database_url=sys.argv[1]))
 client = TestClient(create_app(c.services()))

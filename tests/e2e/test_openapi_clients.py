@@ -22,8 +22,8 @@ from openapi_spec_validator import validate
 
 from api.app import create_app
 from domain.principals import Principal
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from tests.http.support import Api, api
 from tests.support import HOUSING, ORG, RESIDENT, STAFF, SUPERVISOR, WORKER, Clock, P
 

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from domain.principals import Principal
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from tests.support import ORG, Clock
 from workers.projections import ProjectionWorker
 

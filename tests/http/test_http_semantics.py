@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from domain.settings import Settings, origins
+from gridflow.settings import Settings, origins
 from tests.http.support import Api, api
 from tests.support import STAFF, WORKER
 

@@ -5,7 +5,6 @@ rate limit per principal shared through the store, and the browser security head
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from domain.settings import Settings
+from gridflow.settings import Settings
 from stores.db import Database
 from stores.ratelimit import RateLimiter
 from stores.schema import migrate
@@ -138,7 +137,7 @@ def test_an_import_over_the_row_cap_is_refused_whole(a: Api):
     assert Settings.from_env({}).max_import_rows == 50_000
     assert Settings.from_env({"GRIDFLOW_MAX_IMPORT_ROWS": "7"}).max_import_rows == 7
     service = a.container.service
-    service.settings = dataclasses.replace(service.settings, max_import_rows=3)
+    a.client.app.state.services.max_import_rows = 3  # as GRIDFLOW_MAX_IMPORT_ROWS=3 would
     head = service.head()
     rows = [
         {

@@ -7,9 +7,9 @@ from urllib.parse import urlparse, urlunparse
 import psycopg
 import pytest
 
-from domain.settings import Settings
 from gridflow.container import Container
 from gridflow.dbsetup import secure
+from gridflow.settings import Settings
 from tests.support import ORG, WORKER, Clock, report
 
 SERVICE, OWNER = "gridflow_test_service", "gridflow_test_owner"

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from projections import merkle
 from projections.audit_read import checkpoints, consistency, export, inclusion, verify
 from tests.support import HOUSING, ORG, STAFF, WORKER, Clock, report

@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
-from domain.settings import Settings
 from gridflow.cli import main
 from gridflow.container import Container
+from gridflow.settings import Settings
 from projections import merkle
 from projections.audit import ZERO
 from projections.audit_read import checkpoints, verify

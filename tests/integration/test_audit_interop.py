@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from tests.interop import tlog
 from tests.support import AUDITOR, ORG, STAFF, SUPERVISOR, WORKER, Clock, report
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from tests.support import ORG, WORKER, Clock, report
 
 

@@ -10,8 +10,8 @@ from uuid import UUID
 import pytest
 
 from domain.errors import SeparationOfDuties, TransitionNotAllowed
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from projections.verify import rebuild_and_verify
 from tests.support import LEADER, ORG, RESIDENT, STAFF, STREET, WORKER, Clock, P
 from workers.deadlines import DeadlineWorker

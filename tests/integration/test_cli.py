@@ -7,11 +7,11 @@ import json
 import pytest
 
 from domain.errors import IssueNotFound
-from domain.settings import Settings
 from domain.workflow import STATES, mermaid
 from gridflow import demo
 from gridflow.cli import main
 from gridflow.container import Container
+from gridflow.settings import Settings
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from projections import quarantine
 from stores.db import Cursor
 from tests.support import ORG, WORKER, Clock

@@ -39,8 +39,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from domain.issue import Issue
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from projections.records import ACTION_BY_TOPIC, decode
 from projections.verify import rebuild_and_verify
 from tests.interop import tlog

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 
 from domain.principals import Principal, Role
-from domain.settings import Settings
 from gridflow.cli import main
 from gridflow.container import Container
+from gridflow.settings import Settings
 from stores.db import Database
 from stores.schema import migrate, pending
 from tests.integration.test_fixture_store import DB, FIXTURE, restore

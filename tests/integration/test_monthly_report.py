@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.settings import Settings
+from gridflow.settings import Settings
 from tests.http.support import Api, api
 from tests.support import CALLER, LEADER, STAFF, STREET, SUPERVISOR, SYSTEM, WORKER, Clock, P
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from domain.settings import Settings, networks
+from gridflow.settings import Settings, networks
 from tests.http.support import Api
 from tests.http.support import api as plain_api
 from tests.support import HOUSING, STAFF, WORKER, P, process_env

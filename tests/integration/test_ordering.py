@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from projections.queries import ListQuery
 from tests.support import ORG, WORKER, Clock, P
 from workers.projections import ProjectionWorker

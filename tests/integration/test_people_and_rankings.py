@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from domain.settings import Settings
+from gridflow.settings import Settings
 from tests.http.support import Api, api
 from tests.support import (
     CALLER,

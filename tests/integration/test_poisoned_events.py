@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from domain.issue import Issue
-from domain.settings import Settings
 from gridflow.cli import main
 from gridflow.container import Container
+from gridflow.settings import Settings
 from projections import quarantine
 from projections.queries import ListQuery
 from projections.verify import rebuild_and_verify

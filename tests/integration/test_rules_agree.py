@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from domain.access import may_see
 from domain.commands import owes
 from domain.errors import DomainError
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from projections.queries import ListQuery
 from tests.support import (
     AUDITOR,

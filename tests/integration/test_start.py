@@ -9,10 +9,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from domain.settings import Settings
 from gridflow import demo, serve
 from gridflow.cli import main
 from gridflow.container import Container
+from gridflow.settings import Settings
 
 
 @pytest.fixture

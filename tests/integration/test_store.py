@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from domain.errors import TransitionNotAllowed, VersionConflict
-from domain.service import IssueService
-from domain.settings import Settings
+from gridflow.container import issue_service
+from gridflow.settings import Settings
 from tests.support import HOUSING, LEADER, STAFF, WORKER, WORKER2, Clock, make_service, report
 
 
@@ -136,7 +136,7 @@ def test_requests_arriving_together_at_a_fresh_process_all_see_the_organisation(
 ):
     first = make_service(store_url)
     i = report(first)
-    fresh = IssueService(Settings(database_url=store_url), clock=Clock())  # just started
+    fresh = issue_service(Settings(database_url=store_url), Clock())  # just started
     barrier = threading.Barrier(16)
     errors: list[Exception] = []
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from stores.privacy import KeyVault
 from tests.http.support import Api, api
 from tests.support import RESIDENT, STAFF, WORKER, P

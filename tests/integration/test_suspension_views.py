@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from projections.queries import ListQuery
 from tests.support import AUDITOR, HOUSING, LEADER, ORG, STAFF, WORKER, Clock
 

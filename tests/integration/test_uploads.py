@@ -17,7 +17,7 @@ from PIL import Image
 import stores.evidence as evidence_module
 from api import evidence as evidence_routes
 from api.app import create_app
-from domain.settings import Settings
+from gridflow.settings import Settings
 from tests.http.support import Api, api
 from tests.images import photo, png_bomb
 from tests.support import AUDITOR, HOUSING, LEADER, RESIDENT, STAFF, WORKER, P

@@ -9,8 +9,8 @@ from uuid import UUID
 
 import pytest
 
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from projections.queries import ListQuery
 from projections.verify import rebuild_and_verify
 from tests.support import (

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from domain.settings import Settings, networks
+from gridflow.settings import Settings, networks
 from projections.webhooks import Address
 from tests.http.support import Api, api
 from tests.support import WORKER, P

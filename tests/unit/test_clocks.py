@@ -17,8 +17,9 @@ import pytest
 from domain.calendar import Calendars, WorkingCalendar
 from domain.errors import TransitionNotAllowed
 from domain.service import IssueService
-from domain.settings import Settings
 from domain.workflow import CLIENT_ACTIONS
+from gridflow.container import issue_service
+from gridflow.settings import Settings
 from tests.support import (
     CALLER,
     LEADER,
@@ -379,7 +380,7 @@ def test_a_missed_deadline_is_recorded_once_and_does_what_the_spec_says(key: str
 
 def test_a_small_matter_stays_small_when_escalation_is_off() -> None:
     clock = Clock()
-    svc = IssueService(Settings(database_url="memory://", escalate_missed_small=False), clock=clock)
+    svc = issue_service(Settings(database_url="memory://", escalate_missed_small=False), clock)
     svc.load_org(ORG)
     i = walk_to(svc, "on_spot")
     clock.now = DUE_FROM_MONDAY_9["1wd"]
@@ -667,7 +668,7 @@ def test_each_clock_follows_its_grids_calendar_and_its_categorys_limits() -> Non
         {"m1": {"hours": "13:00-14:00", "holidays": ["2026-11-24"]}}, WorkingCalendar()
     )
     clock = Clock()
-    svc = IssueService(Settings(database_url="memory://", calendars=calendars), clock=clock)
+    svc = issue_service(Settings(database_url="memory://", calendars=calendars), clock)
     flood = {"code": "flood", "name": "Flooding", "limits": {"hard_resolution": "2wd"}}
     flood["limits"]["department_report_in.standard"] = "1wd"
     svc.load_org({**ORG, "categories": [*ORG["categories"], flood]})

@@ -4,8 +4,8 @@ others' start."""
 
 from __future__ import annotations
 
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 
 
 def test_a_container_for_an_unreachable_store_is_built_and_closed_without_connecting():

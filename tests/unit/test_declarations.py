@@ -175,8 +175,8 @@ def test_a_new_declaration_is_picked_up_by_every_derived_place() -> None:
 @pytest.fixture(scope="module")
 def client() -> Any:
     from api.app import create_app
-    from domain.settings import Settings
     from gridflow.container import Container
+    from gridflow.settings import Settings
 
     c = Container(Settings(database_url="memory://"))
     with TestClient(create_app(c.services())) as tc:

@@ -12,7 +12,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, OperationalError, Recording
 
-from domain.groupcommit import GroupCommit
+from stores.groupcommit import GroupCommit
 
 
 class Thing(Aggregate):

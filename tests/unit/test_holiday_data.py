@@ -15,7 +15,8 @@ from api.ops import calendar_check
 from domain.calendar import Calendars, WorkingCalendar
 from domain.errors import BeyondHolidayData, TransitionNotAllowed
 from domain.service import IssueService
-from domain.settings import Settings
+from gridflow.container import issue_service
+from gridflow.settings import Settings
 from tests.support import ORG, SYSTEM, WORKER, Clock, report
 from workers.deadlines import DeadlineWorker
 
@@ -81,9 +82,7 @@ def on_spot_on_new_years_eve(document: dict[str, Any]) -> tuple[IssueService, Cl
     """A small matter taken on the spot on Thursday 31 Dec 2026 at 10:00: one working
     day to resolve it, due on the first working day of 2027."""
     clock = Clock(at(2026, 12, 31, 10, 0))
-    svc = IssueService(
-        Settings(database_url="memory://", calendars=calendars(document)), clock=clock
-    )
+    svc = issue_service(Settings(database_url="memory://", calendars=calendars(document)), clock)
     svc.load_org(ORG)
     issue = report(svc, WORKER)
     svc.act(issue, "handle_on_spot", WORKER, {})
@@ -114,7 +113,7 @@ def test_with_the_year_configured_the_miss_is_recorded_when_really_due():
 
 def test_a_year_added_after_the_clock_started_judges_the_miss_again():
     svc, clock, issue = on_spot_on_new_years_eve({})  # due time computed weekends only
-    svc.settings = replace(svc.settings, calendars=calendars(YEAR_2027))  # restarted
+    svc.policy = replace(svc.policy, calendars=calendars(YEAR_2027))  # restarted
     clock.now = at(2027, 1, 1, 11, 0)
     with pytest.raises(TransitionNotAllowed, match="not yet due"):
         svc.act(issue, "miss_deadline", SYSTEM, {"deadline": "small_resolution"})
