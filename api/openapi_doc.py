@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter
 
 from api.answers import Open311RequestForm, OrganisationFile
+from api.deps import BEARER as BEARER_SCHEME
 from api.deps import principal
 
 #: Operation ids that the function's name would not make clear or unique.
@@ -37,7 +38,7 @@ PREFIXED = {
     "audit": "audit",
     "open311": "open311",
 }
-BEARER = "bearerAuth"
+BEARER = BEARER_SCHEME.scheme_name  # "bearerAuth"
 API_KEY = "open311ApiKey"
 
 
@@ -104,18 +105,12 @@ def document(app: FastAPI) -> dict[str, Any]:
         servers=[{"url": "/", "description": "this service"}],
     )
     _components(doc, OrganisationFile, Open311RequestForm)
-    doc["components"]["securitySchemes"] = {
-        BEARER: {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "a token minted by `gridflow token create` (docs: Authentication)",
-        },
-        API_KEY: {
-            "type": "apiKey",
-            "in": "query",
-            "name": "api_key",
-            "description": "Open311: a token, as GeoReport v2's `api_key`",
-        },
+    # the bearer scheme is FastAPI's HTTPBearer (api.deps.BEARER); Open311's key is added
+    doc["components"].setdefault("securitySchemes", {})[API_KEY] = {
+        "type": "apiKey",
+        "in": "query",
+        "name": "api_key",
+        "description": "Open311: a token, as GeoReport v2's `api_key`",
     }
     routes = {(m, r.path_format): r for r in api_routes(app.routes) for m in r.methods or ()}
     for path, item in doc["paths"].items():

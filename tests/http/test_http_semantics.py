@@ -146,3 +146,31 @@ def test_cors_origins_are_read_from_the_environment():
         origins("a.example/path")
     env = {"GRIDFLOW_CORS_ORIGINS": "https://a.example"}
     assert Settings.from_env(env).cors_origins == ("https://a.example",)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer   ", "Basic d29ya2VyOnB3", "Token abc", "Bearer not-a-token"],
+)
+def test_anything_but_a_known_bearer_token_is_401_with_the_bearer_challenge(
+    a: Api, authorization: str | None
+):
+    headers = {} if authorization is None else {"Authorization": authorization}
+    got = a.client.get("/me/queue", headers=headers)
+    assert got.status_code == 401 and got.headers["www-authenticate"] == "Bearer"
+    assert got.json()["error"]["code"] == "unauthenticated"
+
+
+def test_the_scheme_is_case_insensitive_and_the_docs_offer_the_bearer_scheme(a: Api):
+    token = a.token(WORKER)
+    assert (
+        a.client.get("/me/queue", headers={"Authorization": f"bearer {token}"}).status_code == 200
+    )
+    doc = a.client.get("/openapi.json").json()
+    assert doc["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "a token minted by `gridflow token create` (docs: Authentication)",
+    }
+    assert doc["paths"]["/me/queue"]["get"]["security"] == [{"bearerAuth": []}]
+    assert doc["paths"]["/healthz"]["get"]["security"] == []
