@@ -85,6 +85,50 @@ class Me(Open):
     scope_kind: str | None = None
 
 
+class Readiness(Open):
+    ready: bool = Field(description="false while the store does not answer or the views stall")
+    checks: dict[str, Any] = Field(
+        description="each check by name: `store` (`ok`, `head`), the views' lag "
+        "(`position`, `head`, `lag`, `stalled_seconds`, `ok`), `calendar` (the holiday "
+        "data's reach)"
+    )
+
+
+# -- intake ------------------------------------------------------------------------------
+
+
+class ImportRow(Open):
+    row: int = Field(description="the row's number in the file, from 1")
+    ticket_no: str | None
+    status: Literal["created", "duplicate", "merged", "consult", "error", "recorded"]
+    issue_id: str | None = None
+    repeat_of: str | None = Field(None, description="the closed issue a repeat reopened")
+    same_as_row: int | None = Field(None, description="the earlier row this one repeats")
+    code: str | None = None
+    reason: str | None = None
+
+
+class ImportAnswer(Open):
+    counts: dict[str, int] = Field(description="rows by status")
+    position: int | None = Field(description="the log position of the last row recorded")
+    rows: list[ImportRow]
+
+
+class HotlineReply(Open):
+    position: int
+    ticket_no: str
+    issue_id: str
+    result: str
+    text: str | None
+    at: str
+    by: dict[str, Any]
+
+
+class HotlineReplies(Open):
+    items: list[HotlineReply]
+    next: int = Field(description="the position to ask from next (`since`)")
+
+
 # -- audit -------------------------------------------------------------------------------
 
 

@@ -112,7 +112,10 @@ def disposition(evidence_id: str, content_type: str, filename: str | None) -> st
 
 @router.get(
     "/evidence/{evidence_id}",
-    responses={**ERRORS, 200: {"content": {"image/jpeg": {}}}},
+    responses={
+        **ERRORS,
+        200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+    },
     response_class=Response,
     summary="The file, to those who may see its issue",
 )
@@ -138,7 +141,10 @@ def read(
 @router.get(
     "/evidence/{evidence_id}/thumbnail",
     response_class=Response,
-    responses={**ERRORS, 200: {"content": {"image/jpeg": {}}}},
+    responses={
+        **ERRORS,
+        200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+    },
     summary="A 320 px JPEG thumbnail of a photo",
 )
 def thumbnail(

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.answers import HotlineReplies, ImportAnswer
 from api.deps import Services, parse_json, principal, services
 from api.errors import ApiError
 from api.openapi import ERRORS
@@ -181,7 +182,7 @@ def report_once(
 
 @router.post(
     "/hotline",
-    responses=ERRORS,
+    responses={**ERRORS, 200: {"model": ImportAnswer}},
     summary="Import 12345 hotline tickets (JSON or CSV)",
     openapi_extra={
         "requestBody": {
@@ -235,7 +236,14 @@ async def hotline(
 
 @router.get(
     "/hotline/replies",
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        200: {
+            "model": HotlineReplies,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "the replies; with `format=csv` as CSV (`X-Next-Position`)",
+        },
+    },
     summary="Results back to the 12345 hotline (回单): closed and returned tickets",
 )
 def hotline_replies(
@@ -261,7 +269,7 @@ def hotline_replies(
 
 @router.post(
     "/hotline/callbacks",
-    responses=ERRORS,
+    responses={**ERRORS, 200: {"model": ImportAnswer}},
     summary="The hotline's own callbacks (回访), imported (JSON array or CSV)",
 )
 async def hotline_callbacks(

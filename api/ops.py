@@ -29,6 +29,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import guard
+from api.answers import Readiness
 from api.deps import services
 from api.errors import STORE_ERRORS, body
 from domain.calendar import DATA_YEARS, WorkingCalendar
@@ -227,7 +228,10 @@ def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="The store answers; views' lag; calendar coverage",
-    responses={503: {"description": "not ready (with Retry-After)"}},
+    responses={
+        200: {"model": Readiness},
+        503: {"model": Readiness, "description": "not ready (with Retry-After)"},
+    },
 )
 def readyz(request: Request) -> JSONResponse:
     s = services(request)

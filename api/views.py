@@ -260,7 +260,17 @@ def hotspots(
 
 @supervision.get(
     "/reports/monthly",
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        200: {
+            "description": "the report: JSON, or as a file with `format=csv` or `xlsx`",
+            "content": {
+                "application/json": {"schema": {"type": "object", "additionalProperties": True}},
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+    },
     summary="The frozen monthly report (通报): computed once, three working days after the "
     "month, and read as stored ever after",
 )

@@ -158,6 +158,26 @@ def test_the_document_validates_and_names_every_operation_once(document: dict[st
     assert schemes["open311ApiKey"] == {**schemes["open311ApiKey"], "in": "query"}
 
 
+def test_every_success_answer_has_a_typed_schema(document: dict[str, Any]):
+    """A client generator makes a model of each answer: an empty schema (`{}`) or an
+    object without properties would give it nothing to type."""
+    untyped = []
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            for status, answer in op["responses"].items():
+                if not status.startswith("2"):
+                    continue
+                for media, content in answer.get("content", {}).items():
+                    schema = content.get("schema", {})
+                    described = any(
+                        k in schema
+                        for k in ("$ref", "properties", "additionalProperties", "items", "anyOf")
+                    ) or schema.get("type") in ("string", "integer", "number", "boolean")
+                    if not described:
+                        untyped.append(f"{method.upper()} {path} {status} {media}")
+    assert untyped == []
+
+
 def test_redocly_lints_the_document_clean(document: dict[str, Any], tmp_path: Path):
     try:
         found = subprocess.run(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from api.answers import HotlineReplies, ImportAnswer
 from tests.http.support import Api
 from tests.integration.test_notifications import Receiver, api, flush, subscribe
 from tests.support import LEADER, ORG, STAFF, STREET, WORKER, P
@@ -53,6 +54,7 @@ DAY = [
 def imported(a: Api, rows: list[dict[str, Any]], desk: Any = STREET_DESK) -> dict[str, Any]:
     r = a.client.post("/intake/hotline", json=rows, headers=a.h(desk))
     assert r.status_code == 200, r.text
+    ImportAnswer.model_validate(r.json())  # the answer the OpenAPI document declares
     return {x["ticket_no"]: x for x in r.json()["rows"]}
 
 
@@ -125,6 +127,7 @@ def test_a_hotline_day_both_ways(store_url: str):
             ("H1", "closed", "pothole filled"),
             ("H3", "returned", "a question for the utility"),
         ]
+        HotlineReplies.model_validate(back)  # as the OpenAPI document declares it
         later = a.client.get(
             f"/intake/hotline/replies?since={back['next']}", headers=a.h(STREET_DESK)
         ).json()
@@ -159,6 +162,7 @@ def test_a_hotline_day_both_ways(store_url: str):
             headers=a.h(STREET_DESK),
         ).json()
         assert [x["status"] for x in r["rows"]] == ["recorded", "error"]
+        ImportAnswer.model_validate(r)
         a.container.engine.catch_up()
         day = date(2026, 11, 23)
         summary = a.container.views.summary("s1", day, day + timedelta(days=1), a.clock.now)
