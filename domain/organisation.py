@@ -63,6 +63,12 @@ class Organisation(Aggregate):
             for c in self.categories:
                 aggregate.categories[c["code"]] = c
 
+    @classmethod
+    def new(cls) -> Organisation:
+        """The organisation before its first file: no nodes yet (its one id is fixed)."""
+        org: Organisation = cls._create(cls.Created, id=ORGANISATION_ID)
+        return org
+
     def change(self, document: Mapping[str, Any], *, timestamp: Any = None) -> bool:
         """Validate a whole organisation file and record what it changes.
 

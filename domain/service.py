@@ -134,7 +134,7 @@ class IssueService:
             try:
                 agg: Organisation = self._load(ORGANISATION_ID)
             except AggregateNotFoundError:
-                agg = Organisation._create(Organisation.Created, id=ORGANISATION_ID)
+                agg = Organisation.new()
             agg.change(document, timestamp=self.clock())
             if not agg.pending_events:
                 return None
