@@ -16,8 +16,13 @@ SERVER = "postgresql://postgres@localhost:5432/postgres"
 def bench_shared(key_file: str = "/tmp/bench.key") -> dict[str, str]:
     """What every process on PostgreSQL must be given (the service refuses to start
     without): one signing key and one evidence directory, shared by the benchmark's
-    processes as they would be by a deployment's hosts."""
-    return {"GRIDFLOW_AUDIT_KEY_FILE": key_file, "GRIDFLOW_EVIDENCE_DIR": "/tmp/bench-evidence"}
+    processes as they would be by a deployment's hosts, and the log's name in its
+    checkpoints (a new PostgreSQL log has none)."""
+    return {
+        "GRIDFLOW_AUDIT_KEY_FILE": key_file,
+        "GRIDFLOW_EVIDENCE_DIR": "/tmp/bench-evidence",
+        "GRIDFLOW_AUDIT_ORIGIN": "bench.gridflow",
+    }
 
 
 def fresh_database(name: str) -> str:
