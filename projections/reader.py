@@ -155,13 +155,13 @@ class ViewReader:
     def summary(
         self, node: str, start: date | None, end: date | None, now: datetime
     ) -> dict[str, Any]:
-        d_from, d_to, lo, hi = self.period(start, end, now.astimezone(self.tz).date())
+        d_from, d_to, _, _ = self.period(start, end, now.astimezone(self.tz).date())
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
-            out = supervision.summary(
-                cur, p, node, d_from, d_to, utc(now), self.basic_weight, (lo, hi)
+            out = supervision.summary(cur, p, node, d_from, d_to, utc(now), self.basic_weight)
+            misses = reverse.patrol_misses(
+                cur, p, node, d_from, d_to, self.tz, self.comparison, per_grid=False
             )
-            misses = reverse.patrol_misses(cur, p, node, d_from, d_to, self.tz, self.comparison)
         out["indicators"]["patrol_miss_rate"] = misses["miss_rate"]
         out["patrol_misses"] = {
             "hotline": misses["hotline"],
@@ -205,9 +205,7 @@ class ViewReader:
         d_from, d_to, lo, hi = self.period(first, after, now.astimezone(self.tz).date())
         p = self._prefix()
         with self.db.transaction(write=False) as cur:
-            summary = supervision.summary(
-                cur, p, node, d_from, d_to, utc(now), self.basic_weight, (lo, hi)
-            )
+            summary = supervision.summary(cur, p, node, d_from, d_to, utc(now), self.basic_weight)
             cur.execute(f"SELECT kind FROM {p}nodes WHERE id = %s", (node,))
             kind = (cur.fetchone() or ("",))[0]
             level = monthly.RANKED_BELOW.get(kind)

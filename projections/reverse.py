@@ -235,7 +235,12 @@ def patrol_misses(
     day_to: str,
     tz: ZoneInfo,
     policy: ComparisonPolicy,
+    per_grid: bool = True,
 ) -> dict[str, Any]:
+    """The reverse comparison (反向比对) of the hotline tickets below `node` in the period.
+    `per_grid=False` (the summary's figures: rates, misses, warnings) leaves out what
+    only the comparison's own page shows — each grid's patrol reports and late entries,
+    a count over every patrol report of the period."""
     back = max(ROLLING) - 1  # the rolling windows of the period's first day reach back
     lo, hi = _local_bounds(day_from, day_to, tz, back)
     where, args = under(p, node)
@@ -278,20 +283,24 @@ def patrol_misses(
         cell["missed"].append(issue_id)
         cell["by_kind"][kind] += 1
         cell["miss_details"].append({"issue_id": issue_id, "kind": kind, "patrol_id": patrol_id})
+    if not per_grid:
+        total = sum(c["hotline"] for c in per.values())
+        misses = sum(c["misses"] for c in per.values())
+        warned = {c["grid_id"] for c in _rolled(per, daily, policy) if c["warning"]}
+        return {
+            "hotline": total,
+            "misses": misses,
+            "miss_rate": round(misses / total, 4) if total else None,
+            "warnings": sorted(warned),
+        }
     reports = patrol_reports(cur, p, node, *_local_bounds(day_from, day_to, tz, 0), policy)
-    rows = []
-    for cell in sorted(per.values(), key=lambda c: (c["date"], c["grid_id"])):
-        cell["miss_rate"] = round(cell["misses"] / cell["hotline"], 4)
-        on = date.fromisoformat(cell["date"])
-        for days in ROLLING:
-            cell[f"rolling_{days}"] = _rolling(daily[cell["grid_id"]], on, days, policy)
-        cell["warning"] = any(cell[f"rolling_{d}"]["warning"] for d in ROLLING)
+    rows = _rolled(per, daily, policy)
+    for cell in rows:
         # the grid's patrol recorded something in the period, or something a ticket of
         # its could match
         cell["patrolled"] = reports.get(cell["grid_id"], {}).get("found", 0) > 0 or any(
             k[0] == cell["grid_id"] for k in found
         )
-        rows.append(cell)
     last = date.fromisoformat(day_to) - timedelta(days=1)
     grids = []
     for grid in sorted({c["grid_id"] for c in rows} | set(reports)):
@@ -324,6 +333,23 @@ def patrol_misses(
         "grids": grids,
         "items": rows,
     }
+
+
+def _rolled(
+    per: dict[tuple[str, str], dict[str, Any]],
+    daily: dict[str, dict[int, list[int]]],
+    policy: ComparisonPolicy,
+) -> list[dict[str, Any]]:
+    """Each grid's day, in order, with its rate and its rolling windows' warnings."""
+    rows = []
+    for cell in sorted(per.values(), key=lambda c: (c["date"], c["grid_id"])):
+        cell["miss_rate"] = round(cell["misses"] / cell["hotline"], 4)
+        on = date.fromisoformat(cell["date"])
+        for days in ROLLING:
+            cell[f"rolling_{days}"] = _rolling(daily[cell["grid_id"]], on, days, policy)
+        cell["warning"] = any(cell[f"rolling_{d}"]["warning"] for d in ROLLING)
+        rows.append(cell)
+    return rows
 
 
 def _repeats(

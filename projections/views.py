@@ -6,7 +6,7 @@ Tables (each name carries the generation prefix, so a rebuild builds beside):
 - `open_deadlines`: every running deadline, for traffic lights and the deadline worker;
 - `facts`: daily counters behind every indicator, kept for every node above the grid
   (and per department), so a city's figures read a few rows per day, not every grid's;
-- `state_counts`: issues by reported day, state and tier, for every node above them;
+- `state_counts`: issues by reported day, state, tier and category, for every node above them;
 - `nodes`, `grid_ancestors`: the organisation, so a node's views include everything below.
 """
 
@@ -27,7 +27,7 @@ from stores.db import Cursor
 
 #: Bumped when folding changes what the views hold, so that views built by older code
 #: are rebuilt from the log on start (projections.generations).
-FOLD_VERSION = 8
+FOLD_VERSION = 9
 
 
 def schema(p: str) -> list[str]:
@@ -67,7 +67,8 @@ def schema(p: str) -> list[str]:
             PRIMARY KEY (node_id, day, department_id, metric))""",
         f"""CREATE TABLE IF NOT EXISTS {p}state_counts (
             node_id TEXT NOT NULL, day TEXT NOT NULL, state TEXT NOT NULL, tier TEXT NOT NULL,
-            n BIGINT NOT NULL, PRIMARY KEY (node_id, day, state, tier))""",
+            category TEXT NOT NULL, n BIGINT NOT NULL,
+            PRIMARY KEY (node_id, day, state, tier, category))""",
         f"""CREATE TABLE IF NOT EXISTS {p}nodes (
             id TEXT PRIMARY KEY, kind TEXT NOT NULL, parent TEXT, name TEXT NOT NULL,
             is_department BIGINT NOT NULL)""",
@@ -131,7 +132,7 @@ class IssueViews:
             return
         rows = self._load(cur, {r.issue_id for r in records if r.action != "report"})
         facts: Counter[tuple[str, str, str, str]] = Counter()
-        states: Counter[tuple[str, str, str, str]] = Counter()
+        states: Counter[tuple[str, str, str, str, str]] = Counter()
         self._people, self._categories = Counter(), Counter()
         for r in records:
             row = rows.get(r.issue_id)
@@ -148,14 +149,15 @@ class IssueViews:
         owner_views.store(cur, self.p, self._people)
         hotspots.store(cur, self.p, self._categories)
 
-    def _state_key(self, row: dict[str, Any]) -> tuple[str, str, str, str]:
-        return (row["grid_id"], self.day(row["reported_at"]), row["state"], row.get("tier") or "")
+    def _state_key(self, row: dict[str, Any]) -> tuple[str, str, str, str, str]:
+        day = self.day(row["reported_at"])
+        return (row["grid_id"], day, row["state"], row.get("tier") or "", row["category"])
 
     def _count(
         self,
         cur: Cursor,
         facts: Counter[tuple[str, str, str, str]],
-        states: Counter[tuple[str, str, str, str]],
+        states: Counter[tuple[str, str, str, str, str]],
     ) -> None:
         """Add the batch's counts to every node above each grid."""
         if self._ancestors is None:
@@ -168,11 +170,11 @@ class IssueViews:
         for (day, grid, dept, metric), n in facts.items():
             for node in up.get(grid, [grid]):
                 fact_rows[(node, day, dept, metric)] += n
-        state_rows: Counter[tuple[str, str, str, str]] = Counter()
-        for (grid, day, state, tier), n in states.items():
+        state_rows: Counter[tuple[str, str, str, str, str]] = Counter()
+        for (grid, day, state, tier, category), n in states.items():
             if n:
                 for node in up.get(grid, [grid]):
-                    state_rows[(node, day, state, tier)] += n
+                    state_rows[(node, day, state, tier, category)] += n
         p = self.p
         cur.executemany(
             f"INSERT INTO {p}facts (node_id, day, department_id, metric, n) "
@@ -186,8 +188,8 @@ class IssueViews:
             [k for k, n in fact_rows.items() if n < 0],
         )
         cur.executemany(
-            f"INSERT INTO {p}state_counts (node_id, day, state, tier, n) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (node_id, day, state, tier) "
+            f"INSERT INTO {p}state_counts (node_id, day, state, tier, category, n) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (node_id, day, state, tier, category) "
             f"DO UPDATE SET n = {p}state_counts.n + excluded.n",
             [(*k, n) for k, n in state_rows.items() if n],
         )
@@ -195,7 +197,7 @@ class IssueViews:
         # rebuild, whatever the batch boundaries were.
         cur.executemany(
             f"DELETE FROM {p}state_counts WHERE node_id = %s AND day = %s AND state = %s "
-            "AND tier = %s AND n = 0",
+            "AND tier = %s AND category = %s AND n = 0",
             [k for k, n in state_rows.items() if n < 0],
         )
 

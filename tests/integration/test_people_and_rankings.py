@@ -139,3 +139,9 @@ def test_counts_by_category(store_url: str):
             "road": {"reported": 1, "open": 1, "closed": 0},
             "sanitation": {"reported": 2, "open": 1, "closed": 1},
         }
+        # A transfer that corrects the category moves the issue between the counts.
+        moved = a.report(WORKER)["id"]
+        a.act(moved, "transfer", STAFF, grid_id="g2", reason="wrong grid", category="road")
+        r = get(a, f"/supervision/summary?node=m1&from={day}&to={day + timedelta(days=1)}")
+        assert r["by_category"]["road"] == {"reported": 2, "open": 2, "closed": 0}
+        assert r["by_category"]["sanitation"] == {"reported": 2, "open": 1, "closed": 1}

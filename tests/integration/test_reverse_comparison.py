@@ -208,3 +208,18 @@ def test_misses_spread_over_days_warn_on_the_rolling_window(store_url: str):
         last = a.client.get(f"/supervision/patrol-misses?node=m2&date={D}", headers=a.h(SUP))
         assert last.json()["items"][0]["rolling_7"]["hotline"] == 10
         assert last.json()["warnings"] == ["g3"]
+        # The summary's figures are the comparison's own (read without its per-grid page).
+        for period in (
+            f"from={start}&to={D + timedelta(days=1)}",
+            f"from={D}&to={D + timedelta(days=1)}",
+        ):
+            summary = a.client.get(f"/supervision/summary?node=m2&{period}", headers=a.h(SUP))
+            page = a.client.get(f"/supervision/patrol-misses?node=m2&{period}", headers=a.h(SUP))
+            got, full = summary.json(), page.json()
+            assert got["patrol_misses"] == {
+                "hotline": full["hotline"],
+                "misses": full["misses"],
+                "warnings": full["warnings"],
+            }
+            assert full["warnings"] == ["g3"] and full["hotline"] > 0
+            assert got["indicators"]["patrol_miss_rate"] == full["miss_rate"]
