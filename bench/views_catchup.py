@@ -34,7 +34,7 @@ from gridflow.container import Container
 from gridflow.settings import Settings
 from projections.queries import ListQuery
 from projections.records import OrgChange, Record, utc
-from projections.views import IssueViews, schema
+from projections.views import TABLES, IssueViews, schema
 from stores.eventstore import GridflowApplication
 
 #: Its own database; GRIDFLOW_BENCH_DB names another, so that two runs at once do not
@@ -190,14 +190,7 @@ def main() -> None:
     head = c.service.head()
     with psycopg.connect(url, autocommit=True) as conn:  # the stock runner starts afresh too
         conn.execute("DROP TABLE IF EXISTS stockviews_tracking")
-        for table in (
-            "issues",
-            "issue_departments",
-            "open_deadlines",
-            "facts",
-            "nodes",
-            "grid_ancestors",
-        ):
+        for table in TABLES:  # every table of the views, as this code shapes them
             conn.execute(f"DROP TABLE IF EXISTS gvstock_{table}")
     t0 = time.perf_counter()
     generation = c.engine.rebuild(switch=True)
