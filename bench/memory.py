@@ -104,12 +104,15 @@ def positions(conn: psycopg.Connection[Any]) -> dict[str, int]:
 
 
 def derived_tables_dropped() -> None:
-    """Everything the workers build, so that they start from zero on the same log."""
+    """Everything the workers build, so that they start from zero on the same log; and
+    the migrations' bookkeeping, so that the next start applies them again (each only
+    adds what is missing) and brings back the tracking table."""
     with psycopg.connect(URL, autocommit=True) as conn:
         for (table,) in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND (tablename "
             "LIKE 'gv%' OR tablename LIKE 'gridflow_view%' OR tablename LIKE 'gridflow_audit%' "
-            "OR tablename LIKE 'gridflow_outbox%' OR tablename = 'gridflow_tracking')"
+            "OR tablename LIKE 'gridflow_outbox%' OR tablename IN ('gridflow_tracking', "
+            "'gridflow_quarantine', 'yoyo_lock') OR tablename LIKE '\\_yoyo%')"
         ).fetchall():
             conn.execute(f'DROP TABLE "{table}"')
 
