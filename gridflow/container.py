@@ -23,7 +23,7 @@ from projections.outbox import Outbox
 from projections.reader import ViewReader
 from projections.webhooks import WebhookTargets
 from stores.db import Database
-from stores.eventstore import open_application
+from stores.eventstore import GridflowApplication, open_application
 from stores.evidence import BlobStore, DirectoryStore, Evidence, S3Store
 from stores.groupcommit import GroupCommit
 from stores.idempotency import IdempotencyStore
@@ -90,7 +90,7 @@ class Container:
     def service(self) -> IssueService:
         gc = self.group_commit
         service = IssueService(
-            open_application(self.settings.database_url),
+            self.app,
             self.settings.policy,
             self.clock,
             vault=self.vault,
@@ -102,11 +102,14 @@ class Container:
         return service
 
     @cached_property
+    def app(self) -> GridflowApplication:
+        """The event store (the log)."""
+        return open_application(self.settings.database_url)
+
+    @cached_property
     def group_commit(self) -> GroupCommit | None:
         """Shares one transaction among concurrent commands (`GRIDFLOW_GROUP_COMMIT`)."""
-        if not self.settings.group_commit:
-            return None
-        return GroupCommit(lambda *events: self.service.app.save(*events))
+        return GroupCommit(self.app.save) if self.settings.group_commit else None
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:
