@@ -1,0 +1,176 @@
+"""Taking an action (domain.commands): what each refusal says, evidence cited with a
+step, who may attach files, and the clocks of a suspended issue when a step stays or
+leaves. The refusals' codes and texts are the HTTP contract's (docs/http.md,
+docs/security.md, docs/workflow.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from domain.calendar import Calendars, WorkingCalendar
+from domain.commands import require_may_attach
+from domain.errors import (
+    ForbiddenRole,
+    OutsideJurisdiction,
+    TransitionNotAllowed,
+    UnknownAction,
+    ValidationFailed,
+)
+from domain.service import IssueService
+from domain.settings import Settings
+from domain.workflow import CLIENT_ACTIONS
+from tests.support import (
+    AUDITOR,
+    HOUSING,
+    LEADER,
+    ORG,
+    RESIDENT,
+    STAFF,
+    STREET,
+    WORKER,
+    Clock,
+    P,
+    make_service,
+    report,
+)
+
+PHOTO = {name: name[0] * 64 for name in ("a", "b", "c", "d")}  # SHA-256 ids, by name
+
+
+def test_each_refusal_says_what_was_refused():
+    svc = make_service()
+    i = report(svc)
+    with pytest.raises(UnknownAction) as unknown:
+        svc.act(i, "fly", WORKER, {})
+    assert unknown.value.message == "no action 'fly'"
+    assert unknown.value.details == {"actions": list(CLIENT_ACTIONS)}
+    with pytest.raises(UnknownAction):  # an action with no step of its own
+        svc.act(i, "report", WORKER, {})
+    with pytest.raises(ForbiddenRole) as role:
+        svc.act(i, "verify", WORKER, {})
+    assert role.value.message == "a grid_worker may not verify this issue"
+    assert role.value.details == {"role": "grid_worker"}
+    with pytest.raises(OutsideJurisdiction) as outside:
+        svc.act(i, "handle_on_spot", P("grid_worker", "g2"), {})
+    assert outside.value.message == "this issue is outside the jurisdiction of grid_worker@g2"
+    with pytest.raises(TransitionNotAllowed) as state:
+        svc.act(i, "resolve", WORKER, {"resolution": "done"})
+    assert state.value.message == "resolve is not allowed: the issue is reported"
+    assert state.value.details["state"] == "reported"
+    assert "handle_on_spot" in state.value.details["allowed_actions"]
+
+
+class Uploads:
+    """Files uploaded to an issue, or staged by their uploader before any issue."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[str | None, str]] = {}  # id -> (issue id, uploader)
+
+    def unknown(self, issue_id: str | None, principal_id: str, ids: list[str]) -> list[str]:
+        def known(e: str) -> bool:
+            issue, uploader = self.files.get(e, ("", ""))
+            return issue == issue_id or (issue is None and uploader == principal_id)
+
+        return [e for e in ids if not known(e)]
+
+    def link(self, issue_id: str, principal_id: str, ids: list[str]) -> None:
+        for e in ids:
+            self.files[e] = (issue_id, principal_id)
+
+    def positions(self, ids: list[str]) -> dict[str, tuple[float, float]]:
+        return {}
+
+
+def test_a_step_cites_files_of_its_issue_or_staged_by_its_actor():
+    # given an issue on the spot, with a photo uploaded to it by the leader, the worker's
+    # own staged photo, someone else's staged photo and another issue's photo
+    uploads = Uploads()
+    svc = IssueService(Settings(database_url="memory://"), clock=Clock(), evidence=uploads)
+    svc.load_org(ORG)
+    i = report(svc)
+    other = report(svc)
+    svc.act(i, "handle_on_spot", WORKER, {})
+    uploads.files |= {
+        PHOTO["a"]: (str(i), LEADER.id),
+        PHOTO["b"]: (None, WORKER.id),
+        PHOTO["c"]: (None, LEADER.id),
+        PHOTO["d"]: (str(other), WORKER.id),
+    }
+    done = {"resolution": "done"}
+    # then the worker may not cite the others' staged photo nor another issue's
+    with pytest.raises(ValidationFailed) as refused:
+        svc.act(i, "resolve", WORKER, {**done, "evidence": [PHOTO["a"], PHOTO["c"], PHOTO["d"]]})
+    assert refused.value.fields == {
+        "evidence.1": "not uploaded to this issue",
+        "evidence.2": "not uploaded to this issue",
+    }
+    # and cites the issue's photo and their own staged one
+    issue = svc.act(i, "resolve", WORKER, {**done, "evidence": [PHOTO["a"], PHOTO["b"]]}).issue
+    assert issue.state == "resolved"
+
+
+def test_files_are_attached_by_the_reporter_and_those_who_may_act_now():
+    svc = make_service()
+    org = svc.org()
+    i = svc.get(
+        svc.report(RESIDENT, {"grid_id": "g1", "category": "road", "description": "x"}).issue.id
+    )
+    require_may_attach(i, RESIDENT, org)  # the reporter
+    require_may_attach(i, WORKER, org)  # may handle it on the spot
+    with pytest.raises(ForbiddenRole) as nothing_to_do:
+        require_may_attach(i, AUDITOR, org)  # sees it, takes no step
+    assert nothing_to_do.value.message == "a auditor may take no action on this issue now"
+    assert nothing_to_do.value.details == {"role": "auditor"}
+    with pytest.raises(OutsideJurisdiction) as outside:
+        require_may_attach(i, P("grid_worker", "g2"), org)  # a neighbouring grid
+    assert outside.value.message == "this issue is outside the jurisdiction of grid_worker@g2"
+
+
+def suspended(svc: IssueService, clock: Clock) -> Any:
+    """An issue on the spot, suspended with the leader's approval on Monday 09:00."""
+    i = report(svc)
+    svc.act(i, "handle_on_spot", WORKER, {})
+    svc.act(i, "suspend", WORKER, {"reason": "no access"})
+    svc.act(i, "approve_suspension", LEADER, {})
+    return i
+
+
+def test_a_step_that_stays_leaves_a_suspended_issues_clocks_paused():
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = suspended(svc, clock)
+    clock.advance(hours=3)
+    before = svc.get(i)
+    issue = svc.act(i, "comment", STAFF, {"text": "owner away until Friday"}).issue
+    (commented,) = svc.app.events.get(i, gt=before.version)
+    assert "resumed_clocks" not in commented.facts
+    (small,) = [d for d in issue.deadlines if d.key == "small_resolution"]
+    assert issue.suspended_since == before.suspended_since
+    assert small.paused_since is not None
+
+
+def test_leaving_while_suspended_credits_the_pause_in_the_grids_working_hours():
+    # given community m1 working 13:00-14:00 only, and a joint matter suspended Monday 09:00
+    calendars = Calendars.from_config({"m1": {"hours": "13:00-14:00"}}, WorkingCalendar())
+    clock = Clock()
+    svc = IssueService(Settings(database_url="memory://", calendars=calendars), clock=clock)
+    svc.load_org(ORG)
+    i = report(svc)
+    svc.act(i, "blow_whistle", STAFF, {"departments": ["housing"]})
+    svc.act(i, "report_in", HOUSING, {})
+    svc.act(i, "suspend", STAFF, {"reason": "waiting for the owner"})
+    svc.act(i, "approve_suspension", STREET, {})
+    # when another department is summoned at 15:00, leaving joint handling
+    clock.advance(hours=6)
+    before = svc.get(i)
+    svc.act(i, "summon", STAFF, {"departments": ["police"]})
+    # then the hard-resolution clock runs again: its 15 working days, due Monday 14
+    # December 09:00, a time outside the grid's hours, now end with that day's hour, at
+    # 14:00 (on the default calendar the 5 working hours paused would move it to 15:00)
+    (summoned,) = svc.app.events.get(i, gt=before.version)
+    assert summoned.facts["resumed_clocks"] == {"hard_resolution": 5 * 3600}
+    hard = svc.get(i).open_deadline("hard_resolution")
+    assert hard is not None and hard.effective_due == datetime(2026, 12, 14, 6, 0, tzinfo=UTC)
