@@ -30,6 +30,7 @@ from tests.support import (
     RESIDENT,
     STAFF,
     STREET,
+    SYSTEM,
     WORKER,
     Clock,
     P,
@@ -152,12 +153,32 @@ def test_a_step_that_stays_leaves_a_suspended_issues_clocks_paused():
     assert small.paused_since is not None
 
 
-def test_leaving_while_suspended_credits_the_pause_in_the_grids_working_hours():
-    # given community m1 working 13:00-14:00 only, and a joint matter suspended Monday 09:00
+def one_hour_a_day(clock: Clock) -> IssueService:
+    """A service whose community m1 (grid g1's) works 13:00-14:00 only."""
     calendars = Calendars.from_config({"m1": {"hours": "13:00-14:00"}}, WorkingCalendar())
-    clock = Clock()
     svc = IssueService(Settings(database_url="memory://", calendars=calendars), clock=clock)
     svc.load_org(ORG)
+    return svc
+
+
+def test_a_clock_ended_while_suspended_keeps_its_pause_in_the_grids_working_hours():
+    # given a small matter of g1 suspended Monday 09:00, its clock due Tuesday 09:00
+    clock = Clock()
+    svc = one_hour_a_day(clock)
+    i = suspended(svc, clock)
+    # when the community takes it over at 15:00, ending the small-resolution clock
+    clock.advance(hours=6)
+    issue = svc.act(i, "coordinate", STAFF, {"lead_party": "property company"}).issue
+    # then the clock keeps the pause as the grid's hours count it: Monday's one hour
+    # paused moves its due time to the end of Tuesday's hour, 14:00 (default calendar: 15:00)
+    (small,) = [d for d in issue.deadlines if d.key == "small_resolution"]
+    assert (small.status, small.paused_seconds) == ("cancelled", 5 * 3600)
+
+
+def test_leaving_while_suspended_credits_the_pause_in_the_grids_working_hours():
+    # given community m1 working 13:00-14:00 only, and a joint matter suspended Monday 09:00
+    clock = Clock()
+    svc = one_hour_a_day(clock)
     i = report(svc)
     svc.act(i, "blow_whistle", STAFF, {"departments": ["housing"]})
     svc.act(i, "report_in", HOUSING, {})
@@ -174,3 +195,51 @@ def test_leaving_while_suspended_credits_the_pause_in_the_grids_working_hours():
     assert summoned.facts["resumed_clocks"] == {"hard_resolution": 5 * 3600}
     hard = svc.get(i).open_deadline("hard_resolution")
     assert hard is not None and hard.effective_due == datetime(2026, 12, 14, 6, 0, tzinfo=UTC)
+
+
+def test_a_retried_request_is_recognised_by_its_key_and_recorded_once():
+    svc = make_service()
+    i = report(svc)
+    first = svc.act(i, "handle_on_spot", WORKER, {}, request_key="k-1")
+    again = svc.act(i, "handle_on_spot", WORKER, {}, request_key="k-1")
+    assert again.issue.version == first.issue.version
+    assert [e.facts.get("request_key") for e in svc.app.events.get(i)] == [None, "k-1"]
+
+
+def test_a_tasks_refusal_names_the_state_and_what_one_may_do_instead():
+    # given a joint matter whose department has a task left
+    svc = make_service()
+    i = report(svc)
+    whistle = {"departments": [{"department_id": "housing", "task": "pump the cellar"}]}
+    svc.act(i, "blow_whistle", STAFF, whistle)
+    svc.act(i, "report_in", HOUSING, {})
+    # when the whistle holder resolves it, then it is refused with its state and actions
+    with pytest.raises(TransitionNotAllowed) as refused:
+        svc.act(i, "resolve", STAFF, {"resolution": "done"})
+    assert refused.value.details["state"] == "joint_handling"
+    assert "summon" in refused.value.details["allowed_actions"]
+    assert "resolve" not in refused.value.details["allowed_actions"]
+    assert refused.value.details["departments"] == ["housing"]
+
+
+def test_a_step_that_ends_a_hotline_due_time_after_it_passed_misses_it():
+    # given a ticket due at 12:00 Monday, whose verification's miss was recorded first
+    clock = Clock()
+    svc = make_service(clock=clock)
+    body = {
+        "grid_id": "g1",
+        "category": "road",
+        "description": "pothole",
+        "channel": "hotline",
+        "hotline": {"ticket_no": "T9", "due_at": "2026-11-23T12:00:00+08:00"},
+    }
+    i = svc.report(P("intake", "c1", "hotline-12345"), body).issue.id
+    svc.act(i, "handle_on_spot", WORKER, {})
+    svc.act(i, "resolve", WORKER, {"resolution": "filled"})
+    clock.now = svc.get(i).open_deadline("verification").effective_due  # type: ignore[union-attr]
+    svc.act(i, "miss_deadline", SYSTEM, {"deadline": "verification"})
+    # when the leader verifies it after both due times
+    issue = svc.act(i, "verify", LEADER, {}).issue
+    # then the hotline's due time, ended by the reply, is missed
+    (due,) = [d for d in issue.deadlines if d.key == "hotline_due"]
+    assert due.status == "missed"
