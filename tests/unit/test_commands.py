@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from domain.access import may_see
 from domain.calendar import Calendars, WorkingCalendar
 from domain.commands import require_may_attach
 from domain.errors import (
@@ -73,7 +74,9 @@ class Uploads:
     def unknown(self, issue_id: str | None, principal_id: str, ids: list[str]) -> list[str]:
         def known(e: str) -> bool:
             issue, uploader = self.files.get(e, ("", ""))
-            return issue == issue_id or (issue is None and uploader == principal_id)
+            if issue is None:  # staged: for its uploader to cite
+                return uploader == principal_id
+            return issue == issue_id
 
         return [e for e in ids if not known(e)]
 
@@ -243,3 +246,75 @@ def test_a_step_that_ends_a_hotline_due_time_after_it_passed_misses_it():
     # then the hotline's due time, ended by the reply, is missed
     (due,) = [d for d in issue.deadlines if d.key == "hotline_due"]
     assert due.status == "missed"
+
+
+def test_a_merge_leaves_its_target_where_it_was_with_one_more_duplicate():
+    # given a target handled on the spot (a small matter) and a duplicate reported after
+    svc = make_service()
+    target = report(svc)
+    svc.act(target, "handle_on_spot", WORKER, {})
+    duplicate = report(svc)
+    # when the duplicate is merged into it
+    svc.act(duplicate, "merge", LEADER, {"duplicate_of": str(target)})
+    # then the target keeps its state and tier, and lists the duplicate
+    kept = svc.get(target)
+    assert (kept.state, kept.tier, kept.duplicates) == ("on_spot", "small", [str(duplicate)])
+
+
+# -- report ---------------------------------------------------------------------------
+
+ROAD = {"grid_id": "g1", "category": "road", "description": "pothole"}
+
+
+def test_grid_staff_report_what_their_patrol_found_and_nobody_else_claims_a_patrol():
+    svc = make_service()
+    for p in (WORKER, LEADER, STAFF):
+        assert svc.report(p, ROAD).issue.channel == "patrol"
+    assert svc.report(WORKER, {**ROAD, "channel": "resident"}).issue.channel == "resident"
+    assert svc.report(RESIDENT, ROAD).issue.channel == "resident"
+    with pytest.raises(ValidationFailed) as refused:
+        svc.report(RESIDENT, {**ROAD, "channel": "patrol"})
+    assert refused.value.fields == {"channel": "only grid staff report on channel patrol"}
+
+
+class Residents:
+    def is_resident(self, principal_id: str) -> bool:
+        return principal_id == RESIDENT.id
+
+
+def test_a_report_for_a_known_resident_is_theirs_to_follow():
+    svc = IssueService(Settings(database_url="memory://"), clock=Clock(), directory=Residents())
+    svc.load_org(ORG)
+    building_head = P("building_head", "g1")
+    for_her = {**ROAD, "reporter": {"name": "Wang", "principal_id": RESIDENT.id}}
+    i = svc.report(building_head, for_her).issue.id
+    assert svc.get(i).reporter_principal == RESIDENT.id
+    assert may_see(RESIDENT, svc.get(i), svc.org())  # she follows it
+    with pytest.raises(ValidationFailed) as refused:
+        svc.report(building_head, {**ROAD, "reporter": {"principal_id": WORKER.id}})
+    assert refused.value.fields == {"reporter.principal_id": "names no resident"}
+
+
+def test_who_may_not_report_or_settle_is_told_so():
+    svc = make_service()
+    with pytest.raises(ForbiddenRole) as auditor:
+        svc.report(AUDITOR, ROAD)
+    assert auditor.value.message == "a auditor may not report issues"
+    assert auditor.value.details == {"role": "auditor"}
+    with pytest.raises(ForbiddenRole) as settle:
+        svc.report(STAFF, {**ROAD, "settled_on_spot": True, "resolution": "filled"})
+    assert settle.value.message == "only grid workers and grid leaders settle matters on the spot"
+    with pytest.raises(ValidationFailed) as ticket:
+        svc.report(WORKER, {**ROAD, "hotline": {"ticket_no": "T1"}})
+    assert ticket.value.fields == {"hotline": "only the hotline desk (intake) gives ticket facts"}
+
+
+def test_a_report_cites_only_files_its_reporter_staged():
+    uploads = Uploads()
+    svc = IssueService(Settings(database_url="memory://"), clock=Clock(), evidence=uploads)
+    svc.load_org(ORG)
+    uploads.files |= {PHOTO["a"]: (None, WORKER.id), PHOTO["b"]: (None, LEADER.id)}
+    with pytest.raises(ValidationFailed) as refused:
+        svc.report(WORKER, {**ROAD, "evidence": [PHOTO["a"], PHOTO["b"]]})
+    assert refused.value.fields == {"evidence.1": "not uploaded to this issue"}
+    assert svc.report(WORKER, {**ROAD, "evidence": [PHOTO["a"]]}).issue.evidence
