@@ -5,7 +5,8 @@ docs/security.md, docs/workflow.md)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -318,3 +319,84 @@ def test_a_report_cites_only_files_its_reporter_staged():
         svc.report(WORKER, {**ROAD, "evidence": [PHOTO["a"], PHOTO["b"]]})
     assert refused.value.fields == {"evidence.1": "not uploaded to this issue"}
     assert svc.report(WORKER, {**ROAD, "evidence": [PHOTO["a"]]}).issue.evidence
+
+
+def test_a_report_placed_by_its_address_lies_in_that_grid():
+    by_address = {**ROAD, "grid_id": None, "location": {"address": "幸福路1号"}}
+    assert make_service().report(STAFF, by_address).issue.grid_id == "g2"
+
+
+def test_a_ticket_is_placed_by_the_hotlines_names_and_else_waits_at_the_desk():
+    svc = make_service()
+    desk = P("intake", "c1", "hotline-12345")
+    ticket = {"description": "pothole", "channel": "hotline", "hotline": {"ticket_no": "T1"}}
+    # the hotline's own name of a category is mapped through the catalogue
+    named = svc.report(desk, {**ticket, "grid_id": "g1", "category": "Damaged road"}).issue
+    assert (named.grid_id, named.category, named.unplaced) == ("g1", "road", [])
+    # a ticket whose place and category match nothing waits at the desk's node
+    lost = {**ticket, "location": {"address": "nowhere 9"}, "category": "Stray dogs"}
+    waiting = svc.report(desk, lost).issue
+    assert (waiting.grid_id, waiting.category) == ("c1", "")
+    assert waiting.unplaced == ["category", "location.address"]
+    # and a report that is no ticket names a category by its code
+    with pytest.raises(ValidationFailed) as refused:
+        svc.report(WORKER, {**ROAD, "category": "Damaged road"})
+    assert refused.value.fields == {"category": "no category 'Damaged road'"}
+
+
+def test_a_report_outside_the_reporters_scope_names_the_grid():
+    with pytest.raises(OutsideJurisdiction) as outside:
+        make_service().report(P("grid_worker", "g2"), ROAD)
+    assert outside.value.message == "grid g1 is outside the jurisdiction of grid_worker@g2"
+
+
+def test_what_a_report_settles_or_a_ticket_says_is_not_kept_as_the_reports_data():
+    svc = IssueService(Settings(database_url="memory://"), clock=Clock())
+    cones = {"code": "cones", "name": "Cones", "limits": {}, "close_conditions": ["cleared"]}
+    svc.load_org({**ORG, "categories": [*ORG["categories"], cones]})
+    body = {**ROAD, "category": "cones"}
+    settled = {
+        **body,
+        "settled_on_spot": True,
+        "resolution": "gone",
+        "checklist": {"cleared": True},
+    }
+    i = svc.report(WORKER, settled).issue.id
+    reported, *steps = svc.app.events.get(i)
+    assert reported.data == {"evidence": [], **body}
+    assert [type(e).__name__ for e in steps] == ["HandledOnSpot", "Resolved"]
+    assert steps[1].data["checklist"] == {"cleared": True}  # kept where it belongs
+    ticket = {**ROAD, "channel": "hotline", "hotline": {"ticket_no": "T1"}}
+    j = svc.report(P("intake", "c1", "hotline-12345"), ticket).issue.id
+    assert "hotline" not in next(iter(svc.app.events.get(j))).data
+
+
+class Sealing:
+    """Seals a reporter's details as a string no one reads without opening it."""
+
+    def seal(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {"sealed": json.dumps(data, sort_keys=True)}
+
+    def open(self, sealed: dict[str, Any] | None) -> dict[str, Any] | None:
+        return json.loads(sealed["sealed"]) if sealed else None
+
+
+def test_a_reporters_contact_details_are_sealed_before_they_are_recorded():
+    svc = IssueService(Settings(database_url="memory://"), clock=Clock(), vault=Sealing())
+    svc.load_org(ORG)
+    i = svc.report(WORKER, {**ROAD, "reporter": {"name": "Wang", "phone": "13800000000"}}).issue.id
+    (reported,) = svc.app.events.get(i)
+    assert reported.data["reporter"] == {"sealed": '{"name": "Wang", "phone": "13800000000"}'}
+    assert "13800000000" not in json.dumps(
+        {k: v for k, v in reported.data.items() if k != "reporter"}
+    )
+
+
+def test_the_triage_clock_follows_the_categorys_own_limit():
+    clock = Clock()
+    svc = IssueService(Settings(database_url="memory://"), clock=clock)
+    quick = {"code": "gas", "name": "Gas smell", "limits": {"triage": "1h"}}
+    svc.load_org({**ORG, "categories": [*ORG["categories"], quick]})
+    i = svc.report(WORKER, {**ROAD, "category": "gas"}).issue.id
+    triage = svc.get(i).open_deadline("triage")
+    assert triage is not None and triage.due_at == clock.now + timedelta(hours=1)
