@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -28,6 +29,7 @@ from tests.support import (
     AUDITOR,
     HOUSING,
     LEADER,
+    MONDAY_9,
     ORG,
     RESIDENT,
     STAFF,
@@ -400,3 +402,28 @@ def test_the_triage_clock_follows_the_categorys_own_limit():
     i = svc.report(WORKER, {**ROAD, "category": "gas"}).issue.id
     triage = svc.get(i).open_deadline("triage")
     assert triage is not None and triage.due_at == clock.now + timedelta(hours=1)
+
+
+def test_a_report_keeps_its_id_time_and_category_version_and_a_photo_when_required():
+    # given a category that asks for a photo at report
+    clock = Clock()
+    svc = IssueService(Settings(database_url="memory://"), clock=clock)
+    dumping = {"code": "dumping", "name": "Dumping", "limits": {}, "photos_required": ["report"]}
+    svc.load_org({**ORG, "categories": [*ORG["categories"], dumping]})
+    body = {**ROAD, "category": "dumping"}
+    # then a patrol report without one is refused, a ticket is not (it has no photo)
+    with pytest.raises(ValidationFailed) as refused:
+        svc.report(WORKER, body)
+    assert refused.value.fields == {"evidence": "cite the photo this category requires at report"}
+    desk = P("intake", "c1", "hotline-12345")
+    svc.report(desk, {**body, "channel": "hotline", "hotline": {"ticket_no": "T1"}})
+    # and a report with one is recorded under the id asked for, at the service's time,
+    # with the category as the catalogue's current version has it
+    asked = uuid4()
+    issue = svc.report(WORKER, {**body, "evidence": [PHOTO["a"]]}, issue_id=asked).issue
+    assert issue.id == asked and svc.get(asked).reported_at == MONDAY_9
+    assert issue.catalogue == {
+        "version": svc.org().version,
+        "code": "dumping",
+        "photos_required": ["report"],
+    }
