@@ -3,9 +3,12 @@ that reached nobody, replacements, the hotline's precedence and appeals."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from domain.calendar import Calendars, WorkingCalendar
 from domain.callbacks import answer
@@ -357,3 +360,28 @@ def test_an_appeal_and_its_decision_keep_the_tier_and_name_the_callback():
     ]
     assert [s["facts"]["callback_version"] for s in steps] == [dissatisfied.version] * 2
     assert [s["tier"] for s in steps] == ["small", "small"]
+
+
+def test_callbacks_recorded_before_rounds_read_the_first_that_reached_them_as_valid():
+    # given a closed issue with an attempt and two callbacks that reached the resident,
+    # recorded as code before closure rounds wrote them: no `callback` fact
+    svc = make_service()
+    i = closed(svc, RESIDENT)
+    svc.act(i, "record_callback", DESK, UNREACHABLE)
+    svc.act(i, "record_callback", DESK, SATISFIED)
+    old_id, rewritten = uuid4(), []
+    for stored in svc.app.recorder.select_events(i):
+        state = json.loads(stored.state)
+        if stored.topic.endswith("Issue.CallbackRecorded"):
+            state["facts"].pop("callback")
+        rewritten.append((stored.originator_version, stored.topic, state))
+    version, topic, state = rewritten[-1]
+    again = {**state, "data": {**state["data"], "satisfaction": "basically_satisfied"}}
+    rewritten.append((version + 1, topic, again))  # old code took a second one too
+    svc.app.recorder.insert_events(
+        [StoredEvent(old_id, v, t, json.dumps(s).encode()) for v, t, s in rewritten]
+    )
+    # then the round's valid callback is the first that reached them
+    issue = svc.get(old_id)
+    assert issue.callback_round["valid"]["version"] == version
+    assert issue.callback_round["attempts"] == []  # old attempts counted nothing
