@@ -67,7 +67,6 @@ __all__ = [
     "TIER_RANK",
     "destinations",
     "mermaid",
-    "roles_for",
 ]
 
 R = Role
@@ -359,11 +358,6 @@ def destinations(action: str, state: str) -> set[str]:
     if action not in MACHINE.events:
         return set()
     return {t.dest or state for t in MACHINE.get_transitions(action, state)}
-
-
-def roles_for(action: str, tier: str | None) -> frozenset[Role]:
-    """The roles that may take `action` on an issue of `tier`."""
-    return ACTION[action].roles_for(tier)
 
 
 def mermaid() -> str:

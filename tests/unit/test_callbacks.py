@@ -3,12 +3,22 @@ that reached nobody, replacements, the hotline's precedence and appeals."""
 
 from __future__ import annotations
 
-import pytest
+import json
+from datetime import UTC, datetime
+from uuid import uuid4
 
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from domain.calendar import Calendars, WorkingCalendar
+from domain.callbacks import answer
 from domain.errors import SeparationOfDuties, TransitionNotAllowed, ValidationFailed
+from domain.service import IssueService
+from domain.settings import Settings
 from tests.support import (
     CALLER,
     LEADER,
+    ORG,
     RESIDENT,
     STAFF,
     STREET,
@@ -207,3 +217,171 @@ def test_a_missed_callback_deadline_judges_the_round():
     issue = svc.act(i, "record_callback", DESK, SATISFIED).issue
     assert issue.callback_round["judged"] is True
     assert callback_clock(issue)[-1].status == "missed"
+
+
+# -- issue 17: what the mutation run found unpinned ----------------------------------
+
+ANSWERS = [  # a callback as recorded -> its answers in the new shape
+    (SATISFIED, ("reached", True, True, "satisfied")),
+    ({**UNREACHABLE}, ("unreachable", None, None, None)),
+    ({"outcome": "refused", "via": "phone"}, ("refused", None, None, None)),
+    # the old shape: whether the handling unit contacted them is unknown
+    ({"contacted": True, "solved": False, "satisfaction": "dissatisfied"},
+     ("reached", None, False, "dissatisfied")),
+    ({"contacted": False}, ("unreachable", None, None, None)),
+    ({"contacted": False, "solved": True, "satisfaction": "satisfied"},  # as old code kept
+     ("unreachable", None, None, None)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("data", "expected"), ANSWERS)
+def test_each_callback_reads_in_the_new_shape_whichever_shape_it_was_recorded_in(data, expected):
+    keys = ("outcome", "handler_contacted", "solved", "satisfaction")
+    assert answer(data) == dict(zip(keys, expected, strict=True))
+
+
+def test_a_replacement_is_a_reached_callback_by_the_street_or_the_city_with_its_reason():
+    svc = make_service()
+    i = closed(svc, RESIDENT)
+    replacing = {**SATISFIED, "replaces_reason": "the desk called the wrong number"}
+    with pytest.raises(ValidationFailed) as not_theirs:
+        svc.act(i, "record_callback", DESK, replacing)
+    assert not_theirs.value.fields == {
+        "replaces_reason": "only a street officer or a city supervisor replaces a callback"
+    }
+    with pytest.raises(ValidationFailed) as why:
+        svc.act(i, "record_callback", STREET, SATISFIED)
+    assert why.value.fields == {
+        "replaces_reason": "a street officer or city supervisor records a callback only to "
+        "replace the round's valid one: say why"
+    }
+    with pytest.raises(TransitionNotAllowed) as nothing_yet:
+        svc.act(i, "record_callback", STREET, replacing)
+    assert nothing_yet.value.message == "this round has no valid callback to replace yet"
+    assert nothing_yet.value.details == {"state": "closed", "allowed_actions": []}
+    svc.act(i, "record_callback", DESK, SATISFIED)
+    with pytest.raises(ValidationFailed) as unreached:
+        svc.act(i, "record_callback", STREET, {**UNREACHABLE, "replaces_reason": "checked"})
+    assert unreached.value.fields == {"outcome": "a replacement is a callback that reached them"}
+
+
+def test_a_round_closed_as_unreachable_may_be_replaced_by_a_callback_that_reached_them():
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = closed(svc, RESIDENT)
+    for hours in (0, 2, 4):  # Monday 09:00, 11:00, 15:00 (the lunch break is no working time)
+        clock.advance(hours=hours)
+        svc.act(i, "record_callback", DESK, UNREACHABLE)
+    assert svc.get(i).callback_round["closed"] == "unreachable"
+    replacing = {**SATISFIED, "replaces_reason": "reached her at home"}
+    svc.act(i, "record_callback", STREET, replacing)
+    facts = svc.history(i, SUPERVISOR)[-1]["facts"]["callback"]
+    assert facts == {"round": 1, "valid": True, "replaces": None}
+
+
+def test_the_hotline_desk_records_one_callback_a_round():
+    svc = make_service()
+    body = {"grid_id": "g1", "category": "sanitation", "description": "ticket"}
+    i = svc.report(HOTLINE, {**body, "reporter": CALLER}).issue.id
+    svc.act(i, "handle_on_spot", WORKER)
+    svc.act(i, "resolve", WORKER, {"resolution": "done"})
+    svc.act(i, "verify", LEADER)
+    svc.act(i, "record_callback", HOTLINE, SATISFIED)
+    with pytest.raises(TransitionNotAllowed) as again:
+        svc.act(i, "record_callback", HOTLINE, SATISFIED)
+    assert again.value.message == (
+        "this round has its callback (回访); a street officer or city supervisor may replace it"
+    )
+    assert again.value.details == {"state": "closed", "allowed_actions": []}
+
+
+def test_each_callback_names_its_round_and_a_second_dissatisfied_one_calls_in_the_city():
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i = closed(svc, RESIDENT)
+    svc.act(i, "record_callback", RESIDENT, DISSATISFIED)  # round 1: back on the spot
+    svc.act(i, "resolve", WORKER, {"resolution": "done again"})
+    svc.act(i, "verify", LEADER)
+    issue = svc.act(i, "record_callback", RESIDENT, DISSATISFIED).issue  # round 2
+    rounds = [
+        h["facts"]["callback"]["round"]
+        for h in svc.history(i, SUPERVISOR)
+        if h["action"] == "record_callback"
+    ]
+    assert rounds == [1, 2]
+    (item,) = issue.followups
+    assert (item["level"], item["reason"], item["raised_by"]) == ("city", "dissatisfied", "system")
+
+
+def test_a_reopened_matter_runs_its_categorys_clock_in_its_grids_hours():
+    # given grid g1's community working 13:00-14:00 only, and a category whose small
+    # matters are resolved within 2 working hours
+    calendars = Calendars.from_config({"m1": {"hours": "13:00-14:00"}}, WorkingCalendar())
+    svc = IssueService(Settings(database_url="memory://", calendars=calendars), clock=Clock())
+    gas = {"code": "gas", "name": "Gas smell", "limits": {"small_resolution": "2wh"}}
+    svc.load_org({**ORG, "categories": [*ORG["categories"], gas]})
+    i = closed(svc, RESIDENT, category="gas")
+    # when a dissatisfied callback reopens it on Monday 09:00
+    svc.act(i, "record_callback", RESIDENT, DISSATISFIED)
+    # then its clock runs Monday's hour and Tuesday's: due Tuesday 14:00
+    clock = svc.get(i).open_deadline("small_resolution")
+    assert clock is not None and clock.due_at == datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+
+
+def test_attempts_are_two_of_the_grids_working_hours_apart():
+    calendars = Calendars.from_config({"m1": {"hours": "13:00-14:00"}}, WorkingCalendar())
+    clock = Clock(datetime(2026, 11, 23, 5, 0, tzinfo=UTC))  # Monday 13:00
+    svc = IssueService(Settings(database_url="memory://", calendars=calendars), clock=clock)
+    svc.load_org(ORG)
+    i = closed(svc, RESIDENT)
+    counted = []
+    # Monday 13:00; 17:00, one of the grid's working hours on (3.5 on the default calendar)
+    # is too soon; Tuesday 14:00, two, counts
+    for hours in (0, 4, 21):
+        clock.advance(hours=hours)
+        issue = svc.act(i, "record_callback", DESK, UNREACHABLE).issue
+        counted.append(len(issue.callback_round["attempts"]))
+    assert counted == [1, 1, 2]
+
+
+def test_an_appeal_and_its_decision_keep_the_tier_and_name_the_callback():
+    svc = make_service()
+    i = closed(svc, RESIDENT)
+    dissatisfied = svc.act(i, "record_callback", RESIDENT, DISSATISFIED).issue
+    svc.act(i, "resolve", WORKER, {"resolution": "done again"})
+    svc.act(i, "verify", LEADER)
+    svc.act(i, "appeal_callback", WORKER, {"reason": "the resident wants a new road"})
+    issue = svc.act(i, "uphold_appeal", STREET, {"reason": "outside any remit"}).issue
+    assert issue.tier == "small"
+    steps = svc.history(i, SUPERVISOR)[-2:]
+    assert [s["data"] for s in steps] == [
+        {"reason": "the resident wants a new road"},
+        {"reason": "outside any remit"},
+    ]
+    assert [s["facts"]["callback_version"] for s in steps] == [dissatisfied.version] * 2
+    assert [s["tier"] for s in steps] == ["small", "small"]
+
+
+def test_callbacks_recorded_before_rounds_read_the_first_that_reached_them_as_valid():
+    # given a closed issue with an attempt and two callbacks that reached the resident,
+    # recorded as code before closure rounds wrote them: no `callback` fact
+    svc = make_service()
+    i = closed(svc, RESIDENT)
+    svc.act(i, "record_callback", DESK, UNREACHABLE)
+    svc.act(i, "record_callback", DESK, SATISFIED)
+    old_id, rewritten = uuid4(), []
+    for stored in svc.app.recorder.select_events(i):
+        state = json.loads(stored.state)
+        if stored.topic.endswith("Issue.CallbackRecorded"):
+            state["facts"].pop("callback")
+        rewritten.append((stored.originator_version, stored.topic, state))
+    version, topic, state = rewritten[-1]
+    again = {**state, "data": {**state["data"], "satisfaction": "basically_satisfied"}}
+    rewritten.append((version + 1, topic, again))  # old code took a second one too
+    svc.app.recorder.insert_events(
+        [StoredEvent(old_id, v, t, json.dumps(s).encode()) for v, t, s in rewritten]
+    )
+    # then the round's valid callback is the first that reached them
+    issue = svc.get(old_id)
+    assert issue.callback_round["valid"]["version"] == version
+    assert issue.callback_round["attempts"] == []  # old attempts counted nothing

@@ -239,3 +239,32 @@ def test_a_street_officer_s_approval_has_no_allowance():
     svc.act(i, "suspend", WORKER, {"reason": "road closed for works"})
     issue = svc.act(i, "approve_suspension", STREET).issue
     assert issue.open_deadline("suspension_allowance") is None
+
+
+# -- the refusals' reasons -------------------------------------------------------------
+
+REQUESTS = {  # the request, its data, and the action that decides it
+    "suspension": ("suspend", {"reason": "no access"}, "approve_suspension"),
+    "extension": ("request_extension", {"reason": "parts", "extra": "1wd"}, "approve_extension"),
+    "escalation": ("request_escalation", {"reason": "too big"}, "approve_escalation"),
+}
+
+
+@pytest.mark.parametrize("kind", list(REQUESTS))
+def test_a_decision_refused_names_its_reason(kind):
+    # given an issue handled on the spot, nothing asked yet
+    svc = make_service()
+    i = report(svc)
+    svc.act(i, "handle_on_spot", WORKER)
+    ask, data, decide = REQUESTS[kind]
+    # then deciding is refused: nothing waits for a decision
+    with pytest.raises(TransitionNotAllowed) as refused:
+        svc.act(i, decide, LEADER)
+    assert (
+        refused.value.message == f"{decide} is not allowed: no {kind} request waits for a decision"
+    )
+    # and once the worker asks, they may not decide it, even in a role that decides
+    svc.act(i, ask, WORKER, data)
+    with pytest.raises(SeparationOfDuties) as own:
+        svc.act(i, decide, P("grid_leader", "g1", WORKER.id))
+    assert own.value.message == f"nobody decides their own {kind} request"

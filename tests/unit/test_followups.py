@@ -168,8 +168,19 @@ def test_a_rejected_issue_s_items_lose_their_reply_clock_and_wait_to_be_cleared(
     miss(svc, clock, i, "triage")
     issue = svc.act(i, "reject", LEADER, {"reason": "not a grid matter"}).issue
     assert issue.open_deadline("flag_reply:f1") is None
+    assert [d.status for d in issue.deadlines if d.key == "flag_reply:f1"] == ["cancelled"]
     issue = svc.act(i, "clear_flag", STAFF, {"note": "rejected: nothing to answer"}).issue
     assert issue.followups[0]["status"] == "cleared"
+
+
+def test_a_merged_issue_s_items_lose_their_reply_clock_too():
+    clock = Clock()
+    svc = make_service(clock=clock)
+    i, target = report(svc), report(svc)
+    miss(svc, clock, i, "triage")
+    issue = svc.act(i, "merge", LEADER, {"duplicate_of": str(target)}).issue
+    assert [d.status for d in issue.deadlines if d.key == "flag_reply:f1"] == ["cancelled"]
+    assert issue.followups[0]["status"] == "open"  # waits to be cleared
 
 
 def test_a_patrol_miss_item_goes_to_the_tickets_own_grid_once_per_ticket():
