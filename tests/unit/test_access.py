@@ -21,8 +21,8 @@ from domain.access import (
     supervision_node,
 )
 from domain.errors import ForbiddenRole, OutsideJurisdiction, ValidationFailed
-from domain.service import IssueService
-from domain.settings import Settings
+from gridflow.container import issue_service
+from gridflow.settings import Settings
 from tests.support import (
     AUDITOR,
     CALLER,
@@ -141,7 +141,7 @@ def test_supervision_shows_the_city_by_default_and_a_node_within_ones_scope():
 
 
 def test_before_any_organisation_is_loaded_supervision_names_the_askers_own_node():
-    empty = IssueService(Settings(database_url="memory://"), clock=Clock()).org()
+    empty = issue_service(Settings(database_url="memory://"), Clock()).org()
     with pytest.raises(ValidationFailed) as refused:
         supervision_node(SUPERVISOR, empty, None)
     assert refused.value.fields == {"node": "no node 'c1'"}

@@ -13,8 +13,8 @@ from eventsourcing.persistence import StoredEvent
 from domain.calendar import Calendars, WorkingCalendar
 from domain.callbacks import answer
 from domain.errors import SeparationOfDuties, TransitionNotAllowed, ValidationFailed
-from domain.service import IssueService
-from domain.settings import Settings
+from gridflow.container import issue_service
+from gridflow.settings import Settings
 from tests.support import (
     CALLER,
     LEADER,
@@ -317,7 +317,7 @@ def test_a_reopened_matter_runs_its_categorys_clock_in_its_grids_hours():
     # given grid g1's community working 13:00-14:00 only, and a category whose small
     # matters are resolved within 2 working hours
     calendars = Calendars.from_config({"m1": {"hours": "13:00-14:00"}}, WorkingCalendar())
-    svc = IssueService(Settings(database_url="memory://", calendars=calendars), clock=Clock())
+    svc = issue_service(Settings(database_url="memory://", calendars=calendars), Clock())
     gas = {"code": "gas", "name": "Gas smell", "limits": {"small_resolution": "2wh"}}
     svc.load_org({**ORG, "categories": [*ORG["categories"], gas]})
     i = closed(svc, RESIDENT, category="gas")
@@ -331,7 +331,7 @@ def test_a_reopened_matter_runs_its_categorys_clock_in_its_grids_hours():
 def test_attempts_are_two_of_the_grids_working_hours_apart():
     calendars = Calendars.from_config({"m1": {"hours": "13:00-14:00"}}, WorkingCalendar())
     clock = Clock(datetime(2026, 11, 23, 5, 0, tzinfo=UTC))  # Monday 13:00
-    svc = IssueService(Settings(database_url="memory://", calendars=calendars), clock=clock)
+    svc = issue_service(Settings(database_url="memory://", calendars=calendars), clock)
     svc.load_org(ORG)
     i = closed(svc, RESIDENT)
     counted = []

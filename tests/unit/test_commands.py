@@ -23,8 +23,9 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.service import IssueService
-from domain.settings import Settings
 from domain.workflow import CLIENT_ACTIONS
+from gridflow.container import issue_service
+from gridflow.settings import Settings
 from tests.support import (
     AUDITOR,
     HOUSING,
@@ -95,7 +96,7 @@ def test_a_step_cites_files_of_its_issue_or_staged_by_its_actor():
     # given an issue on the spot, with a photo uploaded to it by the leader, the worker's
     # own staged photo, someone else's staged photo and another issue's photo
     uploads = Uploads()
-    svc = IssueService(Settings(database_url="memory://"), clock=Clock(), evidence=uploads)
+    svc = issue_service(Settings(database_url="memory://"), Clock(), evidence=uploads)
     svc.load_org(ORG)
     i = report(svc)
     other = report(svc)
@@ -162,7 +163,7 @@ def test_a_step_that_stays_leaves_a_suspended_issues_clocks_paused():
 def one_hour_a_day(clock: Clock) -> IssueService:
     """A service whose community m1 (grid g1's) works 13:00-14:00 only."""
     calendars = Calendars.from_config({"m1": {"hours": "13:00-14:00"}}, WorkingCalendar())
-    svc = IssueService(Settings(database_url="memory://", calendars=calendars), clock=clock)
+    svc = issue_service(Settings(database_url="memory://", calendars=calendars), clock)
     svc.load_org(ORG)
     return svc
 
@@ -286,7 +287,7 @@ class Residents:
 
 
 def test_a_report_for_a_known_resident_is_theirs_to_follow():
-    svc = IssueService(Settings(database_url="memory://"), clock=Clock(), directory=Residents())
+    svc = issue_service(Settings(database_url="memory://"), Clock(), directory=Residents())
     svc.load_org(ORG)
     building_head = P("building_head", "g1")
     for_her = {**ROAD, "reporter": {"name": "Wang", "principal_id": RESIDENT.id}}
@@ -314,7 +315,7 @@ def test_who_may_not_report_or_settle_is_told_so():
 
 def test_a_report_cites_only_files_its_reporter_staged():
     uploads = Uploads()
-    svc = IssueService(Settings(database_url="memory://"), clock=Clock(), evidence=uploads)
+    svc = issue_service(Settings(database_url="memory://"), Clock(), evidence=uploads)
     svc.load_org(ORG)
     uploads.files |= {PHOTO["a"]: (None, WORKER.id), PHOTO["b"]: (None, LEADER.id)}
     with pytest.raises(ValidationFailed) as refused:
@@ -353,7 +354,7 @@ def test_a_report_outside_the_reporters_scope_names_the_grid():
 
 
 def test_what_a_report_settles_or_a_ticket_says_is_not_kept_as_the_reports_data():
-    svc = IssueService(Settings(database_url="memory://"), clock=Clock())
+    svc = issue_service(Settings(database_url="memory://"), Clock())
     cones = {"code": "cones", "name": "Cones", "limits": {}, "close_conditions": ["cleared"]}
     svc.load_org({**ORG, "categories": [*ORG["categories"], cones]})
     body = {**ROAD, "category": "cones"}
@@ -384,7 +385,7 @@ class Sealing:
 
 
 def test_a_reporters_contact_details_are_sealed_before_they_are_recorded():
-    svc = IssueService(Settings(database_url="memory://"), clock=Clock(), vault=Sealing())
+    svc = issue_service(Settings(database_url="memory://"), Clock(), vault=Sealing())
     svc.load_org(ORG)
     i = svc.report(WORKER, {**ROAD, "reporter": {"name": "Wang", "phone": "13800000000"}}).issue.id
     (reported,) = svc.app.events.get(i)
@@ -396,7 +397,7 @@ def test_a_reporters_contact_details_are_sealed_before_they_are_recorded():
 
 def test_the_triage_clock_follows_the_categorys_own_limit():
     clock = Clock()
-    svc = IssueService(Settings(database_url="memory://"), clock=clock)
+    svc = issue_service(Settings(database_url="memory://"), clock)
     quick = {"code": "gas", "name": "Gas smell", "limits": {"triage": "1h"}}
     svc.load_org({**ORG, "categories": [*ORG["categories"], quick]})
     i = svc.report(WORKER, {**ROAD, "category": "gas"}).issue.id
@@ -407,7 +408,7 @@ def test_the_triage_clock_follows_the_categorys_own_limit():
 def test_a_report_keeps_its_id_time_and_category_version_and_a_photo_when_required():
     # given a category that asks for a photo at report
     clock = Clock()
-    svc = IssueService(Settings(database_url="memory://"), clock=clock)
+    svc = issue_service(Settings(database_url="memory://"), clock)
     dumping = {"code": "dumping", "name": "Dumping", "limits": {}, "photos_required": ["report"]}
     svc.load_org({**ORG, "categories": [*ORG["categories"], dumping]})
     body = {**ROAD, "category": "dumping"}
