@@ -254,7 +254,7 @@ def test_the_deadline_worker_records_each_miss_once_and_escalates(world: World):
 
 def test_a_rebuild_equals_the_live_views(world: World):
     assert rebuild_and_verify(world.c.engine, world.c.service.head()) == {}
-    generation = world.c.engine.rebuild(switch=True)
+    generation = world.c.engine.rebuild(switch=True, grace=0.0)  # no reader to wait for
     assert world.c.engine.active() == generation
     assert len(world.c.views.issues(P("auditor", "c1"), ListQuery(), world.clock.now)["items"]) == 5
 
