@@ -35,6 +35,7 @@ VIEWS = [
     "tests/integration/test_suspension_views.py",
     "tests/integration/test_callback_rates.py",
     "tests/integration/test_rules_agree.py",
+    "tests/integration/test_fold_views.py",
     "-m",
     "not postgres",
 ]
