@@ -16,7 +16,21 @@ import pytest
 from domain.settings import Settings
 from gridflow.container import Container
 from projections.queries import ListQuery
-from tests.support import AUDITOR, LEADER, ORG, RESIDENT, STAFF, STREET, WORKER, Clock, P
+from tests.support import (
+    AUDITOR,
+    HOUSING,
+    LEADER,
+    ORG,
+    RESIDENT,
+    STAFF,
+    STREET,
+    SUPERVISOR,
+    WATER,
+    WORKER,
+    Clock,
+    P,
+)
+from workers.deadlines import DeadlineWorker
 
 
 class Day:
@@ -159,3 +173,135 @@ def test_an_assignee_named_by_the_leader_is_credited_in_the_people_figures(day: 
     }
     # the finder met the triage; the named assignee settled it, within its resolution time
     assert got == {"grid_worker@g1": (0, 1, 0), "second-worker": (1, 1, 1)}
+
+
+def test_an_approved_extension_moves_the_due_time_a_denied_one_does_not(day: Day) -> None:
+    i, j = day.report(), day.report()
+    for x in (i, j):
+        day.act(x, "handle_on_spot", WORKER)  # small resolution due Tue 09:00, warned 16:07:30
+    assert not {str(i), str(j)} & day.queue(STAFF)
+    for x in (i, j):
+        day.act(x, "request_extension", WORKER, reason="parts on order", extra="2wd")
+    assert {str(i), str(j)} <= day.queue(STAFF)  # a small matter's verifier decides
+    day.act(i, "approve_extension", STAFF)
+    day.act(j, "deny_extension", STAFF, reason="no")
+    assert not {str(i), str(j)} & day.queue(STAFF)
+    assert day.listed(i)["next_due_at"] == "2026-11-26T01:00:00.000000Z"  # Thu 09:00
+    assert day.listed(j)["next_due_at"] == "2026-11-24T01:00:00.000000Z"
+    key = (str(i), "small_resolution")
+    due = day.clock.now.replace(year=2026, month=11, day=26, hour=1, minute=0)
+    assert key not in day.c.views.due_deadlines(due - timedelta(seconds=1))
+    assert key in day.c.views.due_deadlines(due)
+    warn = due.replace(day=25, hour=8, minute=7, second=30)  # the 75% warning moved too
+    assert str(i) in {w["issue_id"] for w in day.c.views.warnings(warn)}
+    assert str(i) not in {w["issue_id"] for w in day.c.views.warnings(warn - timedelta(seconds=1))}
+    counts = day.counts()
+    assert (counts["extension_requests"], counts["extension_approved"]) == (2, 1)
+    assert counts["extension_denied"] == 1
+
+
+def test_each_miss_is_counted_on_its_due_day_and_never_judged_again(day: Day) -> None:
+    """Deadlines missed on Monday, Tuesday and Thursday, recorded by the deadline worker
+    on Friday: each counts on the day it fell due (moved by an extension), once."""
+    a = day.report()  # small resolution due Tue 09:00, extended by 2 working days
+    day.act(a, "handle_on_spot", WORKER)
+    day.act(a, "request_extension", WORKER, reason="parts on order", extra="2wd")
+    day.act(a, "approve_extension", STAFF)
+    b = day.report(RESIDENT)  # closed at once: its callback is due Tue 09:00
+    day.act(b, "handle_on_spot", WORKER)
+    day.act(b, "resolve", WORKER, resolution="emptied")
+    day.act(b, "verify", LEADER)
+    w = day.report()  # water acknowledges by Mon 10:00 and reports in by Thu 09:00
+    day.act(w, "blow_whistle", STAFF, departments=["water"])
+    day.clock.advance(days=4)  # Friday 09:00
+    day.c.engine.catch_up()
+    DeadlineWorker(day.svc, day.c.views).run_once()
+    day.counts()
+    mon = day.clock.now.date() - timedelta(days=4)
+    counts, acknowledge, report_in = {}, {}, {}
+    for n in range(5):
+        d = mon + timedelta(days=n)
+        counts[d.day] = day.c.views.summary("c1", d, d + timedelta(days=1), day.clock.now)["counts"]
+        for x in day.c.views.departments(d, d + timedelta(days=1), day.clock.now)["items"]:
+            acknowledge[d.day], report_in[d.day] = (
+                x["acknowledge"]["missed"],
+                x["report_in"]["missed"],
+            )
+    missed = {
+        n: {k: v for k, v in c.items() if "missed" in k or "cb_" in k} for n, c in counts.items()
+    }
+    assert missed == {
+        23: {},
+        # b's round, never called: not contacted, not solved, not satisfied (docs/indicators.md)
+        24: {
+            "deadline_missed:callback": 1,
+            "cb_valid": 1,
+            "cb_handler_known": 1,
+            "cb_not_called": 1,
+        },
+        25: {},
+        26: {"deadline_missed:small_resolution": 1},  # a's, as extended
+        27: {},
+    }
+    assert (acknowledge, report_in) == ({23: 1, 26: 0}, {23: 0, 26: 1})  # water's
+    assert counts[27] == {"followup_open": 4}  # each miss opens a follow-up item (issue 14)
+    assert day.c.views.due_deadlines(day.clock.now) == []  # a miss is judged once
+
+
+def test_a_suspension_past_its_allowance_runs_again_and_is_no_miss(day: Day) -> None:
+    i = day.report(category="road")  # small resolution: 4 h, due 13:00
+    day.act(i, "handle_on_spot", WORKER)
+    day.clock.advance(hours=1)
+    day.act(i, "suspend", WORKER, reason="road closed by police")
+    day.act(i, "approve_suspension", LEADER)  # paused at 10:00, 3 h left
+    day.clock.advance(days=21)  # the 10 working days' allowance ran out on 7 Dec
+    day.c.engine.catch_up()
+    assert DeadlineWorker(day.svc, day.c.views).run_once() == 1
+    key = (str(i), "small_resolution")
+    # paused three weeks until the allowance's miss was recorded: due three weeks later
+    assert day.listed(i)["next_due_at"] == "2026-12-14T05:00:00.000000Z"
+    due = day.clock.now.replace(hour=5)
+    assert key not in day.c.views.due_deadlines(due - timedelta(seconds=1))
+    assert key in day.c.views.due_deadlines(due)
+    counts = day.counts()
+    assert counts["suspension_allowance_ended"] == 1
+    assert not [k for k in counts if k.startswith("deadline_missed")]
+
+
+def test_the_board_shows_each_summoned_department_s_steps(day: Day) -> None:
+    i = day.report(RESIDENT)
+    day.clock.advance(minutes=10)
+    day.act(i, "blow_whistle", STAFF, departments=["housing", "water"])
+    day.clock.advance(minutes=10)
+    day.act(i, "acknowledge", HOUSING)
+    day.clock.advance(minutes=10)
+    day.act(i, "report_in", HOUSING)
+    day.act(i, "report_in", WATER)  # reporting in acknowledges too
+    day.clock.advance(minutes=10)
+    day.act(i, "urge", SUPERVISOR, message="all of you, please")
+    day.act(i, "urge", SUPERVISOR, message="again")
+    day.c.engine.catch_up()
+    (item,) = day.c.views.escalations("c1", day.clock.now)["items"]
+    assert item["urges"] == 2
+    steps = {
+        d["department_id"]: (d["summoned_at"], d["acknowledged_at"], d["reported_in_at"], d["lead"])
+        for d in item["departments"]
+    }
+    assert steps == {
+        "housing": (
+            "2026-11-23T01:10:00.000000Z",
+            "2026-11-23T01:20:00.000000Z",
+            "2026-11-23T01:30:00.000000Z",
+            True,  # the first named leads
+        ),
+        "water": (
+            "2026-11-23T01:10:00.000000Z",
+            "2026-11-23T01:30:00.000000Z",
+            "2026-11-23T01:30:00.000000Z",
+            False,
+        ),
+    }
+    assert day.counts()["whistles"] == 1
+    today = day.clock.now.date()
+    summoned = day.c.views.departments(today, today + timedelta(days=1), day.clock.now)["items"]
+    assert {d["department_id"]: d["summoned"] for d in summoned} == {"housing": 1, "water": 1}
