@@ -145,7 +145,7 @@ def test_a_return_to_the_hotline_waits_for_the_street_and_is_counted(day: Day) -
 
 
 def test_a_repeat_complaint_reopens_a_closed_matter_in_the_counts(day: Day) -> None:
-    i = day.report(RESIDENT)
+    i = day.report()  # a patrol find
     day.act(i, "handle_on_spot", WORKER)
     day.act(i, "resolve", WORKER, resolution="emptied")
     day.act(i, "verify", LEADER)
@@ -156,6 +156,13 @@ def test_a_repeat_complaint_reopens_a_closed_matter_in_the_counts(day: Day) -> N
     assert day.listed(i)["state"] == "on_spot"
     counts = day.counts()
     assert (counts["reopens"], counts["closed_then_complained"]) == (1, 1)
+    # the reverse comparison counts the ticket on the day it came, against the patrol find
+    tue = day.clock.now.date()
+    on = {
+        d: day.c.views.summary("c1", d, d + timedelta(days=1), day.clock.now)["patrol_misses"]
+        for d in (tue - timedelta(days=1), tue)
+    }
+    assert [(m["hotline"], m["misses"]) for m in on.values()] == [(0, 0), (1, 1)]
 
 
 def test_an_assignee_named_by_the_leader_is_credited_in_the_people_figures(day: Day) -> None:
@@ -253,7 +260,10 @@ def test_a_suspension_past_its_allowance_runs_again_and_is_no_miss(day: Day) -> 
     day.act(i, "handle_on_spot", WORKER)
     day.clock.advance(hours=1)
     day.act(i, "suspend", WORKER, reason="road closed by police")
+    assert str(i) in day.queue(STREET)
     day.act(i, "approve_suspension", LEADER)  # paused at 10:00, 3 h left
+    assert str(i) not in day.queue(STREET)  # decided
+    assert day.counts()["suspension_approved"] == 1
     day.clock.advance(days=21)  # the 10 working days' allowance ran out on 7 Dec
     day.c.engine.catch_up()
     assert DeadlineWorker(day.svc, day.c.views).run_once() == 1
@@ -305,3 +315,28 @@ def test_the_board_shows_each_summoned_department_s_steps(day: Day) -> None:
     today = day.clock.now.date()
     summoned = day.c.views.departments(today, today + timedelta(days=1), day.clock.now)["items"]
     assert {d["department_id"]: d["summoned"] for d in summoned} == {"housing": 1, "water": 1}
+
+
+def test_a_transfer_moves_the_issue_to_the_grid_and_category_given(day: Day) -> None:
+    i, j = day.report(), day.report()
+    day.act(i, "transfer", STAFF, grid_id="g2", category="road", reason="a road matter")
+    day.act(j, "transfer", STAFF, grid_id="g2", reason="wrong grid")  # keeps its category
+    assert (day.listed(i)["grid_id"], day.listed(i)["category"]) == ("g2", "road")
+    assert (day.listed(j)["grid_id"], day.listed(j)["category"]) == ("g2", "sanitation")
+    assert day.counts()["transfers"] == 2
+
+
+def test_a_clock_extended_then_paused_moves_by_both(day: Day) -> None:
+    i = day.report(category="road")  # small resolution: 4 h, due Mon 13:00
+    day.act(i, "handle_on_spot", WORKER)
+    day.act(i, "request_extension", WORKER, reason="parts on order", extra="2h")
+    day.act(i, "approve_extension", LEADER)  # due 15:00
+    assert day.listed(i)["next_due_at"] == "2026-11-23T07:00:00.000000Z"
+    day.clock.advance(hours=1)
+    day.act(i, "suspend", WORKER, reason="road closed by police")
+    day.act(i, "approve_suspension", LEADER)
+    # paused: the next due time is the suspension allowance's (10 working days)
+    assert day.listed(i)["next_due_at"] == "2026-12-07T02:00:00.000000Z"
+    day.clock.advance(hours=3)
+    day.act(i, "resume", WORKER)  # paused 3 h: due 18:00
+    assert day.listed(i)["next_due_at"] == "2026-11-23T10:00:00.000000Z"
