@@ -340,3 +340,48 @@ def test_a_clock_extended_then_paused_moves_by_both(day: Day) -> None:
     day.clock.advance(hours=3)
     day.act(i, "resume", WORKER)  # paused 3 h: due 18:00
     assert day.listed(i)["next_due_at"] == "2026-11-23T10:00:00.000000Z"
+
+
+def test_the_views_keep_what_the_report_said(day: Day) -> None:
+    place = {"address": "幸福路1号", "lat": 37.505, "lon": 122.105}
+    long = "rubbish " * 100  # 800 characters: the list keeps the first 500
+    i = day.report(description=long, location=place, occurred_at="2026-11-23T05:00:00+08:00")
+    j = day.report(occurred_at="2026-11-23T08:00:00+08:00")  # an hour ago: not late
+    assert day.listed(i)["description"] == long[:500]
+    for x in (i, j):
+        day.act(x, "handle_on_spot", WORKER)
+        day.act(x, "resolve", WORKER, resolution="emptied")
+        day.act(x, "verify", LEADER)
+    day.c.engine.catch_up()
+    closed = day.c.views.closed_like("sanitation", day.clock.now - timedelta(days=1))
+    assert {c["id"]: (c["address"], c["lat"], c["lon"]) for c in closed} == {
+        str(i): ("幸福路1号", 37.505, 122.105),
+        str(j): (None, None, None),
+    }
+    today = day.clock.now.date()
+    (me,) = day.c.views.people("g1", today, today + timedelta(days=1), day.clock.now)["items"]
+    assert (me["found"], me["late_entries"]) == (2, 1)  # i happened 4 h before it was found
+
+
+def test_a_step_taken_late_counts_as_missed_once(day: Day) -> None:
+    i = day.report(category="road")  # small resolution: 4 h, due 13:00
+    day.act(i, "handle_on_spot", WORKER)
+    day.clock.advance(hours=5)
+    day.act(i, "resolve", WORKER, resolution="filled")  # at 14:00
+    counts = day.counts()
+    assert counts["deadline_missed:small_resolution"] == 1
+    assert "deadline_met:small_resolution" not in counts
+
+
+def test_a_matter_complained_about_twice_is_flagged_on_the_board(day: Day) -> None:
+    i = day.report(RESIDENT)
+    day.act(i, "coordinate", STAFF, lead_party="property company")
+    for ticket_no in ("T1", "T2"):
+        day.act(i, "resolve", STAFF, resolution="agreed with the owners")
+        day.act(i, "verify", STREET)
+        assert day.listed(i)["flagged"] is False
+        day.act(i, "repeat_complaint", DESK, ticket_no=ticket_no)
+    assert day.listed(i)["flagged"] is True  # the second time (督办)
+    day.c.engine.catch_up()
+    (item,) = day.c.views.escalations("c1", day.clock.now)["items"]
+    assert item["flags"] == ["closed, then complained again (督办)"]
