@@ -311,7 +311,27 @@ def test_the_board_shows_each_summoned_department_s_steps(day: Day) -> None:
             False,
         ),
     }
-    assert day.counts()["whistles"] == 1
+    counts = day.counts()
+    assert (counts["triaged"], counts["whistles"]) == (1, 1)  # whistled at triage
+    day.act(i, "reply_flag", WATER, text="on site at 15:00")
+    day.c.engine.catch_up()
+    items = day.c.views.escalations("c1", day.clock.now)["followups"]
+    # the urges opened an item on each department, counted twice; water has answered
+    assert [(x["target"], x["count"], x["status"], x["replies"]) for x in items] == [
+        ("housing", 2, "open", []),
+        (
+            "water",
+            2,
+            "replied",
+            [
+                {
+                    "at": "2026-11-23T01:40:00.000000Z",
+                    "by": "department_officer@water",
+                    "text": "on site at 15:00",
+                }
+            ],
+        ),
+    ]
     today = day.clock.now.date()
     summoned = day.c.views.departments(today, today + timedelta(days=1), day.clock.now)["items"]
     assert {d["department_id"]: d["summoned"] for d in summoned} == {"housing": 1, "water": 1}
@@ -378,6 +398,8 @@ def test_a_matter_complained_about_twice_is_flagged_on_the_board(day: Day) -> No
     day.act(i, "coordinate", STAFF, lead_party="property company")
     for ticket_no in ("T1", "T2"):
         day.act(i, "resolve", STAFF, resolution="agreed with the owners")
+        # a big matter is verified by the community or the street: never by its resolver
+        assert str(i) in day.queue(STREET) and str(i) not in day.queue(STAFF)
         day.act(i, "verify", STREET)
         assert day.listed(i)["flagged"] is False
         day.act(i, "repeat_complaint", DESK, ticket_no=ticket_no)
@@ -385,3 +407,26 @@ def test_a_matter_complained_about_twice_is_flagged_on_the_board(day: Day) -> No
     day.c.engine.catch_up()
     (item,) = day.c.views.escalations("c1", day.clock.now)["items"]
     assert item["flags"] == ["closed, then complained again (督办)"]
+
+
+def test_a_request_open_when_the_issue_moves_on_lapses(day: Day) -> None:
+    i = day.report()
+    day.act(i, "handle_on_spot", WORKER)
+    day.act(i, "request_extension", WORKER, reason="parts on order", extra="1wd")
+    assert str(i) in day.queue(STAFF)
+    day.act(i, "resolve", WORKER, resolution="done after all")
+    day.act(i, "rework", LEADER, reason="not done")  # back on the spot
+    assert str(i) not in day.queue(STAFF)  # the request lapsed when the issue moved on
+    assert day.counts()["extension_requests"] == 1
+
+
+def test_a_callback_owed_to_a_caller_a_worker_reported_for_counts_when_missed(day: Day) -> None:
+    i = day.report(reporter={"name": "Li", "phone": "13800000001"})
+    day.act(i, "handle_on_spot", WORKER)
+    day.act(i, "resolve", WORKER, resolution="emptied")
+    day.act(i, "verify", LEADER)  # callback due Tue 09:00
+    day.clock.advance(days=1)
+    day.c.engine.catch_up()
+    DeadlineWorker(day.svc, day.c.views).run_once()
+    counts = day.counts()
+    assert (counts["cb_valid"], counts["cb_not_called"]) == (1, 1)
