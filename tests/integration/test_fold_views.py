@@ -430,3 +430,41 @@ def test_a_callback_owed_to_a_caller_a_worker_reported_for_counts_when_missed(da
     DeadlineWorker(day.svc, day.c.views).run_once()
     counts = day.counts()
     assert (counts["cb_valid"], counts["cb_not_called"]) == (1, 1)
+
+
+# -- the engine (projections/views.py) ---------------------------------------------------
+
+
+def test_a_follow_up_item_flags_the_issue_until_it_is_cleared(day: Day) -> None:
+    i = day.report()
+    day.act(i, "handle_on_spot", WORKER)
+    day.act(i, "urge", SUPERVISOR, message="hurry")  # an item on the grid, at city level
+    assert day.listed(i)["flagged"] is True
+    day.act(i, "reply_flag", WORKER, text="on it")
+    assert day.listed(i)["flagged"] is True  # replied, not yet cleared
+    day.act(i, "clear_flag", SUPERVISOR)
+    assert day.listed(i)["flagged"] is False
+
+
+def test_the_views_count_by_the_local_day_whatever_the_machines_time_zone(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """07:30 on Monday in Shanghai is still Sunday in UTC (and on a machine set to UTC)."""
+    import time as _time
+
+    monkeypatch.setenv("TZ", "UTC")
+    _time.tzset()
+    d = Day(store_url)
+    try:
+        d.clock.now -= timedelta(hours=1, minutes=30)  # Monday 07:30 Shanghai
+        i = d.report()
+        d.act(i, "handle_on_spot", WORKER)
+        d.c.engine.catch_up()
+        mon = d.clock.now.astimezone(d.c.views.tz).date()
+        for when, n in ((mon - timedelta(days=1), 0), (mon, 1)):
+            out = d.c.views.summary("c1", when, when + timedelta(days=1), d.clock.now)
+            assert (out["counts"].get("reported", 0), sum(out["by_state"].values())) == (n, n)
+    finally:
+        d.c.close()
+        monkeypatch.undo()
+        _time.tzset()
