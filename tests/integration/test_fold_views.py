@@ -16,6 +16,8 @@ import pytest
 from domain.settings import Settings
 from gridflow.container import Container
 from projections.queries import ListQuery
+from projections.records import Record, decode
+from projections.views import IssueViews
 from tests.support import (
     AUDITOR,
     HOUSING,
@@ -468,3 +470,24 @@ def test_the_views_count_by_the_local_day_whatever_the_machines_time_zone(
         d.c.close()
         monkeypatch.undo()
         _time.tzset()
+
+
+def test_events_of_an_issue_the_views_never_saw_reported_are_skipped(day: Day) -> None:
+    """As after a report set aside (projections.quarantine): its issue's later events
+    fold into nothing, and the rest of their batch folds as ever."""
+    a, b = day.report(), day.report()
+    for x in (a, b):
+        day.act(x, "handle_on_spot", WORKER)
+    notes = day.c.tracking.recorder.select_notifications(start=1, limit=1000)
+    records = [r for n in notes if (r := decode(n)) is not None]
+    kept = [
+        r
+        for r in records
+        if not (isinstance(r, Record) and (r.issue_id, r.action) == (str(a), "report"))
+    ]
+    views = IssueViews("gvtest_")
+    with day.c.db.transaction() as cur:
+        views.create(cur)
+        views.apply(cur, kept)  # one batch: a's handling comes before b's report
+        cur.execute("SELECT id, state FROM gvtest_issues")
+        assert dict(cur.fetchall()) == {str(b): "on_spot"}
