@@ -491,3 +491,30 @@ def test_events_of_an_issue_the_views_never_saw_reported_are_skipped(day: Day) -
         views.apply(cur, kept)  # one batch: a's handling comes before b's report
         cur.execute("SELECT id, state FROM gvtest_issues")
         assert dict(cur.fetchall()) == {str(b): "on_spot"}
+
+
+def test_a_grid_added_while_another_copy_folded_counts_under_its_community(day: Day) -> None:
+    """Another process folds the organisation's change (this copy goes on from where it
+    got, never seeing the change): a report on the new grid still counts at every node
+    above it."""
+    day.report()
+    day.c.engine.catch_up()  # this copy knows the grids' ancestors now
+    twin = Container(Settings(database_url=day.c.settings.database_url), clock=day.clock)
+    try:
+        org = {
+            **ORG,
+            "nodes": [
+                *ORG["nodes"],
+                {"id": "g4", "name": "Grid 4", "kind": "grid", "parent": "m1"},
+            ],
+        }
+        day.svc.load_org(org)
+        twin.engine.catch_up()  # the twin folds the new grid
+        day.report(STAFF, grid_id="g4")  # the community reports on its new grid
+        day.c.engine.catch_up()
+        today = day.clock.now.date()
+        for node, n in (("g4", 1), ("m1", 2), ("c1", 2)):
+            out = day.c.views.summary(node, today, today + timedelta(days=1), day.clock.now)
+            assert (out["counts"]["reported"], sum(out["by_state"].values())) == (n, n), node
+    finally:
+        twin.close()
