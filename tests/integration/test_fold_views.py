@@ -15,8 +15,10 @@ import pytest
 
 from domain.settings import Settings
 from gridflow.container import Container
+from projections.open311 import RequestQuery
 from projections.queries import ListQuery
 from projections.records import Record, decode
+from projections.verify import rebuild_and_verify
 from projections.views import IssueViews
 from tests.support import (
     AUDITOR,
@@ -518,3 +520,62 @@ def test_a_grid_added_while_another_copy_folded_counts_under_its_community(day: 
             assert (out["counts"]["reported"], sum(out["by_state"].values())) == (n, n), node
     finally:
         twin.close()
+
+
+def test_the_time_an_issue_closed_and_its_next_due_time_in_the_lists(day: Day) -> None:
+    i = day.report(RESIDENT)
+    day.act(i, "handle_on_spot", WORKER)
+    day.act(i, "resolve", WORKER, resolution="emptied")
+    day.clock.advance(minutes=10)
+    day.act(i, "verify", LEADER)  # closed at 09:10; its callback due Tue 09:10
+    day.clock.advance(minutes=10)
+    day.act(i, "comment", STAFF, text="noted")  # still closed: since 09:10
+    j = day.report()
+    day.act(j, "reject", LEADER, reason="not a grid matter")  # at 09:20
+    k = day.report(RESIDENT)
+    day.act(k, "handle_on_spot", WORKER)
+    day.act(k, "resolve", WORKER, resolution="emptied")
+    day.act(k, "verify", LEADER)
+    bad = {"outcome": "reached", "handler_contacted": True, "solved": False}
+    bad |= {"satisfaction": "dissatisfied", "reason": "still full", "via": "phone"}
+    day.act(k, "record_callback", P("community_staff", "m1", "callback-desk"), **bad)  # reopens
+    day.c.engine.catch_up()
+    closed = {
+        r["id"]: r["closed_at"] for r in day.c.views.open311_requests(AUDITOR, RequestQuery())
+    }
+    assert closed == {
+        str(i): "2026-11-23T01:10:00.000000Z",
+        str(j): "2026-11-23T01:20:00.000000Z",
+        str(k): None,
+    }
+    # a closed issue still owes its callback; a rejected one owes nothing
+    assert day.listed(i)["next_due_at"] == "2026-11-24T01:10:00.000000Z"
+    assert (day.listed(j)["next_due_at"], day.listed(j)["light"]) == (None, None)
+
+
+def test_counts_taken_back_to_zero_across_batches_leave_no_row(store_url: str) -> None:
+    """A replaced callback takes its first answer's counts back (tally): folded one event
+    at a time, the views hold the same rows as a rebuild that folds the log at once."""
+    d = Day(store_url)
+    d.c.engine.batch = 1
+    try:
+        i = d.report(RESIDENT)
+        d.act(i, "handle_on_spot", WORKER)
+        d.act(i, "resolve", WORKER, resolution="emptied")
+        d.act(i, "verify", LEADER)
+        first = {"outcome": "reached", "handler_contacted": True, "solved": True}
+        first |= {"satisfaction": "satisfied", "via": "phone"}
+        d.act(i, "record_callback", P("community_staff", "m1", "callback-desk"), **first)
+        d.c.engine.catch_up()
+        again = {
+            **first,
+            "satisfaction": "basically_satisfied",
+            "replaces_reason": "asked a neighbour",
+        }
+        d.act(i, "record_callback", STREET, **again)
+        counts = d.counts()
+        assert ("cb_satisfied" in counts, counts["cb_basically_satisfied"]) == (False, 1)
+        d.c.engine.batch = 10_000
+        assert rebuild_and_verify(d.c.engine, d.svc.head()) == {}
+    finally:
+        d.c.close()
