@@ -579,3 +579,19 @@ def test_counts_taken_back_to_zero_across_batches_leave_no_row(store_url: str) -
         assert rebuild_and_verify(d.c.engine, d.svc.head()) == {}
     finally:
         d.c.close()
+
+
+def test_counts_of_a_grid_the_views_hold_no_organisation_for_stay_at_the_grid(day: Day) -> None:
+    """Folded without the organisation (its change not folded by this copy): the counts
+    and states are kept at the grid itself, not lost."""
+    day.report()
+    notes = day.c.tracking.recorder.select_notifications(start=1, limit=1000)
+    records = [r for n in notes if isinstance(r := decode(n), Record)]
+    views = IssueViews("gvtest_")
+    with day.c.db.transaction() as cur:
+        views.create(cur)
+        views.apply(cur, records)
+        cur.execute("SELECT node_id, metric, n FROM gvtest_facts WHERE metric = 'reported'")
+        assert cur.fetchall() == [("g1", "reported", 1)]
+        cur.execute("SELECT node_id, state, n FROM gvtest_state_counts")
+        assert cur.fetchall() == [("g1", "reported", 1)]
