@@ -128,6 +128,10 @@ def test_a_rejected_appeal_leaves_the_street_s_queue_and_the_rates(day: Day) -> 
     assert str(i) not in day.queue(STREET)
     counts = day.counts()
     assert counts["cb_dissatisfied"] == 1 and "cb_appeals_upheld" not in counts
+    # the month's hot spots by category (the report, its valid callback, still dissatisfied)
+    spots = day.c.views.hotspots("c1", None, day.clock.now)["items"]
+    got = [(x["category"], x["reported"], x["valid_callbacks"], x["dissatisfied"]) for x in spots]
+    assert got == [("sanitation", 1, 1, 1)]
 
 
 DESK = P("intake", "c1", "hotline-12345")
