@@ -7,6 +7,7 @@ apart (docs/mutation.md)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -599,3 +600,21 @@ def test_counts_of_a_grid_the_views_hold_no_organisation_for_stay_at_the_grid(da
         assert cur.fetchall() == [("g1", "reported", 1)]
         cur.execute("SELECT node_id, state, n FROM gvtest_state_counts")
         assert cur.fetchall() == [("g1", "reported", 1)]
+
+
+def test_a_batch_of_more_issues_than_one_read_holds_folds_every_one(day: Day) -> None:
+    """The views read a batch's issues 500 at a time: 1,001 issues handled in one batch
+    all move on."""
+    i = day.report()
+    day.act(i, "handle_on_spot", WORKER)
+    notes = day.c.tracking.recorder.select_notifications(start=1, limit=1000)
+    org, reported, handled = [decode(n) for n in notes if decode(n) is not None]
+    assert isinstance(reported, Record) and isinstance(handled, Record)
+    ids = [str(UUID(int=n)) for n in range(1, 1002)]
+    views = IssueViews("gvtest_")
+    with day.c.db.transaction() as cur:
+        views.create(cur)
+        views.apply(cur, [org, *(replace(reported, issue_id=x) for x in ids)])
+        views.apply(cur, [replace(handled, issue_id=x) for x in ids])
+        cur.execute("SELECT state, COUNT(*) FROM gvtest_issues GROUP BY state")
+        assert cur.fetchall() == [("on_spot", 1001)]
