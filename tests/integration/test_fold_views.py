@@ -374,9 +374,14 @@ def test_a_clock_extended_then_paused_moves_by_both(day: Day) -> None:
 def test_the_views_keep_what_the_report_said(day: Day) -> None:
     place = {"address": "幸福路1号", "lat": 37.505, "lon": 122.105}
     long = "rubbish " * 100  # 800 characters: the list keeps the first 500
-    i = day.report(description=long, location=place, occurred_at="2026-11-23T05:00:00+08:00")
+    picture = "https://example.org/p/1.jpg"
+    i = day.report(
+        description=long, location=place, occurred_at="2026-11-23T05:00:00+08:00", media_url=picture
+    )
     j = day.report(occurred_at="2026-11-23T08:00:00+08:00")  # an hour ago: not late
     assert day.listed(i)["description"] == long[:500]
+    (shown,) = day.c.views.open311_requests(AUDITOR, RequestQuery(ids=[str(i)]))
+    assert shown["media_url"] == picture
     for x in (i, j):
         day.act(x, "handle_on_spot", WORKER)
         day.act(x, "resolve", WORKER, resolution="emptied")
@@ -618,3 +623,11 @@ def test_a_batch_of_more_issues_than_one_read_holds_folds_every_one(day: Day) ->
         views.apply(cur, [replace(handled, issue_id=x) for x in ids])
         cur.execute("SELECT state, COUNT(*) FROM gvtest_issues GROUP BY state")
         assert cur.fetchall() == [("on_spot", 1001)]
+
+
+def test_a_ticket_is_listed_under_the_catalogue_s_category_not_the_hotline_s(day: Day) -> None:
+    names = {"sanitation": ["垃圾暴露"], "road": ["道路破损"]}
+    categories = [{**c, "hotline_names": names[c["code"]]} for c in ORG["categories"]]
+    day.svc.load_org({**ORG, "categories": categories})
+    i = day.report(DESK, category="道路破损", **ticket("T5"))
+    assert day.listed(i)["category"] == "road"
