@@ -130,9 +130,11 @@ def test_a_rejected_appeal_leaves_the_street_s_queue_and_the_rates(day: Day) -> 
     counts = day.counts()
     assert counts["cb_dissatisfied"] == 1 and "cb_appeals_upheld" not in counts
     # the month's hot spots by category (the report, its valid callback, still dissatisfied)
+    day.report()  # another sanitation matter the same day
+    day.c.engine.catch_up()
     spots = day.c.views.hotspots("c1", None, day.clock.now)["items"]
     got = [(x["category"], x["reported"], x["valid_callbacks"], x["dissatisfied"]) for x in spots]
-    assert got == [("sanitation", 1, 1, 1)]
+    assert got == [("sanitation", 2, 1, 1)]
 
 
 DESK = P("intake", "c1", "hotline-12345")
@@ -631,3 +633,31 @@ def test_a_ticket_is_listed_under_the_catalogue_s_category_not_the_hotline_s(day
     day.svc.load_org({**ORG, "categories": categories})
     i = day.report(DESK, category="道路破损", **ticket("T5"))
     assert day.listed(i)["category"] == "road"
+
+
+def test_a_step_on_an_extended_clock_counts_on_its_moved_due_day(day: Day) -> None:
+    """Met on time counts on the day the clock fell due: extended (k: Tue 09:00 + 1
+    working day), or extended and paused when the step ended while suspended (i: Mon
+    13:00 + 1 day extended + the 2 days paused until it was resolved)."""
+    k = day.report()
+    day.act(k, "handle_on_spot", WORKER)
+    day.act(k, "request_extension", WORKER, reason="parts on order", extra="1wd")
+    day.act(k, "approve_extension", LEADER)
+    day.act(k, "resolve", WORKER, resolution="emptied")
+    i = day.report(category="road")  # 4 h: due Mon 13:00
+    day.act(i, "handle_on_spot", WORKER)
+    day.act(i, "request_extension", WORKER, reason="parts on order", extra="1wd")
+    day.act(i, "approve_extension", LEADER)
+    day.clock.advance(hours=1)
+    day.act(i, "suspend", WORKER, reason="road closed by police")
+    day.act(i, "approve_suspension", LEADER)
+    day.clock.advance(days=2)
+    day.act(i, "resolve", WORKER, resolution="filled")  # Wed 10:00, still suspended
+    day.counts()
+    mon = day.clock.now.date() - timedelta(days=2)
+    met = {}
+    for n in range(5):
+        d = mon + timedelta(days=n)
+        out = day.c.views.summary("c1", d, d + timedelta(days=1), day.clock.now)["counts"]
+        met[d.day] = out.get("deadline_met:small_resolution", 0)
+    assert met == {23: 0, 24: 0, 25: 1, 26: 1, 27: 0}
