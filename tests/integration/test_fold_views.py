@@ -661,3 +661,25 @@ def test_a_step_on_an_extended_clock_counts_on_its_moved_due_day(day: Day) -> No
         out = day.c.views.summary("c1", d, d + timedelta(days=1), day.clock.now)["counts"]
         met[d.day] = out.get("deadline_met:small_resolution", 0)
     assert met == {23: 0, 24: 0, 25: 1, 26: 1, 27: 0}
+
+
+def test_the_reverse_comparison_sees_a_patrol_find_settled_or_left_overdue(day: Day) -> None:
+    """Two patrol finds at one address: the rubbish left overdue (its resolution due Tue),
+    the pothole resolved at once. Wednesday's tickets about both: one miss, found and not
+    handled; the pothole's ticket is matched by a settled find."""
+    place = {"address": "幸福路1号"}
+    left = day.report(location=place)
+    day.act(left, "handle_on_spot", WORKER)
+    settled = day.report(category="road", location=place)
+    day.act(settled, "handle_on_spot", WORKER)
+    day.act(settled, "resolve", WORKER, resolution="filled")
+    day.clock.advance(days=2)
+    for n, category in enumerate(("sanitation", "road")):
+        day.report(DESK, category=category, location=place, **ticket(f"T{n}"))
+    day.c.engine.catch_up()
+    wed = day.clock.now.date()
+    (got,) = day.c.views.patrol_misses("g1", wed, wed + timedelta(days=1), day.clock.now)["items"]
+    assert (got["hotline"], got["matched"], got["misses"]) == (2, 1, 1)
+    assert [(m["kind"], m["patrol_id"]) for m in got["miss_details"]] == [
+        ("found_not_handled", str(left))
+    ]
