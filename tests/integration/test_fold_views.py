@@ -683,3 +683,38 @@ def test_the_reverse_comparison_sees_a_patrol_find_settled_or_left_overdue(day: 
     assert [(m["kind"], m["patrol_id"]) for m in got["miss_details"]] == [
         ("found_not_handled", str(left))
     ]
+
+
+def test_two_extensions_of_one_clock_add_up(day: Day) -> None:
+    works = {"code": "works", "name": "Engineering works", "limits": {}, "engineering": True}
+    day.svc.load_org({**ORG, "categories": [*ORG["categories"], works]})  # extended twice
+    i = day.report(category="works")  # small resolution due Tue 09:00
+    day.act(i, "handle_on_spot", WORKER)
+    for _ in range(2):
+        day.act(i, "request_extension", WORKER, reason="parts on order", extra="1wd")
+        day.act(i, "approve_extension", STAFF)
+    assert day.listed(i)["next_due_at"] == "2026-11-26T01:00:00.000000Z"  # Thu 09:00
+
+
+def test_a_suspension_recorded_before_requests_existed_pauses_at_once(day: Day) -> None:
+    """Before issue 14 a suspension paused its clocks at once (`paused` in its facts, no
+    request): the previous release's logs still hold such events."""
+    i = day.report()
+    day.act(i, "handle_on_spot", WORKER)
+    day.act(i, "suspend", WORKER, reason="waiting for access")
+    notes = day.c.tracking.recorder.select_notifications(start=1, limit=1000)
+    records = [r for n in notes if (r := decode(n)) is not None]
+    old = [
+        replace(r, facts={"paused": ["small_resolution"]})
+        if isinstance(r, Record) and r.action == "suspend"
+        else r
+        for r in records
+    ]
+    views = IssueViews("gvtest_")
+    with day.c.db.transaction() as cur:
+        views.create(cur)
+        views.apply(cur, old)
+        cur.execute("SELECT dkey, paused FROM gvtest_open_deadlines")
+        assert dict(cur.fetchall()) == {"small_resolution": 1}
+        cur.execute("SELECT COUNT(*) FROM gvtest_issue_requests")
+        assert cur.fetchall() == [(0,)]  # nothing was asked
