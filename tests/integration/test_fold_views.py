@@ -399,14 +399,17 @@ def test_the_views_keep_what_the_report_said(day: Day) -> None:
     assert (me["found"], me["late_entries"]) == (2, 1)  # i happened 4 h before it was found
 
 
-def test_a_step_taken_late_counts_as_missed_once(day: Day) -> None:
-    i = day.report(category="road")  # small resolution: 4 h, due 13:00
+def test_a_step_taken_late_counts_as_missed_once_on_its_due_day(day: Day) -> None:
+    i = day.report(category="road")  # small resolution: 4 h, due Mon 13:00
     day.act(i, "handle_on_spot", WORKER)
-    day.clock.advance(hours=5)
-    day.act(i, "resolve", WORKER, resolution="filled")  # at 14:00
+    day.clock.advance(days=1)
+    day.act(i, "resolve", WORKER, resolution="filled")  # Tuesday
     counts = day.counts()
     assert counts["deadline_missed:small_resolution"] == 1
     assert "deadline_met:small_resolution" not in counts
+    tue = day.clock.now.date()
+    on_tue = day.c.views.summary("c1", tue, tue + timedelta(days=1), day.clock.now)["counts"]
+    assert "deadline_missed:small_resolution" not in on_tue  # Monday's
 
 
 def test_a_matter_complained_about_twice_is_flagged_on_the_board(day: Day) -> None:
