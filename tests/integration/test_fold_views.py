@@ -721,3 +721,22 @@ def test_a_suspension_recorded_before_requests_existed_pauses_at_once(day: Day) 
         assert dict(cur.fetchall()) == {"small_resolution": 1}
         cur.execute("SELECT COUNT(*) FROM gvtest_issue_requests")
         assert cur.fetchall() == [(0,)]  # nothing was asked
+
+
+def test_a_callback_judged_in_the_next_month_counts_in_the_month_it_fell_due(day: Day) -> None:
+    day.clock.advance(days=4)  # Friday 27 November
+    i = day.report(RESIDENT)
+    day.act(i, "handle_on_spot", WORKER)
+    day.act(i, "resolve", WORKER, resolution="emptied")
+    day.act(i, "verify", LEADER)  # its callback is due Monday 30 November, 09:00
+    day.clock.advance(days=4)  # judged on Tuesday 1 December
+    day.c.engine.catch_up()
+    DeadlineWorker(day.svc, day.c.views).run_once()
+    day.c.engine.catch_up()
+    valid = {
+        month: [
+            x["valid_callbacks"] for x in day.c.views.hotspots("c1", month, day.clock.now)["items"]
+        ]
+        for month in ("2026-11", "2026-12")
+    }
+    assert valid == {"2026-11": [1], "2026-12": [0]}
