@@ -400,8 +400,11 @@ def test_the_views_keep_what_the_report_said(day: Day) -> None:
 
 
 def test_a_step_taken_late_counts_as_missed_once_on_its_due_day(day: Day) -> None:
-    i = day.report(category="road")  # small resolution: 4 h, due Mon 13:00
+    i = day.report(category="road")  # small resolution: 4 h, due Mon 13:00, warned at 12:00
     day.act(i, "handle_on_spot", WORKER)
+    for hours, light in ((2, "green"), (1.5, "yellow"), (1, "red")):  # 11:00, 12:30, 13:30
+        day.clock.advance(hours=hours)
+        assert day.listed(i)["light"] == light
     day.clock.advance(days=1)
     day.act(i, "resolve", WORKER, resolution="filled")  # Tuesday
     counts = day.counts()
