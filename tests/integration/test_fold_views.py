@@ -743,3 +743,14 @@ def test_a_callback_judged_in_the_next_month_counts_in_the_month_it_fell_due(day
         for month in ("2026-11", "2026-12")
     }
     assert valid == {"2026-11": [1], "2026-12": [0]}
+
+
+def test_hot_spots_count_only_their_own_figures(day: Day) -> None:
+    """A matter reported in September and handled in November: November's hot spots (and
+    October's, its month before) have nothing of it."""
+    day.clock.now -= timedelta(days=83)  # 1 September
+    i = day.report()
+    day.clock.advance(days=83)
+    day.act(i, "handle_on_spot", WORKER)
+    day.c.engine.catch_up()
+    assert day.c.views.hotspots("c1", "2026-11", day.clock.now)["items"] == []
