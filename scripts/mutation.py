@@ -35,6 +35,9 @@ VIEWS = [
     "tests/integration/test_suspension_views.py",
     "tests/integration/test_callback_rates.py",
     "tests/integration/test_rules_agree.py",
+    "tests/integration/test_fold_views.py",
+    # the previous release's log (events in their old shapes) folded by today's code
+    "tests/integration/test_fixture_store.py::test_the_views_read_as_they_did_and_rebuild_the_same",
     "-m",
     "not postgres",
 ]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from gridflow.container import Container
 from gridflow.settings import Settings
 from projections.queries import ListQuery
-from tests.support import AUDITOR, HOUSING, LEADER, ORG, STAFF, WORKER, Clock
+from tests.support import AUDITOR, HOUSING, LEADER, ORG, STAFF, STREET, WORKER, Clock
 
 
 def test_a_step_ended_while_suspended_counts_as_on_time_in_the_views(store_url: str) -> None:
@@ -43,13 +43,22 @@ def test_a_clock_paused_when_the_state_changes_runs_again_in_the_views(store_url
         c.service.act(i, "blow_whistle", STAFF, {"departments": ["housing"]})
         c.service.act(i, "report_in", HOUSING)
         c.service.act(i, "suspend", STAFF, {"reason": "waiting for the owner"})
+        c.service.act(i, "approve_suspension", STREET)  # paused from here (issue 14)
         clock.advance(days=1)
         issue = c.service.act(i, "summon", STAFF, {"departments": ["police"]}).issue
-        due = next(d for d in issue.deadlines if d.key == "hard_resolution").effective_due
+        hard_clock = next(d for d in issue.deadlines if d.key == "hard_resolution")
+        due, warn = hard_clock.effective_due, hard_clock.warn_at + timedelta(days=1)
         c.engine.catch_up()
+        assert due == datetime(2026, 12, 15, 1, 0, tzinfo=UTC)  # paused a day
         hard = [(str(i), "hard_resolution")]
         assert hard[0] not in c.views.due_deadlines(due - timedelta(seconds=1))
         assert hard[0] in c.views.due_deadlines(due)  # the deadline worker sees it again
+        warned = {(w["issue_id"], w["key"]) for w in c.views.warnings(warn)}
+        assert hard[0] in warned  # its 75% warning moved by the pause too
+        earlier = {(w["issue_id"], w["key"]) for w in c.views.warnings(warn - timedelta(seconds=1))}
+        assert hard[0] not in earlier
+        (listed,) = c.views.issues(AUDITOR, ListQuery(), clock.now)["items"]
+        assert listed["next_due_at"] == "2026-11-24T02:00:00.000000Z"  # police's acknowledge
     finally:
         c.close()
 
