@@ -14,8 +14,8 @@ from uuid import UUID
 
 import pytest
 
-from domain.settings import Settings
 from gridflow.container import Container
+from gridflow.settings import Settings
 from projections.open311 import RequestQuery
 from projections.queries import ListQuery
 from projections.records import Record, decode
