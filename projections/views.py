@@ -160,7 +160,10 @@ class IssueViews:
         states: Counter[tuple[str, str, str, str, str]],
     ) -> None:
         """Add the batch's counts to every node above each grid."""
-        if self._ancestors is None:
+        grids = {k[1] for k in facts} | {k[0] for k in states}
+        if self._ancestors is None or not grids <= self._ancestors.keys():
+            # Read again for a grid not known yet: another copy may have folded the
+            # organisation change that added it since this copy last read them.
             cur.execute(f"SELECT grid_id, ancestor_id FROM {self.p}grid_ancestors")
             self._ancestors = {}
             for grid, ancestor in cur.fetchall():

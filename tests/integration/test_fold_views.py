@@ -540,6 +540,35 @@ def test_a_grid_added_while_another_copy_folded_counts_under_its_community(day: 
         twin.close()
 
 
+def test_a_grid_added_by_another_copy_within_one_catch_up_counts_under_its_community(
+    day: Day,
+) -> None:
+    """The same, inside one catch-up: this copy read the grids' ancestors at its first
+    batch, another copy folds the change that adds a grid, and this copy's next batch
+    reports on it — read again, not kept at the grid alone."""
+    day.report()
+    org = {
+        **ORG,
+        "nodes": [*ORG["nodes"], {"id": "g4", "name": "Grid 4", "kind": "grid", "parent": "m1"}],
+    }
+    day.svc.load_org(org)
+    day.report(STAFF, grid_id="g4")
+    notes = day.c.tracking.recorder.select_notifications(start=1, limit=1000)
+    records = [decode(n) for n in notes]
+    first_org = next(i for i, r in enumerate(records) if not isinstance(r, Record))
+    change = max(i for i, r in enumerate(records) if not isinstance(r, Record))
+    this, other = IssueViews("gvtest_"), IssueViews("gvtest_")
+    with day.c.db.transaction() as cur:
+        this.create(cur)
+        this.apply(cur, records[:change])  # the first organisation, the first report
+        other.apply(cur, [records[change]])  # the other copy folds the new grid
+        this.apply(cur, [r for r in records[change + 1 :] if isinstance(r, Record)])
+        cur.execute("SELECT node_id, n FROM gvtest_facts WHERE metric = 'reported' ORDER BY 1")
+        reported = dict(cur.fetchall())
+    assert first_org < change
+    assert (reported["g4"], reported["m1"], reported["c1"]) == (1, 2, 2)
+
+
 def test_the_time_an_issue_closed_and_its_next_due_time_in_the_lists(day: Day) -> None:
     i = day.report(RESIDENT)
     day.act(i, "handle_on_spot", WORKER)
