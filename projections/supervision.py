@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from domain.states import TERMINAL
 from projections.queries import indicators, joint_part, score, under
 from stores.db import Cursor
 
@@ -354,16 +353,16 @@ def by_category(
 ) -> dict[str, dict[str, int]]:
     """Issues reported in the period below `node`, per category: reported, still open,
     closed (each issue in its state now) — from the counts the views keep per node, day,
-    state and category, not from a scan of the issues."""
-    terminal = ", ".join(f"'{s}'" for s in sorted(TERMINAL))
+    category and status, not from a scan of the issues."""
     cur.execute(
-        f"SELECT category, SUM(n), SUM(CASE WHEN state NOT IN ({terminal}) THEN n ELSE 0 END), "
-        f"SUM(CASE WHEN state = 'closed' THEN n ELSE 0 END) FROM {p}state_counts "
-        "WHERE node_id = %s AND day >= %s AND day < %s GROUP BY category",
+        f"SELECT category, status, SUM(n) FROM {p}category_counts "
+        "WHERE node_id = %s AND day >= %s AND day < %s GROUP BY category, status",
         [node, day_from, day_to],
     )
-    return {
-        cat: {"reported": int(n), "open": int(o or 0), "closed": int(c or 0)}
-        for cat, n, o, c in sorted(cur.fetchall())
-        if int(n)
-    }
+    out: dict[str, dict[str, int]] = {}
+    for category, status, n in sorted(cur.fetchall()):
+        c = out.setdefault(category, {"reported": 0, "open": 0, "closed": 0})
+        c["reported"] += int(n)
+        if status in ("open", "closed"):
+            c[status] += int(n)
+    return {k: v for k, v in out.items() if v["reported"]}

@@ -6,7 +6,8 @@ Tables (each name carries the generation prefix, so a rebuild builds beside):
 - `open_deadlines`: every running deadline, for traffic lights and the deadline worker;
 - `facts`: daily counters behind every indicator, kept for every node above the grid
   (and per department), so a city's figures read a few rows per day, not every grid's;
-- `state_counts`: issues by reported day, state, tier and category, for every node above them;
+- `state_counts`: issues by reported day, state and tier, for every node above them;
+- `category_counts`: issues by reported day, category and status (open, closed, ended), likewise;
 - `nodes`, `grid_ancestors`: the organisation, so a node's views include everything below.
 """
 
@@ -27,7 +28,7 @@ from stores.db import Cursor
 
 #: Bumped when folding changes what the views hold, so that views built by older code
 #: are rebuilt from the log on start (projections.generations).
-FOLD_VERSION = 9
+FOLD_VERSION = 10
 
 
 def schema(p: str) -> list[str]:
@@ -67,8 +68,11 @@ def schema(p: str) -> list[str]:
             PRIMARY KEY (node_id, day, department_id, metric))""",
         f"""CREATE TABLE IF NOT EXISTS {p}state_counts (
             node_id TEXT NOT NULL, day TEXT NOT NULL, state TEXT NOT NULL, tier TEXT NOT NULL,
-            category TEXT NOT NULL, n BIGINT NOT NULL,
-            PRIMARY KEY (node_id, day, state, tier, category))""",
+            n BIGINT NOT NULL, PRIMARY KEY (node_id, day, state, tier))""",
+        f"""CREATE TABLE IF NOT EXISTS {p}category_counts (
+            node_id TEXT NOT NULL, day TEXT NOT NULL, category TEXT NOT NULL,
+            status TEXT NOT NULL, n BIGINT NOT NULL,
+            PRIMARY KEY (node_id, day, category, status))""",
         f"""CREATE TABLE IF NOT EXISTS {p}nodes (
             id TEXT PRIMARY KEY, kind TEXT NOT NULL, parent TEXT, name TEXT NOT NULL,
             is_department BIGINT NOT NULL)""",
@@ -89,6 +93,7 @@ TABLES = (
     "open_deadlines",
     "facts",
     "state_counts",
+    "category_counts",
     "nodes",
     "grid_ancestors",
     *followup_views.TABLES,
@@ -132,7 +137,8 @@ class IssueViews:
             return
         rows = self._load(cur, {r.issue_id for r in records if r.action != "report"})
         facts: Counter[tuple[str, str, str, str]] = Counter()
-        states: Counter[tuple[str, str, str, str, str]] = Counter()
+        states: Counter[tuple[str, str, str, str]] = Counter()
+        cats: Counter[tuple[str, str, str, str]] = Counter()
         self._people, self._categories = Counter(), Counter()
         for r in records:
             row = rows.get(r.issue_id)
@@ -142,25 +148,33 @@ class IssueViews:
                 row = rows[r.issue_id] = self._new(r)
             else:
                 states[self._state_key(row)] -= 1
+                cats[self._category_key(row)] -= 1
             self._fold(row, r, facts)
             states[self._state_key(row)] += 1
+            cats[self._category_key(row)] += 1
         self._store(cur, rows)
-        self._count(cur, facts, states)
+        self._count(cur, facts, states, cats)
         owner_views.store(cur, self.p, self._people)
         hotspots.store(cur, self.p, self._categories)
 
-    def _state_key(self, row: dict[str, Any]) -> tuple[str, str, str, str, str]:
-        day = self.day(row["reported_at"])
-        return (row["grid_id"], day, row["state"], row.get("tier") or "", row["category"])
+    def _state_key(self, row: dict[str, Any]) -> tuple[str, str, str, str]:
+        return (row["grid_id"], self.day(row["reported_at"]), row["state"], row.get("tier") or "")
+
+    def _category_key(self, row: dict[str, Any]) -> tuple[str, str, str, str]:
+        """Only three statuses, so that most steps (open to open) net to nothing."""
+        state = row["state"]
+        status = "open" if state not in TERMINAL else "closed" if state == "closed" else "ended"
+        return (row["grid_id"], self.day(row["reported_at"]), row["category"], status)
 
     def _count(
         self,
         cur: Cursor,
         facts: Counter[tuple[str, str, str, str]],
-        states: Counter[tuple[str, str, str, str, str]],
+        states: Counter[tuple[str, str, str, str]],
+        cats: Counter[tuple[str, str, str, str]],
     ) -> None:
         """Add the batch's counts to every node above each grid."""
-        grids = {k[1] for k in facts} | {k[0] for k in states}
+        grids = {k[1] for k in facts} | {k[0] for k in states} | {k[0] for k in cats}
         if self._ancestors is None or not grids <= self._ancestors.keys():
             # Read again for a grid not known yet: another copy may have folded the
             # organisation change that added it since this copy last read them.
@@ -173,36 +187,12 @@ class IssueViews:
         for (day, grid, dept, metric), n in facts.items():
             for node in up.get(grid, [grid]):
                 fact_rows[(node, day, dept, metric)] += n
-        state_rows: Counter[tuple[str, str, str, str, str]] = Counter()
-        for (grid, day, state, tier, category), n in states.items():
-            if n:
-                for node in up.get(grid, [grid]):
-                    state_rows[(node, day, state, tier, category)] += n
+        state_rows = _up(states, up)
+        cat_rows = _up(cats, up)
         p = self.p
-        cur.executemany(
-            f"INSERT INTO {p}facts (node_id, day, department_id, metric, n) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (node_id, day, department_id, metric) "
-            f"DO UPDATE SET n = {p}facts.n + excluded.n",
-            [(*k, n) for k, n in fact_rows.items() if n],
-        )
-        cur.executemany(  # a count taken back to zero goes (as a rebuild would not have it)
-            f"DELETE FROM {p}facts WHERE node_id = %s AND day = %s AND department_id = %s "
-            "AND metric = %s AND n = 0",
-            [k for k, n in fact_rows.items() if n < 0],
-        )
-        cur.executemany(
-            f"INSERT INTO {p}state_counts (node_id, day, state, tier, category, n) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (node_id, day, state, tier, category) "
-            f"DO UPDATE SET n = {p}state_counts.n + excluded.n",
-            [(*k, n) for k, n in state_rows.items() if n],
-        )
-        # A count that falls to zero goes, so that the live view holds the same rows as a
-        # rebuild, whatever the batch boundaries were.
-        cur.executemany(
-            f"DELETE FROM {p}state_counts WHERE node_id = %s AND day = %s AND state = %s "
-            "AND tier = %s AND category = %s AND n = 0",
-            [k for k, n in state_rows.items() if n < 0],
-        )
+        _add(cur, f"{p}facts", ("node_id", "day", "department_id", "metric"), fact_rows)
+        _add(cur, f"{p}state_counts", ("node_id", "day", "state", "tier"), state_rows)
+        _add(cur, f"{p}category_counts", ("node_id", "day", "category", "status"), cat_rows)
 
     def _load(self, cur: Cursor, ids: set[str]) -> dict[str, dict[str, Any]]:
         rows: dict[str, dict[str, Any]] = {}
@@ -429,3 +419,35 @@ class IssueViews:
         cur.execute(f"DELETE FROM {p}grid_ancestors")
         cur.executemany(f"INSERT INTO {p}grid_ancestors VALUES (%s, %s, %s)", pairs)
         self._ancestors = None
+
+
+def _up(
+    counts: Counter[tuple[str, str, str, str]], up: dict[str, list[str]]
+) -> Counter[tuple[str, str, str, str]]:
+    """A grid's counts, at every node above it (a grid the organisation lacks: itself)."""
+    rows: Counter[tuple[str, str, str, str]] = Counter()
+    for (grid, a, b, c), n in counts.items():
+        if n:
+            for node in up.get(grid, [grid]):
+                rows[(node, a, b, c)] += n
+    return rows
+
+
+def _add(
+    cur: Cursor,
+    table: str,
+    key: tuple[str, str, str, str],
+    rows: Counter[tuple[str, str, str, str]],
+) -> None:
+    """Add each count to its row; a count that falls to zero goes, so that the live view
+    holds the same rows as a rebuild, whatever the batch boundaries were."""
+    cols, marks = ", ".join(key), ", ".join(["%s"] * len(key))
+    cur.executemany(
+        f"INSERT INTO {table} ({cols}, n) VALUES ({marks}, %s) ON CONFLICT ({cols}) "
+        f"DO UPDATE SET n = {table}.n + excluded.n",
+        [(*k, n) for k, n in rows.items() if n],
+    )
+    where = " AND ".join(f"{c} = %s" for c in key)
+    cur.executemany(
+        f"DELETE FROM {table} WHERE {where} AND n = 0", [k for k, n in rows.items() if n < 0]
+    )
