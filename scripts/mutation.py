@@ -50,6 +50,7 @@ TARGETS: dict[str, list[str]] = {
     "domain/rules.py": UNIT,
     "domain/commands.py": UNIT,
     "domain/callbacks.py": UNIT,
+    "domain/tally.py": UNIT,  # the three rates' counting
     "domain/summary.py": VIEWS,  # the folding each action declares
     "projections/views.py": VIEWS,  # the folding engine
 }
