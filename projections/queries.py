@@ -167,7 +167,6 @@ def summary_item(r: Sequence[Any], now: str) -> dict[str, Any]:
 #: A property test checks that these agree with the rules themselves.
 RULE_SQL: dict[str, Callable[[str, Principal], tuple[str, list[Any]]]] = {
     "not_resolver": lambda p, who: ("COALESCE(resolver_id, '') <> %s", [who.id]),
-    "not_suspended": lambda p, who: ("suspended = 0", []),
     "suspended": lambda p, who: ("suspended = 1", []),
     "department_summoned": lambda p, who: _department(p, who, "released_at IS NULL"),
     "not_reported_in": lambda p, who: _department(p, who, "reported_in_at IS NULL"),

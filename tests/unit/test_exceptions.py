@@ -268,3 +268,13 @@ def test_a_decision_refused_names_its_reason(kind):
     with pytest.raises(SeparationOfDuties) as own:
         svc.act(i, decide, P("grid_leader", "g1", WORKER.id))
     assert own.value.message == f"nobody decides their own {kind} request"
+
+
+def test_a_second_extension_request_waits_for_the_first_to_be_decided():
+    svc = make_service()
+    i = report(svc)
+    svc.act(i, "handle_on_spot", WORKER)
+    svc.act(i, "request_extension", WORKER, {"reason": "parts", "extra": "2h"})
+    with pytest.raises(TransitionNotAllowed) as refused:
+        svc.act(i, "request_extension", WORKER, {"reason": "more parts", "extra": "4h"})
+    assert "an extension request waits for a decision" in refused.value.message

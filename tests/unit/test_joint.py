@@ -7,8 +7,14 @@ from uuid import UUID
 
 import pytest
 
-from domain.errors import TasksIncomplete, TransitionNotAllowed, ValidationFailed
+from domain.errors import (
+    OutsideJurisdiction,
+    TasksIncomplete,
+    TransitionNotAllowed,
+    ValidationFailed,
+)
 from domain.issue import Issue
+from domain.rules import DEPARTMENT_SUMMONED
 from tests.support import HOUSING, POLICE, STAFF, STREET, WATER, make_service, report
 
 TASKS = [
@@ -172,3 +178,19 @@ def test_a_whistle_recorded_before_leads_replays_with_its_first_department_leadi
     assert not issue.departments["water"]["lead"]
     assert HOUSING.scope == issue.lead
     assert svc.get(i).lead == "housing"  # as the live whistle decided it
+
+
+def test_a_released_department_can_no_longer_report_in_or_acknowledge():
+    # given a summons of two departments, the police released before reporting in
+    svc, i = whistled()
+    svc.act(i, "release", STAFF, {"department_id": "police", "reason": "not its remit"})
+    # then the police may neither report in nor acknowledge: the issue is no longer
+    # theirs, and the rule the queues share says they are not summoned
+    for action in ("report_in", "acknowledge"):
+        with pytest.raises(OutsideJurisdiction):
+            svc.act(i, action, POLICE)
+    issue = svc.get(i)
+    assert not DEPARTMENT_SUMMONED.holds(issue, POLICE)
+    assert DEPARTMENT_SUMMONED.holds(issue, WATER)
+    # while the water department still reports in
+    assert svc.act(i, "report_in", WATER).issue.departments["water"]["reported_in_at"]

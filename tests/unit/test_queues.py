@@ -11,7 +11,7 @@ from uuid import uuid4
 from eventsourcing.persistence import StoredEvent
 
 from domain.commands import owes
-from tests.support import STREET, SUPERVISOR, WORKER, make_service, report
+from tests.support import STAFF, STREET, SUPERVISOR, WORKER, P, make_service, report, walk_to
 
 
 def test_a_follow_up_item_keeps_the_issue_in_the_street_and_city_queues_until_cleared():
@@ -59,3 +59,36 @@ def test_a_flag_recorded_before_follow_up_items_still_puts_the_issue_in_the_queu
     # then the street officer and the city supervisor find it in their queues
     assert owes(issue, STREET, svc.org())
     assert owes(issue, SUPERVISOR, svc.org())
+
+
+def test_a_closed_issue_waits_in_the_communitys_queue_until_its_callback():
+    svc = make_service()
+    org = svc.org()
+    i = walk_to(svc, "closed")  # verified: the callback (回访) clock runs
+    assert owes(svc.get(i), STAFF, org)
+    answers = {"contacted": True, "solved": True, "satisfaction": "satisfied"}
+    svc.act(i, "record_callback", STAFF, answers)
+    assert not owes(svc.get(i), STAFF, org)
+
+
+def test_a_hard_matter_is_in_the_city_queue_without_a_flag():
+    svc = make_service()
+    org = svc.org()
+    small, hard = report(svc), report(svc)
+    svc.act(hard, "blow_whistle", STAFF, {"departments": ["housing"]})
+    assert owes(svc.get(hard), SUPERVISOR, org)
+    assert not owes(svc.get(small), SUPERVISOR, org)
+
+
+def test_an_unplaced_ticket_waits_at_the_desk_until_transferred_to_a_grid():
+    svc = make_service()
+    org = svc.org()
+    desk = P("intake", "c1", "hotline-12345")
+    ticket = {"description": "pothole", "channel": "hotline", "hotline": {"ticket_no": "T9"}}
+    nowhere = {"location": {"address": "nowhere 9"}, "category": "Stray dogs"}
+    lost = svc.report(desk, {**ticket, **nowhere}).issue.id
+    placed = svc.report(desk, {**ticket, "grid_id": "g1", "category": "Damaged road"}).issue.id
+    assert owes(svc.get(lost), desk, org)
+    assert not owes(svc.get(placed), desk, org)
+    svc.act(lost, "transfer", desk, {"grid_id": "g1", "category": "road", "reason": "分拨"})
+    assert not owes(svc.get(lost), desk, org)
