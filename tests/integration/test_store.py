@@ -19,27 +19,34 @@ def test_two_writers_at_once_exactly_one_wins_the_other_gets_a_conflict(store_ur
     barrier = threading.Barrier(2)
     outcomes: dict[str, object] = {}
 
-    def write(name, svc, action, actor, data):
+    # Both comment, with If-Match at version 1: a comment is allowed before and after the
+    # other's, so however the threads are scheduled the loser meets a version conflict —
+    # when saving (both read version 1) or before (it read the winner's version 2).
+    def write(name, svc, actor):
         barrier.wait()
         try:
-            outcomes[name] = svc.act(i, action, actor, data, expected_version=1).issue.state
+            outcomes[name] = svc.act(
+                i, "comment", actor, {"text": f"from {name}"}, expected_version=1
+            ).issue.version
         except VersionConflict as exc:
             outcomes[name] = exc
 
     threads = [
-        threading.Thread(target=write, args=("a", first, "handle_on_spot", WORKER, {})),
-        threading.Thread(target=write, args=("b", second, "reject", LEADER, {"reason": "no"})),
+        threading.Thread(target=write, args=("a", first, WORKER)),
+        threading.Thread(target=write, args=("b", second, LEADER)),
     ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     conflicts = [o for o in outcomes.values() if isinstance(o, VersionConflict)]
-    winners = [o for o in outcomes.values() if isinstance(o, str)]
-    assert len(conflicts) == 1 and len(winners) == 1
+    winners = [name for name, o in outcomes.items() if o == 2]
+    assert len(conflicts) == 1 and len(winners) == 1, outcomes
     assert conflicts[0].details["current_version"] in (1, 2)
     final = first.get(i)
-    assert final.version == 2 and final.state == winners[0]
+    assert final.version == 2
+    recorded = list(first.app.events.get(i))
+    assert [e.data.get("text") for e in recorded[1:]] == [f"from {winners[0]}"]
     first.close()
     second.close()
 
